@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Builds the C libraries the core links, for WebAssembly, from Debian's source packages
+# (the same versions as the installed -dev packages, with Debian's patches applied).
+# Results are cached outside the tree, one directory per library and version; a second run takes
+# a moment. Prints the cache directory; CMake reads <dir>/<lib>/{include,lib}.
+set -euo pipefail
+
+CACHE="${TV_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/televisit}/wasm-deps"
+JOBS="$(nproc)"
+mkdir -p "$CACHE"
+export NODE_PATH=/usr/share/nodejs   # emcc needs Debian's acorn (see shared notes)
+EMCC_VERSION="$(emcc --version | head -n1 | awk '{print $NF == "()" ? $(NF-1) : $NF}')"
+LOG="$CACHE/build.log"
+
+say() { printf 'wasm-deps: %s\n' "$*" >&2; }
+
+# The source version of the installed -dev package, so both targets use the same code.
+src_version() { dpkg-query -W -f='${source:Version}' "$1" 2>/dev/null; }
+
+# Fetch and unpack a Debian source package into $2; apply debian/patches/series when Debian's part is
+# available. apt-get refuses the whole download when one file is missing, so fetch what exists and
+# say plainly what was not there.
+unpack_source() {
+  local pkg="$1" ver="$2" dest="$3" work
+  work="$(mktemp -d "$CACHE/.src.XXXXXX")"
+  (cd "$work" && apt-get source --download-only -qq "$pkg=$ver" >>"$LOG" 2>&1) || true
+  local orig
+  orig="$(ls "$work"/"${pkg}"_*.orig.tar.* 2>/dev/null | grep -v '\.asc$' | head -n1 || true)"
+  if [ -z "$orig" ]; then
+    say "$pkg $ver: Debian's source is not available from the configured mirror"
+    rm -rf "$work"; return 1
+  fi
+  mkdir -p "$dest"
+  tar -xf "$orig" -C "$dest" --strip-components=1
+  local deb
+  deb="$(ls "$work"/"${pkg}"_*.debian.tar.* 2>/dev/null | head -n1 || true)"
+  if [ -n "$deb" ]; then
+    tar -xf "$deb" -C "$dest"
+    if [ -f "$dest/debian/patches/series" ]; then
+      local p
+      while read -r p _; do
+        case "$p" in ''|'#'*) continue ;; esac
+        patch -s -p1 -d "$dest" < "$dest/debian/patches/$p"
+      done < "$dest/debian/patches/series"
+    fi
+  else
+    say "WARNING: $pkg $ver: Debian's patch set is not on the mirror; built from the upstream tarball alone"
+    echo "debian-part-missing" > "$dest/.televisit-unpatched"
+  fi
+  rm -rf "$work"
+}
+
+# build_lib NAME DEBIAN-SOURCE DEV-PACKAGE RECIPE-REVISION: runs build_NAME in a fresh tree when the
+# version, recipe revision or emcc changed, installs into $CACHE/NAME-<stamp>, and points $CACHE/NAME at it.
+build_lib() {
+  local name="$1" srcpkg="$2" devpkg="$3" rev="$4" ver stamp prefix
+  ver="$(src_version "$devpkg")"
+  if [ -z "$ver" ]; then say "$devpkg is not installed (run scripts/setup.sh)"; return 1; fi
+  stamp="${ver}-r${rev}-emcc${EMCC_VERSION}"
+  prefix="$CACHE/$name-$stamp"
+  if [ -f "$prefix/.done" ]; then ln -sfn "$prefix" "$CACHE/$name"; return 0; fi
+  say "building $name $ver for wasm (first time only)"
+  rm -rf "$prefix" "$CACHE/$name.src"
+  if ! unpack_source "$srcpkg" "$ver" "$CACHE/$name.src"; then
+    rm -rf "$CACHE/$name.src"; ln -sfn /nonexistent "$CACHE/$name"; return 2
+  fi
+  mkdir -p "$prefix/include" "$prefix/lib"
+  # A recipe runs in its own shell: inside `||` bash would ignore set -e and hide a failed step.
+  (cd "$CACHE/$name.src" && JOBS="$JOBS" bash -euo pipefail -c "$(declare -f "build_$name"); build_$name \"\$1\"" _ "$prefix") \
+    >>"$LOG" 2>&1 || {
+    say "building $name failed; see $LOG"; tail -n 30 "$LOG" >&2; return 1; }
+  [ -f "$CACHE/$name.src/.televisit-unpatched" ] && cp "$CACHE/$name.src/.televisit-unpatched" "$prefix/"
+  echo "$stamp" > "$prefix/.done"
+  rm -rf "$CACHE/$name.src"
+  ln -sfn "$prefix" "$CACHE/$name"
+}
+
+# libsodium stays at -O2 even for size builds: at -Oz XChaCha20 ran about 5x slower.
+build_sodium() {
+  DO_NOT_UPDATE_CONFIG_SCRIPTS=1 ./autogen.sh -s
+  emconfigure ./configure --host=wasm32-unknown-emscripten --prefix="$1" \
+    --disable-shared --enable-static --without-pthreads --disable-ssp --disable-asm --disable-pie \
+    CFLAGS="-O2"
+  emmake make -j"$JOBS" install
+}
+
+# mbedTLS forces -O2 in Release for clang, so the build type is None and flags are explicit.
+build_mbedtls() {
+  emcmake cmake -S . -B build -DCMAKE_BUILD_TYPE=None -DCMAKE_C_FLAGS="-O2" \
+    -DENABLE_PROGRAMS=OFF -DENABLE_TESTING=OFF -DCMAKE_INSTALL_PREFIX="$1"
+  cmake --build build -j"$JOBS"
+  cmake --install build
+}
+
+build_cjson() {
+  emcc -O2 -c cJSON.c -o cJSON.o
+  emar rcs "$1/lib/libcjson.a" cJSON.o
+  mkdir -p "$1/include/cjson" && cp cJSON.h "$1/include/cjson/"
+}
+
+build_opus() {
+  cp /usr/share/misc/config.sub /usr/share/misc/config.guess .
+  emconfigure ./configure --host=wasm32-unknown-emscripten --prefix="$1" --disable-shared --enable-static \
+    --disable-extra-programs --disable-doc --disable-intrinsics --disable-rtcd --disable-asm \
+    --disable-stack-protector CFLAGS="-O2"
+  emmake make -j"$JOBS" install
+}
+
+build_qrencode() {
+  emcmake cmake -S . -B build -DCMAKE_BUILD_TYPE=None -DCMAKE_C_FLAGS="-O2" -DWITH_TOOLS=NO \
+    -DWITH_TESTS=NO -DBUILD_SHARED_LIBS=OFF -DCMAKE_INSTALL_PREFIX="$1"
+  cmake --build build -j"$JOBS"
+  cmake --install build
+}
+
+# The dictionary is generated by a host program from the word lists, then compiled for wasm.
+build_zxcvbn() {
+  g++ -O2 -std=c++11 -o dictgen dict-generate.cpp
+  ./dictgen -o dict-src.h words-eng_wiki.txt words-female.txt words-male.txt words-passwd.txt \
+    words-surname.txt words-tv_film.txt
+  emcc -O2 -c zxcvbn.c -o zxcvbn.o
+  emar rcs "$1/lib/libzxcvbn.a" zxcvbn.o
+  cp zxcvbn.h "$1/include/"
+}
+
+# Tests only: the same cmocka as natively, so the wasm test binaries are the native ones recompiled.
+build_cmocka() {
+  # Its CMake always adds a shared library, which emscripten cannot make: configure for config.h,
+  # then compile the one source file.
+  emcmake cmake -S . -B build -DCMAKE_BUILD_TYPE=None -DWITH_EXAMPLES=OFF -DUNIT_TESTING=OFF
+  # musl has uintptr_t; cmocka.h would otherwise typedef its own (CMake passes the same define to tests).
+  emcc -O2 -D_UINTPTR_T_DEFINED -DHAVE_CONFIG_H -Ibuild -Iinclude -c src/cmocka.c -o cmocka.o
+  emar rcs "$1/lib/libcmocka.a" cmocka.o
+  cp include/cmocka.h "$1/include/"
+}
+
+fail=0
+build_lib sodium   libsodium libsodium-dev  1 || fail=1
+build_lib mbedtls  mbedtls   libmbedtls-dev 1 || fail=1
+build_lib cjson    cjson     libcjson-dev   1 || fail=1
+build_lib opus     opus      libopus-dev    1 || fail=1
+build_lib qrencode qrencode  libqrencode-dev 1 || fail=1
+build_lib cmocka   cmocka    libcmocka-dev  2 || fail=1
+# zxcvbn-c's source has been missing from some mirrors: without it the wasm core is built without the
+# strength estimate (the policy rules still run), and the build says so.
+rc=0; build_lib zxcvbn zxcvbn-c libzxcvbn-dev 1 || rc=$?
+if [ "$rc" = 2 ]; then
+  say "WARNING: zxcvbn-c unavailable for wasm; the browser core has no strength estimate (native has)"
+elif [ "$rc" != 0 ]; then fail=1; fi
+[ "$fail" = 0 ] || exit 1
+echo "$CACHE"

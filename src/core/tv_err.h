@@ -1,0 +1,45 @@
+/* Error codes shared by every core module. Functions return 0 or one of these (negative);
+ * the names double as the stable error codes of the signaling protocol and the HTTP API,
+ * so a code's name never changes once shipped. */
+#ifndef TV_ERR_H
+#define TV_ERR_H
+
+#define TV_ERR_LIST(X) \
+    X(TV_ERR_INVALID,           -1,  "invalid_argument") \
+    X(TV_ERR_NOSPACE,           -2,  "buffer_too_small") \
+    X(TV_ERR_NOMEM,             -3,  "out_of_memory") \
+    X(TV_ERR_UNSUPPORTED,       -4,  "unsupported") \
+    X(TV_ERR_ENCODING,          -5,  "bad_encoding") \
+    X(TV_ERR_UTF8,              -6,  "bad_utf8") \
+    X(TV_ERR_TOO_LONG,          -7,  "too_long") \
+    X(TV_ERR_OTP_FORMAT,        -10, "otp_format") \
+    X(TV_ERR_OTP_MISMATCH,      -11, "otp_mismatch") \
+    X(TV_ERR_OTP_REPLAY,        -12, "otp_replay") \
+    X(TV_ERR_PASSWORD_MISMATCH, -20, "password_mismatch") \
+    X(TV_ERR_PASSWORD_HASH,     -21, "password_hash_failed") \
+    X(TV_ERR_TOKEN_FORMAT,      -30, "token_format") \
+    X(TV_ERR_TOKEN_MISMATCH,    -31, "token_mismatch") \
+    X(TV_ERR_MSG_TOO_LARGE,     -40, "msg_too_large") \
+    X(TV_ERR_MSG_JSON,          -41, "msg_malformed_json") \
+    X(TV_ERR_MSG_NOT_OBJECT,    -42, "msg_not_object") \
+    X(TV_ERR_MSG_UNKNOWN_TYPE,  -43, "msg_unknown_type") \
+    X(TV_ERR_MSG_DIRECTION,     -44, "msg_wrong_direction") \
+    X(TV_ERR_MSG_MISSING_FIELD, -45, "msg_missing_field") \
+    X(TV_ERR_MSG_FIELD_TYPE,    -46, "msg_field_type") \
+    X(TV_ERR_MSG_FIELD_LENGTH,  -47, "msg_field_too_long") \
+    X(TV_ERR_MSG_FIELD_VALUE,   -48, "msg_field_value") \
+    X(TV_ERR_MSG_UNKNOWN_FIELD, -49, "msg_unknown_field") \
+    X(TV_ERR_MSG_DUPLICATE_FIELD, -50, "msg_duplicate_field") \
+    X(TV_ERR_STATE_ILLEGAL,     -60, "state_illegal_event")
+
+typedef enum tv_err {
+    TV_OK = 0,
+#define TV_ERR_ENUM_(name, value, str) name = value,
+    TV_ERR_LIST(TV_ERR_ENUM_)
+#undef TV_ERR_ENUM_
+} tv_err;
+
+/* The stable snake_case name of an error code ("ok" for 0, "unknown_error" otherwise). */
+const char *tv_err_name(int err);
+
+#endif
