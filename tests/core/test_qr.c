@@ -1,9 +1,11 @@
+#define _POSIX_C_SOURCE 200809L   /* popen, mkdtemp */
 #include "tv_test.h"
 #include "tv_qr.h"
 
 #include <qrencode.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 static const char uri[] = "otpauth://totp/televisit:dr.alice%40example.org?secret="
                           "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=televisit";
@@ -60,6 +62,45 @@ static void svg_draws_exactly_the_code(void **s)
     free(svg);
 }
 
+/* An independent reader: librsvg draws the SVG, zbar decodes it back to the URI. Native only,
+ * as the wasm tests cannot start processes. */
+static void scans_back_with_zbar(void **s)
+{
+    (void)s;
+#ifdef __EMSCRIPTEN__
+    skip();
+#else
+    size_t need = 0, n;
+    tv_qr_svg(uri, strlen(uri), NULL, 0, &need);
+    char *svg = malloc(need);
+    assert_non_null(svg);
+    assert_int_equal(tv_qr_svg(uri, strlen(uri), svg, need, &n), 0);
+    char dir[] = "/tmp/tv-qr-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char svg_path[64], png_path[64], cmd[256];
+    snprintf(svg_path, sizeof svg_path, "%s/qr.svg", dir);
+    snprintf(png_path, sizeof png_path, "%s/qr.png", dir);
+    FILE *f = fopen(svg_path, "w");
+    assert_non_null(f);
+    fwrite(svg, 1, n, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "rsvg-convert -w 400 -o %s %s && zbarimg --quiet --raw %s", png_path, svg_path, png_path);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char decoded[512] = { 0 };
+    size_t got = fread(decoded, 1, sizeof decoded - 1, p);
+    int status = pclose(p);
+    remove(svg_path);
+    remove(png_path);
+    rmdir(dir);
+    free(svg);
+    assert_int_equal(status, 0);
+    while (got > 0 && (decoded[got - 1] == '\n' || decoded[got - 1] == '\r'))
+        decoded[--got] = '\0';
+    assert_string_equal(decoded, uri);
+#endif
+}
+
 static void bad_input(void **s)
 {
     (void)s;
@@ -78,6 +119,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(svg_draws_exactly_the_code),
+        cmocka_unit_test(scans_back_with_zbar),
         cmocka_unit_test(bad_input),
     };
     return TV_RUN(tests);

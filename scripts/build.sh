@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds both targets: native (gcc, ASan+UBSan, for the tests and the server) in build/native and
+# WebAssembly (emscripten) in build/wasm, then collects the browser modules in build/web and prints
+# the gzip size of each shipped file.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export NODE_PATH=/usr/share/nodejs   # emcc needs Debian's acorn from there
+JOBS="$(nproc)"
+
+deps="$(bash scripts/wasm-deps.sh)"
+
+cmake -S . -B build/native -DCMAKE_BUILD_TYPE=Debug -DTV_SANITIZE=ON >build/native.configure.log 2>&1 ||
+  { cat build/native.configure.log; exit 1; }
+cmake --build build/native -j"$JOBS" -- --no-print-directory 2>&1 | grep -vE '^\[ *[0-9]+%\]' || true
+[ "${PIPESTATUS[0]}" = 0 ] || exit 1
+
+# MinSizeRel: the page module is downloaded by patients on slow links. (Debian's libsodium and
+# mbedTLS sources are built at -O2 by wasm-deps.sh: their speed matters more than their size.)
+emcmake cmake -S . -B build/wasm -DCMAKE_BUILD_TYPE=MinSizeRel -DTV_WASM_DEPS="$deps" \
+  >build/wasm.configure.log 2>&1 || { cat build/wasm.configure.log; exit 1; }
+grep -A2 'CMake Warning' build/wasm.configure.log | grep -v '^--$' | sed 's/^/build: /' >&2 || true
+cmake --build build/wasm -j"$JOBS" -- --no-print-directory 2>&1 | grep -vE '^\[ *[0-9]+%\]' || true
+[ "${PIPESTATUS[0]}" = 0 ] || exit 1
+
+# What the browser is served: the core module, its wasm and the glue.
+rm -rf build/web && mkdir -p build/web
+cp build/wasm/televisit-core.mjs build/wasm/televisit-core.wasm js-glue/*.mjs build/web/
+node scripts/sizes.mjs build/web

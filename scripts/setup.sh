@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Installs what televisit needs on a Debian machine: Debian packages (apt), Debian source entries
+# (the wasm build compiles Debian's sources) and npm dependencies. Idempotent and quiet when all is
+# present; says clearly what it cannot install. Run by `npm start`, `npm test` and `npm run build`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  # native build and tests
+  gcc g++ make cmake pkg-config libcmocka-dev
+  # the core's libraries (native); their Debian sources are rebuilt for wasm
+  libsodium-dev libmbedtls-dev libcjson-dev libopus-dev libzxcvbn-dev libqrencode-dev
+  # wasm toolchain and what building Debian's sources for it takes
+  emscripten binaryen dpkg-dev autoconf automake libtool patch xz-utils bzip2
+  # fuzzing (libFuzzer lives in clang's runtime package)
+  clang libclang-rt-14-dev
+  # independent checks: TOTP reference implementation, QR rendering and decoding
+  oathtool librsvg2-bin zbar-tools
+)
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+# Any node 18+ will do (the machine may bring its own); otherwise Debian's.
+command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
+
+have_deb_src() {
+  grep -rqsE '^(Types:.*deb-src|deb-src )' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null
+}
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"
+  elif command -v sudo >/dev/null; then sudo "$@"
+  else say "need root to run: $*"; return 1; fi
+}
+
+need_update=0
+if ! have_deb_src; then
+  # Mirror the configured binary sources as source entries, so the same mirror serves both.
+  say "adding Debian source entries (for the WebAssembly build of the C libraries)"
+  if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+    sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources |
+      as_root tee /etc/apt/sources.list.d/televisit-src.sources >/dev/null
+  elif [ -f /etc/apt/sources.list ]; then
+    grep -E '^deb ' /etc/apt/sources.list | sed 's/^deb /deb-src /' |
+      as_root tee /etc/apt/sources.list.d/televisit-src.list >/dev/null
+  else
+    say "no apt sources found; cannot add deb-src entries"; exit 1
+  fi
+  need_update=1
+fi
+
+if [ "${#missing[@]}" -gt 0 ] || [ "$need_update" = 1 ]; then
+  [ "${#missing[@]}" -gt 0 ] && say "installing Debian packages: ${missing[*]}"
+  as_root apt-get update -qq || { say "apt-get update failed"; exit 1; }
+  if [ "${#missing[@]}" -gt 0 ]; then
+    if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" >/tmp/televisit-apt.log 2>&1; then
+      say "apt-get could not install: ${missing[*]} (log: /tmp/televisit-apt.log)"
+      tail -n 15 /tmp/televisit-apt.log >&2
+      exit 1
+    fi
+  fi
+fi
+
+# npm dependencies, when package.json or the lock file changed since the last install.
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] ||
+   [ package.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm dependencies"
+  npm ci --no-audit --no-fund --loglevel=error >&2 || { say "npm ci failed"; exit 1; }
+fi

@@ -1,0 +1,104 @@
+// The JS glue over the wasm core: marshalling, errors as CoreError, and the decisions staying in C.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CoreError } from '../../js-glue/core.mjs';
+import { load } from './load-core.mjs';
+
+const core = await load();
+
+test('password rules come back by name', () => {
+  assert.deepEqual(core.passwordCheck('Abcdefg1').failed, []);
+  assert.equal(core.passwordCheck('Abcdefg1').ok, true);
+  assert.deepEqual(core.passwordCheck('abc').failed, ['length', 'upper', 'digit']);
+  assert.deepEqual(core.passwordCheck('Élodie12').failed, []);
+  assert.deepEqual(core.passwordCheck('Abcdefgh1', { minLength: 12 }).failed, ['length']);
+  // Length is in code points: 7 emoji and 'Aa1' are 10 code points but 31 bytes.
+  assert.deepEqual(core.passwordCheck('😀😀😀😀😀Aa1').failed, []);
+  assert.deepEqual(core.passwordCheck('😀😀😀Aa1').failed, ['length']);
+});
+
+test('oversized passwords are refused, not hashed or estimated', () => {
+  assert.throws(() => core.passwordCheck('A1a'.repeat(400)), (e) => e instanceof CoreError && e.errName === 'too_long');
+});
+
+test('strength: a number when the build has zxcvbn, null (and a clear error for a score policy) when not', () => {
+  const r = core.passwordCheck('Password1');
+  if (core.strengthAvailable) {
+    assert.ok(r.score <= 1);
+    assert.equal(core.passwordCheck('vQ7#kLp2!xZr9@Wm').score, 4);
+  } else {
+    assert.equal(r.score, null);
+    assert.throws(() => core.passwordCheck('Password1', { minScore: 3 }), /unsupported/);
+  }
+});
+
+test('TOTP replay is refused through the glue', () => {
+  const key = new TextEncoder().encode('12345678901234567890');
+  const t = 1700000000;
+  const code = core.totp(key, t);
+  const step = core.totpVerify(key, t, code);
+  assert.equal(step, Math.floor(t / 30));
+  assert.throws(() => core.totpVerify(key, t + 5, code, { lastStep: step }), (e) => e.errName === 'otp_replay');
+  assert.throws(() => core.totpVerify(key, t, '000000' === code ? '111111' : '000000'), (e) => e.errName === 'otp_mismatch');
+  assert.throws(() => core.totpVerify(key, t, '12a456'), (e) => e.errName === 'otp_format');
+});
+
+test('messages are validated by the core, with the code and member at fault', () => {
+  const ok = core.parseMessage('{"type":"chat","cid":"m1","text":"bonjour"}', 'client');
+  assert.equal(ok.type, 'chat');
+  assert.equal(ok.msg.text, 'bonjour');
+  const cases = [
+    ['{"type":"chat","cid":"m1"}', 'client', 'msg_missing_field', 'text'],
+    ['{"type":"admit","participant":"p1"}', 'server', 'msg_wrong_direction', 'type'],
+    ['{"type":"chat","cid":"m1","text":"x","text":"y"}', 'client', 'msg_duplicate_field', 'text'],
+    ['not json', 'client', 'msg_malformed_json', ''],
+    ['{"type":"hello"}', 'client', 'msg_unknown_type', 'type'],
+  ];
+  for (const [text, origin, code, field] of cases) {
+    assert.throws(() => core.parseMessage(text, origin), (e) => e.errName === code && e.field === field, text);
+  }
+  assert.throws(() => core.parseMessage('{"type":"leave"}' + ' '.repeat(65536), 'client'), (e) => e.errName === 'msg_too_large');
+});
+
+test('encodeMessage refuses to send what the schema does not allow', () => {
+  assert.equal(core.encodeMessage({ type: 'sas_result', match: true }, 'client'), '{"type":"sas_result","match":true}');
+  assert.throws(() => core.encodeMessage({ type: 'sas_result', match: 'yes' }, 'client'), (e) => e.errName === 'msg_field_type');
+  assert.throws(() => core.encodeMessage({ type: 'chat', cid: 'm', text: 'x', secret: 1 }, 'client'), (e) => e.field === 'secret');
+});
+
+test('invite tokens are checked for shape', () => {
+  assert.equal(core.tokenValid('A'.repeat(43)), true);
+  assert.equal(core.tokenValid('A'.repeat(42)), false);
+  assert.equal(core.tokenValid('A'.repeat(42) + 'B'), false);
+  assert.equal(core.tokenValid('A'.repeat(42) + '+'), false);
+  assert.equal(core.tokenValid(null), false);
+});
+
+test('the visit state machine drives the flow; illegal events change nothing', () => {
+  const v = core.visit('patient', { joinTimeoutMs: 1000, reconnectMs: 5000 });
+  try {
+    assert.equal(v.state, 'checking_devices');
+    assert.deepEqual(v.step('devices_ready'), { state: 'joining', actions: ['connect_signaling', 'start_timer'], timerMs: 1000 });
+    assert.equal(v.step('joined').state, 'waiting');
+    assert.throws(() => v.step('admit'), (e) => e.errName === 'state_illegal_event');
+    assert.equal(v.state, 'waiting');
+    v.step('admitted');
+    assert.deepEqual(v.step('peer_joined').actions, ['start_media']);
+    v.step('media_connected');
+    assert.deepEqual(v.step('media_lost'), { state: 'reconnecting', actions: ['start_timer'], timerMs: 5000 });
+    const end = v.step('hangup');
+    assert.equal(end.state, 'ended');
+    assert.deepEqual(end.actions, ['cancel_timer', 'send_leave', 'stop_media', 'wipe_keys', 'close_signaling', 'release_devices']);
+    assert.throws(() => v.step('no_such_event'), TypeError);
+  } finally {
+    v.dispose();
+  }
+  assert.throws(() => core.visit('admin'), TypeError);
+});
+
+test('scratch memory holding a password is wiped after use', () => {
+  const secret = 'Sup3r-secret-passw0rd-XYZZY';
+  core.passwordCheck(secret);
+  const heap = Buffer.from(core.m.HEAPU8.buffer);
+  assert.equal(heap.indexOf(Buffer.from(secret)), -1);
+});
