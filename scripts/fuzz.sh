@@ -21,7 +21,7 @@ for t in "${TARGETS[@]}"; do
   cp -n tests/fuzz/corpus/"$t"/* "$work"/ 2>/dev/null || true
   echo "fuzz_$t: ${SECONDS_PER_TARGET} s"
   "build/fuzz/fuzz_$t" -max_total_time="$SECONDS_PER_TARGET" -max_len=70000 -timeout=10 -rss_limit_mb=2048 \
-    -print_final_stats=1 -artifact_prefix="build/fuzz/findings/$t-" "$work" 2>build/fuzz/"$t".log ||
+    $( [ -f tests/fuzz/$t.dict ] && echo -dict=tests/fuzz/$t.dict ) -print_final_stats=1 -artifact_prefix="build/fuzz/findings/$t-" "$work" 2>build/fuzz/"$t".log ||
     { tail -n 60 build/fuzz/"$t".log; echo "fuzz_$t: FINDING (see build/fuzz/findings/)"; exit 1; }
   grep -E '^stat::(number_of_executed_units|peak_rss_mb)|^#[0-9]+ +DONE' build/fuzz/"$t".log | sed "s/^/fuzz_$t: /"
 done

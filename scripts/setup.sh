@@ -16,6 +16,8 @@ PACKAGES=(
   clang libclang-rt-14-dev
   # independent checks: TOTP reference implementation, QR rendering and decoding
   oathtool librsvg2-bin zbar-tools
+  # browser tests (Playwright drives Debian's Chromium; it cannot download its own here)
+  chromium
 )
 
 say() { printf 'setup: %s\n' "$*" >&2; }

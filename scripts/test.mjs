@@ -9,6 +9,7 @@ const suites = [
   { name: 'core, native (ASan+UBSan)', cmd: 'ctest', args: ['--test-dir', 'build/native', '-V', '--timeout', '300'], parse: cmocka },
   { name: 'core, WebAssembly (node)', cmd: 'ctest', args: ['--test-dir', 'build/wasm', '-V', '--timeout', '300'], parse: cmocka },
   { name: 'JS glue and cross-checks', cmd: 'node', args: ['--no-experimental-fetch', '--test', '--test-reporter=spec', 'tests/js/'], parse: nodeTest },
+  { name: 'browser: core module (Playwright, Chromium)', cmd: 'npx', args: ['playwright', 'test', '-c', 'e2e/playwright.config.mjs'], parse: playwright },
   { name: `fuzzing smoke run (${fuzzSeconds} s per target)`, cmd: 'bash', args: ['scripts/fuzz.sh', fuzzSeconds], parse: exitOnly },
 ];
 
@@ -48,6 +49,13 @@ function nodeTest(out, code) {
   const fail = +(out.match(/^ℹ fail (\d+)/m)?.[1] ?? 0) + +(out.match(/^ℹ cancelled (\d+)/m)?.[1] ?? 0);
   const skipped = +(out.match(/^ℹ skipped (\d+)/m)?.[1] ?? 0) + +(out.match(/^ℹ todo (\d+)/m)?.[1] ?? 0);
   return { passed: pass, failed: fail + (code !== 0 && fail === 0 ? 1 : 0), skipped };
+}
+
+function playwright(out, code) {
+  const n = (word) => +(out.match(new RegExp(`^\\s+(\\d+) ${word}`, 'm'))?.[1] ?? 0);
+  const passed = n('passed');
+  const failed = n('failed') + n('flaky') + n('interrupted');
+  return { passed, failed: failed + (code !== 0 && failed === 0 ? 1 : 0), skipped: n('skipped') + n('did not run') };
 }
 
 function exitOnly(out, code) {

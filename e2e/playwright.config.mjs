@@ -1,0 +1,28 @@
+// Playwright with Debian's Chromium (Playwright cannot download browsers here), headless, as root.
+import { defineConfig } from '@playwright/test';
+
+const port = Number(process.env.TV_E2E_PORT || 47801);
+
+export default defineConfig({
+  testDir: '.',
+  testMatch: /.*\.spec\.mjs$/,
+  timeout: 30_000,
+  workers: 1,            // the machine has 2 cores; calls later need one each
+  reporter: [['list']],
+  outputDir: '../build/e2e-results',
+  use: {
+    baseURL: `http://127.0.0.1:${port}`,
+    launchOptions: {
+      executablePath: process.env.TV_CHROMIUM || '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    },
+  },
+  webServer: {
+    command: `node e2e/static-server.mjs ${port}`,
+    cwd: '..',
+    url: `http://127.0.0.1:${port}/healthz`,
+    reuseExistingServer: false,
+    timeout: 10_000,
+  },
+});

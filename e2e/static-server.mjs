@@ -1,0 +1,34 @@
+// Test-only static server (not shipped): serves the built browser modules (build/web) at / and the
+// e2e fixtures at /test/, with the strict CSP televisitd will send, so a module that needs eval or an
+// inline script fails here as it would in production.
+import { createServer } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { extname, join, normalize, sep } from 'node:path';
+
+const port = Number(process.argv[2] || 47801);
+const roots = { '/test/': 'e2e/fixtures', '/': 'build/web' };
+const types = { '.html': 'text/html; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8', '.wasm': 'application/wasm', '.css': 'text/css; charset=utf-8' };
+const csp = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; " +
+  "connect-src 'self'; img-src 'self' data:; style-src 'self'; base-uri 'none'; form-action 'self'; " +
+  "frame-ancestors 'none'";
+
+createServer(async (req, res) => {
+  const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+  if (path === '/healthz') return res.end('ok');
+  const prefix = Object.keys(roots).find((p) => path.startsWith(p));
+  const root = roots[prefix];
+  const file = normalize(join(root, path.slice(prefix.length)));
+  if (!file.startsWith(root + sep) || !types[extname(file)]) {
+    res.writeHead(404).end();
+    return;
+  }
+  try {
+    const body = await readFile(file);
+    res.writeHead(200, { 'Content-Type': types[extname(file)], 'Content-Security-Policy': csp,
+      'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' });
+    res.end(body);
+  } catch {
+    res.writeHead(404).end();
+  }
+}).listen(port, '127.0.0.1');
