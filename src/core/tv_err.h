@@ -30,7 +30,13 @@
     X(TV_ERR_MSG_FIELD_VALUE,   -48, "msg_field_value") \
     X(TV_ERR_MSG_UNKNOWN_FIELD, -49, "msg_unknown_field") \
     X(TV_ERR_MSG_DUPLICATE_FIELD, -50, "msg_duplicate_field") \
-    X(TV_ERR_STATE_ILLEGAL,     -60, "state_illegal_event")
+    X(TV_ERR_STATE_ILLEGAL,     -60, "state_illegal_event") \
+    X(TV_ERR_SFRAME_HEADER,     -70, "sframe_bad_header") \
+    X(TV_ERR_SFRAME_KID,        -71, "sframe_unknown_kid") \
+    X(TV_ERR_SFRAME_AUTH,       -72, "sframe_auth_failed") \
+    X(TV_ERR_SFRAME_REPLAY,     -73, "sframe_replay") \
+    X(TV_ERR_SFRAME_SHORT,      -74, "sframe_truncated") \
+    X(TV_ERR_SFRAME_COUNTER,    -75, "sframe_counter_exhausted")
 
 typedef enum tv_err {
     TV_OK = 0,
