@@ -100,6 +100,9 @@ class Core {
 
   // Returns the matched time step; throws CoreError otp_mismatch / otp_replay / otp_format.
   totpVerify(secret, unixTime, code, { algorithm = 'SHA1', digits = 6, period = 30, lastStep = -1 } = {}) {
+    if (lastStep !== -1 && !(Number.isSafeInteger(lastStep) && lastStep >= 0)) {
+      throw new TypeError('lastStep must be -1 or the last accepted step');
+    }
     return this.withMemory([secret, code], 8, ([[k, n], [c, cn]], o) => {
       const rc = this.m._tv_client_totp_verify(k, n, alg(algorithm), digits, period, BigInt(unixTime),
         c, cn, lastStep, o);
@@ -118,8 +121,9 @@ class Core {
   }
 
   base32Decode(text) {
-    const size = (text.length + 7) & ~7;   // the length word after the bytes must be aligned
-    return this.withMemory([text], size + 8, ([[t, n]], o) => {
+    const bytes = new TextEncoder().encode(text);
+    const size = (bytes.length + 7) & ~7;   // the length word after the bytes must be aligned
+    return this.withMemory([bytes], size + 8, ([[t, n]], o) => {
       const lenPtr = o + size;
       const rc = this.m._tv_base32_decode(t, n, o, size, lenPtr);
       if (rc !== 0) this.fail(rc);
@@ -135,9 +139,10 @@ class Core {
   // Validates a frame as sent by `origin` ('client' or 'server'); returns { type, msg } or throws
   // CoreError with the core's code and the member at fault.
   parseMessage(text, origin) {
+    if (!Object.hasOwn(ORIGIN, origin)) throw new TypeError('origin must be client or server');
     const o = ORIGIN[origin];
-    if (o === undefined) throw new TypeError(`origin must be client or server`);
-    if (typeof text !== 'string') this.fail(-41);
+    // A lone surrogate would reach C as U+FFFD but stay in the text JSON.parse reads: refuse it.
+    if (typeof text !== 'string' || (text.isWellFormed && !text.isWellFormed())) this.fail(-41);
     return this.withMemory([text], 4 + NAME_MAX, ([[t, n]], out) => {
       const rc = this.m._tv_client_msg_check(t, n, o, out, out + 4, NAME_MAX);
       if (rc !== 0) this.fail(rc, this.m.UTF8ToString(out + 4));
@@ -160,7 +165,7 @@ class Core {
 // One participant's visit state machine, living in wasm memory; call dispose() when done.
 class Visit {
   constructor(core, role, joinTimeoutMs, reconnectMs) {
-    if (!(role in ROLES)) throw new TypeError('role must be patient or clinician');
+    if (!Object.hasOwn(ROLES, role)) throw new TypeError('role must be patient or clinician');
     this.core = core;
     this.ptr = core.m._tv_client_visit_new(ROLES[role], joinTimeoutMs, reconnectMs);
     if (!this.ptr) throw new TypeError('invalid visit configuration');
@@ -203,7 +208,7 @@ function names(m, fn) {
 }
 
 function alg(name) {
-  const a = ALGS[String(name).toUpperCase()];
-  if (a === undefined) throw new TypeError(`unknown algorithm ${name}`);
-  return a;
+  const key = String(name).toUpperCase();
+  if (!Object.hasOwn(ALGS, key)) throw new TypeError(`unknown algorithm ${name}`);
+  return ALGS[key];
 }

@@ -28,19 +28,21 @@ unpack_source() {
   orig="$(ls "$work"/"${pkg}"_*.orig.tar.* 2>/dev/null | grep -v '\.asc$' | head -n1 || true)"
   if [ -z "$orig" ]; then
     say "$pkg $ver: Debian's source is not available from the configured mirror"
-    rm -rf "$work"; return 1
+    rm -rf "$work"; return 2
   fi
-  mkdir -p "$dest"
-  tar -xf "$orig" -C "$dest" --strip-components=1
+  # This function runs under `if !`, where bash ignores set -e: every step checks its own status.
+  mkdir -p "$dest" || return 1
+  tar -xf "$orig" -C "$dest" --strip-components=1 || { say "$pkg: cannot unpack $orig"; return 1; }
   local deb
   deb="$(ls "$work"/"${pkg}"_*.debian.tar.* 2>/dev/null | head -n1 || true)"
   if [ -n "$deb" ]; then
-    tar -xf "$deb" -C "$dest"
+    tar -xf "$deb" -C "$dest" || { say "$pkg: cannot unpack $deb"; return 1; }
     if [ -f "$dest/debian/patches/series" ]; then
       local p
-      while read -r p _; do
+      while read -r p _ || [ -n "$p" ]; do
         case "$p" in ''|'#'*) continue ;; esac
-        patch -s -p1 -d "$dest" < "$dest/debian/patches/$p"
+        patch -s -p1 -d "$dest" < "$dest/debian/patches/$p" >&2 ||
+          { say "$pkg: Debian patch $p does not apply"; return 1; }
       done < "$dest/debian/patches/series"
     fi
   else
@@ -61,15 +63,19 @@ build_lib() {
   if [ -f "$prefix/.done" ]; then ln -sfn "$prefix" "$CACHE/$name"; return 0; fi
   say "building $name $ver for wasm (first time only)"
   rm -rf "$prefix" "$CACHE/$name.src"
-  if ! unpack_source "$srcpkg" "$ver" "$CACHE/$name.src"; then
+  local urc=0
+  unpack_source "$srcpkg" "$ver" "$CACHE/$name.src" || urc=$?
+  if [ "$urc" = 2 ]; then
     rm -rf "$CACHE/$name.src"; ln -sfn /nonexistent "$CACHE/$name"; return 2
+  elif [ "$urc" != 0 ]; then
+    rm -rf "$CACHE/$name.src"; return 1
   fi
   mkdir -p "$prefix/include" "$prefix/lib"
   # A recipe runs in its own shell: inside `||` bash would ignore set -e and hide a failed step.
   (cd "$CACHE/$name.src" && JOBS="$JOBS" bash -euo pipefail -c "$(declare -f "build_$name"); build_$name \"\$1\"" _ "$prefix") \
     >>"$LOG" 2>&1 || {
     say "building $name failed; see $LOG"; tail -n 30 "$LOG" >&2; return 1; }
-  [ -f "$CACHE/$name.src/.televisit-unpatched" ] && cp "$CACHE/$name.src/.televisit-unpatched" "$prefix/"
+  if [ -f "$CACHE/$name.src/.televisit-unpatched" ]; then cp "$CACHE/$name.src/.televisit-unpatched" "$prefix/"; fi
   echo "$stamp" > "$prefix/.done"
   rm -rf "$CACHE/$name.src"
   ln -sfn "$prefix" "$CACHE/$name"

@@ -36,6 +36,11 @@ int tv_client_totp_verify(const uint8_t *key, size_t key_len, int alg, unsigned 
                           double *matched_step)
 {
     tv_totp_params p = { (tv_otp_alg)alg, digits, period };
+    /* -1 or a whole number JS holds exactly; anything else (NaN, fractions) would silently turn
+     * replay refusal off in the conversion below. */
+    if (!(last_step == -1 || (last_step >= 0 && last_step <= 9007199254740991.0 &&
+                              last_step == (double)(uint64_t)last_step)))
+        return TV_ERR_INVALID;
     uint64_t last = last_step < 0 ? TV_TOTP_NO_STEP : (uint64_t)last_step, m = 0;
     int rc = tv_totp_verify(key, key_len, &p, unix_time, code, code_len, last, &m);
     if (rc == 0)
@@ -45,7 +50,7 @@ int tv_client_totp_verify(const uint8_t *key, size_t key_len, int alg, unsigned 
 
 int tv_client_msg_check(const char *text, size_t len, int origin, int *type, char *field, size_t field_size)
 {
-    tv_msg m;
+    tv_msg m = { 0 };   /* tv_msg_parse refuses a bad origin before it clears m */
     int rc = tv_msg_parse(text, len, (tv_msg_origin)origin, &m);
     if (rc == 0)
         *type = (int)m.type;

@@ -66,7 +66,7 @@ int tv_base32_decode(const char *txt, size_t txt_len,
         return TV_ERR_ENCODING;
     if (data_len != txt_len && rem == 0)
         return TV_ERR_ENCODING;
-    size_t need = data_len * 5 / 8;
+    size_t need = data_len / 8 * 5 + data_len % 8 * 5 / 8;   /* no overflow where size_t is 32 bits */
     if (need > out_size)
         return TV_ERR_NOSPACE;
     size_t n = 0;

@@ -156,11 +156,25 @@ static void set_err_field(tv_msg *m, const char *name)
     if (m == NULL)
         return;
     size_t n = name ? strlen(name) : 0;
-    if (n >= sizeof m->err_field)
+    if (n >= sizeof m->err_field) {
         n = sizeof m->err_field - 1;
+        while (n > 0 && ((unsigned char)name[n] & 0xC0) == 0x80)
+            n--;   /* cut on a character boundary, so the error text stays valid UTF-8 */
+    }
     if (n)
         memcpy(m->err_field, name, n);
     m->err_field[n] = '\0';
+}
+
+/* Code points no displayed string may carry: C0 and C1 controls (tab, LF and CR allowed in text), and
+ * the invisible ones that reorder or break what is shown (bidi embeddings, overrides and isolates,
+ * line and paragraph separators), which would let a name in the waiting room pose as another. */
+static int forbidden_cp(uint32_t c, int allow_ws)
+{
+    if (c < 0x20)
+        return !(allow_ws && (c == '\t' || c == '\n' || c == '\r'));
+    return (c >= 0x7F && c <= 0x9F) || (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069) ||
+           c == 0x2028 || c == 0x2029 || c == 0xFEFF;
 }
 
 static int check_class(const field *f, const char *s, size_t len)
@@ -168,18 +182,25 @@ static int check_class(const field *f, const char *s, size_t len)
     int rc = tv_utf8_check(s, len, NULL);
     if (rc != 0)
         return rc;
+    if (f->cls == C_TEXT || f->cls == C_NAME || f->cls == C_URL) {
+        size_t pos = 0;
+        uint32_t cp;
+        while (pos < len) {
+            tv_utf8_next(s, len, &pos, &cp);
+            if (forbidden_cp(cp, f->cls == C_TEXT))
+                return TV_ERR_MSG_FIELD_VALUE;
+        }
+        return 0;
+    }
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         int ok;
         switch (f->cls) {
-        case C_TEXT: ok = c >= 0x20 ? c != 0x7F : (c == '\t' || c == '\n' || c == '\r'); break;
-        case C_NAME: case C_URL: ok = c >= 0x20 && c != 0x7F; break;
         case C_ID: ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
                         c == '_' || c == '-'; break;
-        case C_TOKEN: ok = 1; break;   /* checked whole below */
         case C_SDP: ok = (c >= 0x20 && c < 0x7F) || c == '\r' || c == '\n'; break;
         case C_CODE: ok = (c >= 'a' && c <= 'z') || c == '_'; break;
-        case C_ENUM: ok = 1; break;
+        case C_TOKEN: case C_ENUM: ok = 1; break;   /* checked whole below */
         default: ok = 0;
         }
         if (!ok)
@@ -350,6 +371,128 @@ static int validate_root(tv_msg *m, const cJSON *root)
     return rc;
 }
 
+/* ---- Lexical check: the frame is JSON as JavaScript's JSON.parse reads it (RFC 8259) ---- */
+
+/* cJSON is more lenient than JSON.parse: it takes any byte up to 0x20 as whitespace, a BOM, raw control
+ * characters inside strings, numbers like 01 or 1., and decodes a \u escape with non-hex digits as
+ * U+0000 (cutting the string short). Whatever the server checks must be what the browser reads and
+ * what it forwards, so the frame is checked against the strict grammar's tokens first. Nesting and
+ * structure are left to cJSON. */
+static int is_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+static int lex_string(const char *t, size_t len, size_t *pos)
+{
+    size_t i = *pos + 1;   /* after the opening quote */
+    while (i < len) {
+        unsigned char c = (unsigned char)t[i];
+        if (c == '"') {
+            *pos = i + 1;
+            return 0;
+        }
+        if (c < 0x20)
+            return TV_ERR_MSG_JSON;   /* raw control character: must be escaped */
+        if (c != '\\') {
+            i++;
+            continue;
+        }
+        if (i + 1 >= len)
+            return TV_ERR_MSG_JSON;
+        char e = t[i + 1];
+        if (e == 'u') {
+            if (len - i < 6)
+                return TV_ERR_MSG_JSON;
+            unsigned v = 0;
+            for (int k = 2; k < 6; k++) {
+                int h = hex_value(t[i + k]);
+                if (h < 0)
+                    return TV_ERR_MSG_JSON;
+                v = v * 16 + (unsigned)h;
+            }
+            if (v == 0)
+                return TV_ERR_MSG_FIELD_VALUE;   /* U+0000 would end the string early in C */
+            i += 6;
+        } else if (strchr("\"\\/bfnrt", e) != NULL && e != '\0') {
+            i += 2;
+        } else {
+            return TV_ERR_MSG_JSON;
+        }
+    }
+    return TV_ERR_MSG_JSON;   /* unterminated */
+}
+
+/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
+static int lex_number(const char *t, size_t len, size_t *pos)
+{
+    size_t i = *pos;
+    if (i < len && t[i] == '-')
+        i++;
+    if (i >= len || t[i] < '0' || t[i] > '9')
+        return TV_ERR_MSG_JSON;
+    if (t[i] == '0') {
+        i++;
+        if (i < len && t[i] >= '0' && t[i] <= '9')
+            return TV_ERR_MSG_JSON;   /* leading zero */
+    } else {
+        while (i < len && t[i] >= '0' && t[i] <= '9')
+            i++;
+    }
+    if (i < len && t[i] == '.') {
+        size_t d = ++i;
+        while (i < len && t[i] >= '0' && t[i] <= '9')
+            i++;
+        if (i == d)
+            return TV_ERR_MSG_JSON;
+    }
+    if (i < len && (t[i] == 'e' || t[i] == 'E')) {
+        i++;
+        if (i < len && (t[i] == '+' || t[i] == '-'))
+            i++;
+        size_t d = i;
+        while (i < len && t[i] >= '0' && t[i] <= '9')
+            i++;
+        if (i == d)
+            return TV_ERR_MSG_JSON;
+    }
+    *pos = i;
+    return 0;
+}
+
+static int strict_json(const char *t, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        char c = t[i];
+        int rc = 0;
+        if (is_ws(c) || c == '{' || c == '}' || c == '[' || c == ']' || c == ':' || c == ',') {
+            i++;
+        } else if (c == '"') {
+            rc = lex_string(t, len, &i);
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            rc = lex_number(t, len, &i);
+        } else if (len - i >= 4 && (memcmp(t + i, "true", 4) == 0 || memcmp(t + i, "null", 4) == 0)) {
+            i += 4;
+        } else if (len - i >= 5 && memcmp(t + i, "false", 5) == 0) {
+            i += 5;
+        } else {
+            return TV_ERR_MSG_JSON;   /* a BOM, a control byte, a bare word */
+        }
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
 int tv_msg_parse(const char *text, size_t len, tv_msg_origin origin, tv_msg *m)
 {
     if (m == NULL || (text == NULL && len > 0) ||
@@ -357,29 +500,22 @@ int tv_msg_parse(const char *text, size_t len, tv_msg_origin origin, tv_msg *m)
         return TV_ERR_INVALID;
     memset(m, 0, sizeof *m);
     m->origin = origin;
-    if (len > TV_MSG_MAX_BYTES)
+    /* A browser's frame leaves room for what the server adds when it forwards it ("from", "ts"). */
+    if (len > (origin == TV_MSG_FROM_CLIENT ? TV_MSG_CLIENT_MAX_BYTES : TV_MSG_MAX_BYTES))
         return TV_ERR_MSG_TOO_LARGE;
     if (len == 0)
         return TV_ERR_MSG_JSON;
-    /* Check UTF-8 over the raw frame: cJSON passes bytes through, and a \u0000 escape would cut
-     * a string short inside cJSON, so it is refused here too. */
     int rc = tv_utf8_check(text, len, NULL);
     if (rc != 0)
         return rc;
-    if (memchr(text, '\0', len) != NULL)
-        return TV_ERR_MSG_JSON;
-    for (size_t i = 0; i + 5 < len; i++)
-        if (text[i] == '\\') {
-            if (memcmp(text + i + 1, "u0000", 5) == 0)
-                return TV_ERR_MSG_FIELD_VALUE;
-            i++;   /* skip the escaped character, so "\\u0000" (an escaped backslash) is fine */
-        }
+    if ((rc = strict_json(text, len)) != 0)
+        return rc;
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (root == NULL)
         return TV_ERR_MSG_JSON;
     /* Trailing text after the value is an error, not a second message. */
-    while (end < text + len && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+    while (end < text + len && is_ws(*end))
         end++;
     if (end != text + len) {
         cJSON_Delete(root);

@@ -10,6 +10,7 @@
 struct cJSON;
 
 #define TV_MSG_MAX_BYTES 65536
+#define TV_MSG_CLIENT_MAX_BYTES (TV_MSG_MAX_BYTES - 256)   /* room for the relay's additions */
 
 #define TV_MSG_TYPES(X) \
     X(JOIN, "join") X(JOINED, "joined") X(WAITING_ROOM, "waiting_room") X(ADMIT, "admit") \

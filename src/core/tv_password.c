@@ -71,10 +71,11 @@ int tv_password_strength_estimate(const char *pw, size_t pw_len, const char *con
         return TV_ERR_INVALID;
 #ifdef TV_HAVE_ZXCVBN
     /* zxcvbn-c wants a C string; an embedded NUL would end it early, so refuse one. */
-    if (memchr(pw, '\0', pw_len) != NULL)
+    if (pw_len > 0 && memchr(pw, '\0', pw_len) != NULL)
         return TV_ERR_INVALID;
     char buf[TV_PASSWORD_MAX_BYTES + 1];
-    memcpy(buf, pw, pw_len);
+    if (pw_len > 0)
+        memcpy(buf, pw, pw_len);
     buf[pw_len] = '\0';
     double bits = ZxcvbnMatch(buf, (const char **)user_inputs, NULL);
     sodium_memzero(buf, sizeof buf);
