@@ -228,6 +228,31 @@ int tv_sframe_key_init(tv_sframe_key *k, tv_sframe_suite suite, uint64_t kid,
     return install(k);
 }
 
+int tv_sframe_ratchet(tv_sframe_suite suite, const uint8_t *base_key, size_t base_len,
+                      uint8_t *out, size_t out_size, size_t *out_len)
+{
+    const suite_info *si = find_suite(suite);
+    if (base_key == NULL || base_len == 0 || out == NULL)
+        return TV_ERR_INVALID;
+    if (si == NULL)
+        return TV_ERR_UNSUPPORTED;
+    const mbedtls_md_info_t *md = mbedtls_md_info_from_type(si->md);
+    size_t nh = mbedtls_md_get_size(md);
+    if (out_size < nh)
+        return TV_ERR_NOSPACE;
+    static const char label[] = "SFrame 1.0 Ratchet";
+    uint8_t secret[64];
+    int rc = mbedtls_hkdf_extract(md, NULL, 0, base_key, base_len, secret);
+    if (rc == 0)
+        rc = mbedtls_hkdf_expand(md, secret, nh, (const uint8_t *)label, sizeof label - 1, out, nh);
+    sodium_memzero(secret, sizeof secret);
+    if (rc != 0)
+        return TV_ERR_UNSUPPORTED;
+    if (out_len)
+        *out_len = nh;
+    return 0;
+}
+
 int tv_sframe_key_export(const tv_sframe_key *k, uint8_t *key, size_t key_size, uint8_t *salt, size_t salt_size)
 {
     if (k == NULL || !k->ready || key == NULL || salt == NULL)

@@ -57,6 +57,11 @@ int tv_sframe_key_init(tv_sframe_key *k, tv_sframe_suite suite, uint64_t kid,
 int tv_sframe_key_init_raw(tv_sframe_key *k, tv_sframe_suite suite, uint64_t kid,
                            const uint8_t *key, size_t key_len, const uint8_t *salt, size_t salt_len);
 
+/* base_key[i+1] = HKDF-Expand(HKDF-Extract("", base_key[i]), "SFrame 1.0 Ratchet", Nh) (section 5.1).
+ * out_size >= Nh (32, or 64 for suite 5); *out_len = Nh. */
+int tv_sframe_ratchet(tv_sframe_suite suite, const uint8_t *base_key, size_t base_len,
+                      uint8_t *out, size_t out_size, size_t *out_len);
+
 /* The derived key and salt, for the RFC's vectors and nothing else. */
 int tv_sframe_key_export(const tv_sframe_key *k, uint8_t *key, size_t key_size,
                          uint8_t *salt, size_t salt_size);
