@@ -1,0 +1,160 @@
+// The media worker: end-to-end encryption of every audio and video frame with the C core
+// (SFrame, televisit-media.wasm). Key agreement runs here too, so the X25519 secret and the SFrame
+// keys live only in this worker's wasm memory. Frames that fail to decrypt are dropped and counted,
+// never passed to the decoder. Keys change by message; transforms are never replaced.
+import createTelevisitMedia from './televisit-media.mjs';
+
+const CODEC = { audio: 1, video: 2 };        // tv_media_codec: Opus, VP8
+const STAT_NAMES = ['encrypted', 'decrypted', 'failAuth', 'failReplay', 'failKid', 'failHeader',
+  'failShort', 'failOther', 'sendKid', 'recvKid'];
+
+const wasm = createTelevisitMedia();
+let m = null;        // the module, once loaded
+let call = 0;        // tv_worker call object
+let scratch = { ptr: 0, size: 0 };
+const dropped = { audio: 0, video: 0 };      // frames dropped before the core saw them (no call yet)
+
+function alloc(bytes) {
+  const p = m._malloc(bytes);
+  if (!p) throw new Error('out of memory');
+  return p;
+}
+
+// One buffer for input, output and the length word, grown as frames grow.
+function room(len) {
+  const need = 2 * len + 256;
+  if (scratch.size < need) {
+    if (scratch.ptr) m._free(scratch.ptr);
+    scratch = { ptr: alloc(need), size: need };
+  }
+  const inPtr = scratch.ptr;
+  const lenPtr = inPtr + ((len + 7) & ~7);
+  const outPtr = lenPtr + 8;
+  return { inPtr, lenPtr, outPtr, outSize: scratch.size - (outPtr - inPtr) };
+}
+
+function transformFrame(direction, kind, frame, controller) {
+  if (!call) { dropped[kind]++; return; }        // no keys yet: nothing leaves or enters in clear
+  const data = new Uint8Array(frame.data);
+  const { inPtr, lenPtr, outPtr, outSize } = room(data.length);
+  m.HEAPU8.set(data, inPtr);
+  const fn = direction === 'send' ? m._tv_worker_encrypt : m._tv_worker_decrypt;
+  const rc = fn(call, CODEC[kind], inPtr, data.length, outPtr, outSize, lenPtr);
+  if (rc !== 0) return;                          // counted in C by reason; the frame is dropped
+  const n = m.HEAPU32[lenPtr >> 2];
+  const out = new ArrayBuffer(n);
+  new Uint8Array(out).set(m.HEAPU8.subarray(outPtr, outPtr + n));
+  frame.data = out;
+  controller.enqueue(frame);
+}
+
+function attach(readable, writable, direction, kind) {
+  if (!(kind in CODEC) || (direction !== 'send' && direction !== 'recv')) return;
+  readable
+    .pipeThrough(new TransformStream({ transform: (f, c) => transformFrame(direction, kind, f, c) }))
+    .pipeTo(writable)
+    .catch(() => {});                            // the stream ends when the call does
+}
+
+function withBytes(bytesList, fn) {
+  const ptrs = bytesList.map((b) => {
+    const p = alloc(b.length + 1);
+    m.HEAPU8.set(b, p);
+    return [p, b.length];
+  });
+  try {
+    return fn(ptrs);
+  } finally {
+    for (const [p, n] of ptrs) { m.HEAPU8.fill(0, p, p + n); m._free(p); }
+  }
+}
+
+function publicKey() {
+  return withBytes([new Uint8Array(32)], ([[p]]) => {
+    m._tv_worker_call_public_key(call, p);
+    return m.HEAPU8.slice(p, p + 32);
+  });
+}
+
+function stats() {
+  const out = {};
+  const p = alloc(80);
+  try {
+    for (const kind of Object.keys(CODEC)) {
+      m._tv_worker_stats(call, CODEC[kind], p);
+      const s = {};
+      STAT_NAMES.forEach((name, i) => { s[name] = m.HEAPF64[(p >> 3) + i]; });
+      s.droppedBeforeKeys = dropped[kind];
+      out[kind] = s;
+    }
+  } finally {
+    m._free(p);
+  }
+  return out;
+}
+
+const enc = new TextEncoder();
+
+// The short authentication string as the core spells it: six digits and the same value as four emoji.
+function sasForms(value) {
+  return withBytes([new Uint8Array(8), new Uint8Array(4)], ([[d], [idx]]) => {
+    m._tv_e2ee_sas_digits(value, d, 8);
+    m._tv_e2ee_sas_symbols(value, idx);
+    const symbols = [...m.HEAPU8.slice(idx, idx + 4)].map((i) => m.UTF8ToString(m._tv_e2ee_sas_symbol(i)));
+    return { sas: value, digits: m.UTF8ToString(d), symbols };
+  });
+}
+
+async function handle(msg) {
+  m = m || await wasm;
+  switch (msg.type) {
+    case 'init': {                               // { role: 0 patient | 1 clinician, suite }
+      if (call) m._tv_worker_call_free(call);
+      if (m._tv_init() !== 0) throw new Error('no secure random source');
+      call = m._tv_worker_call_new(msg.role, msg.suite);
+      if (!call) throw new Error('cannot create the call');
+      return { publicKey: publicKey(), epoch: m._tv_worker_call_epoch(call) };
+    }
+    case 'rekey': {
+      const rc = m._tv_worker_call_rekey(call);
+      if (rc !== 0) throw new Error(m.UTF8ToString(m._tv_err_name(rc)));
+      return { publicKey: publicKey(), epoch: m._tv_worker_call_epoch(call) };
+    }
+    case 'derive': {                             // { peerKey, peerEpoch, visit, localFingerprint, remoteFingerprint }
+      return withBytes([msg.peerKey, enc.encode(msg.visit), enc.encode(msg.localFingerprint),
+        enc.encode(msg.remoteFingerprint), new Uint8Array(4)], ([[pk], [v, vn], [lf, lfn], [rf, rfn], [sas]]) => {
+        const rc = m._tv_worker_call_derive(call, pk, msg.peerEpoch, v, vn, lf, lfn, rf, rfn, sas);
+        if (rc !== 0) throw new Error(m.UTF8ToString(m._tv_err_name(rc)));
+        return sasForms(m.HEAPU32[sas >> 2]);
+      });
+    }
+    case 'stats':
+      return call ? stats() : null;
+    case 'close':
+      if (call) m._tv_worker_call_free(call);  // wipes every key
+      call = 0;
+      if (scratch.ptr) { m.HEAPU8.fill(0, scratch.ptr, scratch.ptr + scratch.size); m._free(scratch.ptr); }
+      scratch = { ptr: 0, size: 0 };
+      return null;
+    case 'streams':                              // legacy createEncodedStreams
+      attach(msg.readable, msg.writable, msg.direction, msg.kind);
+      return null;
+    default:
+      throw new Error(`unknown request ${msg.type}`);
+  }
+}
+
+// Requests carry an id; the answer (or the error) goes back with it.
+self.onmessage = (e) => {
+  const msg = e.data || {};
+  handle(msg).then(
+    (result) => { if (msg.id !== undefined) self.postMessage({ id: msg.id, result }); },
+    (err) => { if (msg.id !== undefined) self.postMessage({ id: msg.id, error: String(err.message || err) }); },
+  );
+};
+
+// RTCRtpScriptTransform: options say which way and which kind.
+self.onrtctransform = (e) => {
+  const { readable, writable, options } = e.transformer;
+  wasm.then((mod) => { m = m || mod; attach(readable, writable, options.direction, options.kind); });
+};

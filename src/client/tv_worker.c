@@ -1,0 +1,132 @@
+#include "tv_worker.h"
+
+#include "tv_e2ee.h"
+#include "tv_err.h"
+#include "tv_media.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+
+typedef struct call {
+    tv_visit_role role;
+    tv_sframe_suite suite;
+    uint64_t epoch;
+    tv_e2ee_keypair kp;
+    tv_media audio, video;
+} call;
+
+static tv_media *kind(call *c, int codec)
+{
+    return codec == TV_MEDIA_OPUS ? &c->audio : codec == TV_MEDIA_VP8 ? &c->video : NULL;
+}
+
+void *tv_worker_call_new(int role, int suite)
+{
+    call *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    c->role = (tv_visit_role)role;
+    c->suite = (tv_sframe_suite)suite;
+    if ((role != TV_ROLE_PATIENT && role != TV_ROLE_CLINICIAN) || tv_e2ee_keypair_generate(&c->kp) != 0 ||
+        tv_media_init(&c->audio, c->suite, TV_MEDIA_OPUS) != 0 ||
+        tv_media_init(&c->video, c->suite, TV_MEDIA_VP8) != 0) {
+        tv_worker_call_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void tv_worker_call_free(void *p)
+{
+    call *c = p;
+    if (c == NULL)
+        return;
+    tv_media_wipe(&c->audio);
+    tv_media_wipe(&c->video);
+    sodium_memzero(c, sizeof *c);
+    free(c);
+}
+
+int tv_worker_call_public_key(const void *p, uint8_t *out)
+{
+    const call *c = p;
+    if (c == NULL || out == NULL)
+        return TV_ERR_INVALID;
+    for (int i = 0; i < TV_E2EE_PUBLIC_BYTES; i++)
+        out[i] = c->kp.pk[i];
+    return 0;
+}
+
+double tv_worker_call_epoch(const void *p)
+{
+    return p ? (double)((const call *)p)->epoch : -1;
+}
+
+int tv_worker_call_rekey(void *p)
+{
+    call *c = p;
+    if (c == NULL)
+        return TV_ERR_INVALID;
+    tv_e2ee_keypair_wipe(&c->kp);
+    c->epoch++;
+    return tv_e2ee_keypair_generate(&c->kp);
+}
+
+int tv_worker_call_derive(void *p, const uint8_t *peer_pk, double peer_epoch,
+                          const char *visit, size_t visit_len, const char *local_fp, size_t local_fp_len,
+                          const char *remote_fp, size_t remote_fp_len, uint32_t *sas)
+{
+    call *c = p;
+    if (c == NULL || sas == NULL || !(peer_epoch >= 0 && peer_epoch <= 2147483648.0) ||
+        peer_epoch != (double)(uint64_t)peer_epoch)
+        return TV_ERR_INVALID;
+    int clin = c->role == TV_ROLE_CLINICIAN;
+    tv_e2ee_context ctx = { visit, visit_len, (uint16_t)c->suite,
+                            clin ? local_fp : remote_fp, clin ? local_fp_len : remote_fp_len,
+                            clin ? remote_fp : local_fp, clin ? remote_fp_len : local_fp_len };
+    tv_e2ee_keys k;
+    int rc = tv_e2ee_derive(&c->kp, c->role, peer_pk, &ctx, &k);
+    if (rc != 0)
+        return rc;
+    /* Both sides compute the same generation for the same pair of keys, and it grows whenever
+     * either side rekeys: the sum of the two epochs. */
+    uint64_t gen = c->epoch + (uint64_t)peer_epoch;
+    int has_tx = c->audio.have_tx;
+    if (has_tx && gen <= c->audio.tx.generation)
+        rc = TV_ERR_INVALID;   /* the same or an older pair of keys again: nothing to install */
+    if (rc == 0) rc = tv_media_set_send_key(&c->audio, gen, k.send_key, sizeof k.send_key);
+    if (rc == 0) rc = tv_media_set_send_key(&c->video, gen, k.send_key, sizeof k.send_key);
+    if (rc == 0) rc = tv_media_add_recv_key(&c->audio, gen, k.recv_key, sizeof k.recv_key);
+    if (rc == 0) rc = tv_media_add_recv_key(&c->video, gen, k.recv_key, sizeof k.recv_key);
+    if (rc == 0)
+        *sas = k.sas;
+    tv_e2ee_keys_wipe(&k);
+    return rc;
+}
+
+int tv_worker_encrypt(void *p, int codec, const uint8_t *in, size_t len, uint8_t *out, size_t out_size,
+                      size_t *out_len)
+{
+    tv_media *m = p ? kind(p, codec) : NULL;
+    return m ? tv_media_encrypt(m, in, len, out, out_size, out_len) : TV_ERR_INVALID;
+}
+
+int tv_worker_decrypt(void *p, int codec, const uint8_t *in, size_t len, uint8_t *out, size_t out_size,
+                      size_t *out_len)
+{
+    tv_media *m = p ? kind(p, codec) : NULL;
+    return m ? tv_media_decrypt(m, in, len, out, out_size, out_len) : TV_ERR_INVALID;
+}
+
+int tv_worker_stats(const void *p, int codec, double *out)
+{
+    const tv_media *m = p ? kind((call *)p, codec) : NULL;
+    if (m == NULL || out == NULL)
+        return TV_ERR_INVALID;
+    const tv_media_stats *s = &m->stats;
+    const uint64_t v[10] = { s->encrypted, s->decrypted, s->fail_auth, s->fail_replay, s->fail_kid,
+                             s->fail_header, s->fail_short, s->fail_other, s->send_kid, s->recv_kid };
+    for (int i = 0; i < 10; i++)
+        out[i] = (double)v[i];
+    return 0;
+}
