@@ -15,7 +15,9 @@ export default defineConfig({
     launchOptions: {
       executablePath: process.env.TV_CHROMIUM || '/usr/bin/chromium',
       args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+        // a synthetic camera (green test pattern) and a beeping microphone, no permission prompt
+        '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream'],
     },
   },
   webServer: {

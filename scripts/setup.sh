@@ -16,8 +16,9 @@ PACKAGES=(
   clang libclang-rt-14-dev
   # independent checks: TOTP reference implementation, QR rendering and decoding
   oathtool librsvg2-bin zbar-tools
-  # browser tests (Playwright drives Debian's Chromium; it cannot download its own here)
-  chromium
+  # browser tests (Playwright drives Debian's Chromium; it cannot download its own here), and the
+  # TURN server the relayed-call tests start on loopback
+  chromium coturn
 )
 
 say() { printf 'setup: %s\n' "$*" >&2; }
