@@ -1,12 +1,13 @@
-// Test-only static server (not shipped): serves the built browser modules (build/web) at / and the
-// e2e fixtures at /test/, with the strict CSP televisitd will send, so a module that needs eval or an
-// inline script fails here as it would in production.
+// Test-only static server (not shipped): serves the built browser modules (build/web) at /, the e2e
+// fixtures at /test/ and the benchmark pages at /bench/, with the strict CSP televisitd will send, so a
+// module that needs eval or an inline script fails here as it would in production. Benchmark pages
+// are cross-origin isolated as well, for the browser's fine-grained timer.
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
 
 const port = Number(process.argv[2] || 47801);
-const roots = { '/test/': 'e2e/fixtures', '/': 'build/web' };
+const roots = { '/test/': 'e2e/fixtures', '/bench/': 'bench/web', '/': 'build/web' };
 const types = { '.html': 'text/html; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8', '.wasm': 'application/wasm', '.css': 'text/css; charset=utf-8' };
 const csp = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; " +
@@ -25,8 +26,10 @@ createServer(async (req, res) => {
   }
   try {
     const body = await readFile(file);
+    const isolation = prefix === '/bench/' || req.headers.referer?.includes('/bench/')
+      ? { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' } : {};
     res.writeHead(200, { 'Content-Type': types[extname(file)], 'Content-Security-Policy': csp,
-      'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store' });
+      'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-store', ...isolation });
     res.end(body);
   } catch {
     res.writeHead(404).end();
