@@ -9,6 +9,7 @@ const suites = [
   { name: 'core, native (ASan+UBSan)', cmd: 'ctest', args: ['--test-dir', 'build/native', '-V', '--timeout', '300'], parse: cmocka },
   { name: 'core, WebAssembly (node)', cmd: 'ctest', args: ['--test-dir', 'build/wasm', '-V', '--timeout', '300'], parse: cmocka },
   { name: 'JS glue and cross-checks', cmd: 'node', args: ['--no-experimental-fetch', '--test', '--test-reporter=spec', 'tests/js/'], parse: nodeTest },
+  { name: 'server (televisitd over real HTTPS)', cmd: 'node', args: ['--test', '--test-reporter=spec', 'tests/server/'], parse: nodeTest },
   { name: 'browser (Playwright, Chromium)', cmd: 'npx', args: ['playwright', 'test', '-c', 'e2e/playwright.config.mjs'], parse: playwright },
   { name: `fuzzing smoke run (${fuzzSeconds} s per target)`, cmd: 'bash', args: ['scripts/fuzz.sh', fuzzSeconds], parse: exitOnly },
 ];

@@ -1,0 +1,161 @@
+/* televisitd: HTTPS and WSS on one port with libwebsockets. This first part serves the web client
+ * with its security headers under a strict TLS policy; accounts, visits, signaling, storage and the
+ * audit log follow (issue 4). */
+#define _POSIX_C_SOURCE 200809L
+#include "tv_cert.h"
+#include "tv_config.h"
+#include "tv_err.h"
+#include "tv_http.h"
+#include "tv_init.h"
+
+#include <errno.h>
+#include <libwebsockets.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* TLS 1.2 and 1.3 only, forward-secret key exchange and AEAD ciphers only: no SSL 2/3, TLS 1.0/1.1,
+ * RSA key exchange, CBC, 3DES, RC4, NULL or EXPORT suites. */
+#define TLS12_CIPHERS "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
+                      "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
+                      "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+#define TLS13_CIPHERS "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: televisitd [--config FILE] [--port N] [--bind ADDR] [--data-dir DIR] [--web-root DIR]\n"
+            "                  [--tls-cert FILE --tls-key FILE] [--frame-ancestors \"ORIGIN ...\"]\n"
+            "\n"
+            "Secure video visits: serves the web client over HTTPS (TLS 1.2+ only) on one port.\n"
+            "Settings come from built-in defaults, then --config FILE (key = value lines), then\n"
+            "TELEVISIT_<KEY> environment variables, then these flags.\n"
+            "\n"
+            "  --port N               HTTPS and WSS port (8443)\n"
+            "  --bind ADDR            address to listen on (127.0.0.1)\n"
+            "  --data-dir DIR         database, keys, generated certificate (./data)\n"
+            "  --web-root DIR         static files (./build/web)\n"
+            "  --tls-cert/--tls-key   PEM files; without them a self-signed certificate is made in DIR\n"
+            "  --frame-ancestors      EHR origins allowed to embed televisit in a frame\n"
+            "  --help                 this text\n");
+}
+
+int main(int argc, char **argv)
+{
+    tv_config cfg;
+    char err[256];
+    tv_config_defaults(&cfg);
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+    /* --config first, so flags given after it override the file whatever their order. */
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--config") == 0 && tv_config_load_file(&cfg, argv[i + 1], err, sizeof err) != 0) {
+            fprintf(stderr, "televisitd: %s\n", err);
+            return 2;
+        }
+    if (tv_config_load_env(&cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "televisitd: %s\n", err);
+        return 2;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0) {
+            i++;
+            continue;
+        }
+        if (strncmp(argv[i], "--", 2) != 0 || i + 1 >= argc) {
+            fprintf(stderr, "televisitd: unexpected argument \"%s\" (see --help)\n", argv[i]);
+            return 2;
+        }
+        char key[64];
+        snprintf(key, sizeof key, "%s", argv[i] + 2);
+        for (char *k = key; *k; k++)
+            if (*k == '-')
+                *k = '_';
+        if (tv_config_set(&cfg, key, argv[++i], err, sizeof err) != 0) {
+            fprintf(stderr, "televisitd: %s (see --help)\n", err);
+            return 2;
+        }
+    }
+    if (tv_init() != 0) {
+        fprintf(stderr, "televisitd: no secure random source\n");
+        return 1;
+    }
+    if (mkdir(cfg.data_dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "televisitd: cannot create data directory %s: %s\n", cfg.data_dir, strerror(errno));
+        return 1;
+    }
+    chmod(cfg.data_dir, 0700);
+
+    char cert[TV_CONFIG_STR + 32], key[TV_CONFIG_STR + 32], fp[100];
+    if (cfg.tls_cert[0] == '\0') {
+        int created = 0;
+        if (tv_cert_ensure(cfg.data_dir, cert, sizeof cert, key, sizeof key, fp, sizeof fp, &created) != 0) {
+            fprintf(stderr, "televisitd: cannot create a TLS certificate in %s\n", cfg.data_dir);
+            return 1;
+        }
+        printf("televisitd: %s self-signed certificate %s\n", created ? "generated a" : "using the", cert);
+    } else {
+        snprintf(cert, sizeof cert, "%s", cfg.tls_cert);
+        snprintf(key, sizeof key, "%s", cfg.tls_key);
+        if (tv_cert_fingerprint(cert, fp, sizeof fp) != 0) {
+            fprintf(stderr, "televisitd: cannot read the certificate %s\n", cert);
+            return 1;
+        }
+    }
+    printf("televisitd: certificate SHA-256 fingerprint %s\n", fp);
+
+    static tv_http http;
+    if (tv_http_init(&http, &cfg) != 0) {
+        fprintf(stderr, "televisitd: web root %s not found (run npm run build)\n", cfg.web_root);
+        return 1;
+    }
+
+    static const struct lws_protocols protocols[] = {
+        { "http", tv_http_callback, sizeof(tv_http_session), 0, 0, NULL, 0 },
+        { NULL, NULL, 0, 0, 0, NULL, 0 },
+    };
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.port = cfg.port;
+    info.iface = cfg.bind;
+    info.protocols = protocols;
+    info.user = &http;
+    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_VALIDATE_UTF8 |
+                   LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.ssl_cert_filepath = cert;
+    info.ssl_private_key_filepath = key;
+    info.ssl_cipher_list = TLS12_CIPHERS;
+    info.tls1_3_plus_cipher_list = TLS13_CIPHERS;
+    info.ssl_options_set = SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 |
+                           SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION;
+    lws_set_log_level(LLL_ERR | LLL_WARN, NULL);
+
+    struct lws_context *ctx = lws_create_context(&info);
+    if (ctx == NULL) {
+        fprintf(stderr, "televisitd: cannot listen on %s:%d\n", cfg.bind, cfg.port);
+        return 1;
+    }
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    printf("televisitd: listening on https://%s:%d/ (web root %s, data %s)\n",
+           strcmp(cfg.bind, "127.0.0.1") == 0 ? "localhost" : cfg.bind, cfg.port, http.root, cfg.data_dir);
+    fflush(stdout);
+    while (!interrupted && lws_service(ctx, 0) >= 0)
+        ;
+    lws_context_destroy(ctx);
+    printf("televisitd: stopped\n");
+    return 0;
+}

@@ -1,0 +1,105 @@
+#define _DEFAULT_SOURCE   /* mkstemp, fdopen, setenv */
+/* Unit tests of televisitd's pure parts: the path whitelist, MIME types, versioned names, settings. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tv_config.h"
+#include "tv_err.h"
+#include "tv_http.h"
+
+static void safe_paths(void **s)
+{
+    (void)s;
+    char rel[256];
+    assert_int_equal(tv_http_safe_path("/", rel, sizeof rel), 0);
+    assert_string_equal(rel, "index.html");
+    assert_int_equal(tv_http_safe_path("/televisit-core.wasm", rel, sizeof rel), 0);
+    assert_string_equal(rel, "televisit-core.wasm");
+    assert_int_equal(tv_http_safe_path("/v/app.1234abcd.js", rel, sizeof rel), 0);
+    assert_string_equal(rel, "v/app.1234abcd.js");
+    static const char *const bad[] = {
+        "", "x", "/..", "/../etc/passwd", "/a/../b", "/.git/config", "/a/.hidden", "//etc/passwd",
+        "/a//b", "/a/", "/%2e%2e/x", "/a\\b", "/a b", "/a?b", "/caf\xc3\xa9.js", "/a;b", "/a:b",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (tv_http_safe_path(bad[i], rel, sizeof rel) == 0)
+            fail_msg("accepted \"%s\"", bad[i]);
+    char long_path[300];
+    memset(long_path, 'a', sizeof long_path);
+    long_path[0] = '/';
+    long_path[sizeof long_path - 1] = '\0';
+    assert_int_equal(tv_http_safe_path(long_path, rel, sizeof rel), TV_ERR_INVALID);
+    assert_int_equal(tv_http_safe_path("/abcdef.js", rel, 4), TV_ERR_NOSPACE);
+}
+
+static void mime_and_versions(void **s)
+{
+    (void)s;
+    assert_string_equal(tv_http_mime("x.wasm"), "application/wasm");
+    assert_string_equal(tv_http_mime("a/b.mjs"), "text/javascript; charset=utf-8");
+    assert_string_equal(tv_http_mime("index.html"), "text/html; charset=utf-8");
+    assert_null(tv_http_mime("x.php"));
+    assert_null(tv_http_mime("Makefile"));
+    assert_null(tv_http_mime("a.b/c"));
+    assert_int_equal(tv_http_versioned("app.1234abcd.js"), 1);
+    assert_int_equal(tv_http_versioned("app.1234abc.js"), 0);   /* too short to be a content hash */
+    assert_int_equal(tv_http_versioned("app.js"), 0);
+    assert_int_equal(tv_http_versioned("televisit-core.wasm"), 0);
+}
+
+static void settings(void **s)
+{
+    (void)s;
+    tv_config c;
+    char err[200];
+    tv_config_defaults(&c);
+    assert_int_equal(c.port, 8443);
+    assert_string_equal(c.bind, "127.0.0.1");
+    assert_int_equal(tv_config_set(&c, "port", "9443", err, sizeof err), 0);
+    assert_int_equal(c.port, 9443);
+    assert_int_equal(tv_config_set(&c, "port", "99999", err, sizeof err), TV_ERR_INVALID);
+    assert_int_equal(tv_config_set(&c, "port", "12x", err, sizeof err), TV_ERR_INVALID);
+    assert_int_equal(c.port, 9443);   /* unchanged by the refused values */
+    assert_int_equal(tv_config_set(&c, "frame_ancestors", "https://ehr.example.org https://b.example:8443", err, sizeof err), 0);
+    assert_int_equal(tv_config_set(&c, "frame_ancestors", "https://x; script-src *", err, sizeof err), TV_ERR_INVALID);
+    assert_string_equal(c.frame_ancestors, "https://ehr.example.org https://b.example:8443");
+    assert_int_equal(tv_config_set(&c, "nope", "1", err, sizeof err), TV_ERR_INVALID);
+    assert_non_null(strstr(err, "unknown setting"));
+
+    char path[] = "/tmp/tv-config-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("# televisitd settings\n  port = 7443   # comment\n\nweb_root=/srv/web\n", f);
+    fclose(f);
+    assert_int_equal(tv_config_load_file(&c, path, err, sizeof err), 0);
+    assert_int_equal(c.port, 7443);
+    assert_string_equal(c.web_root, "/srv/web");
+    f = fopen(path, "w");
+    fputs("port 7443\n", f);
+    fclose(f);
+    assert_int_equal(tv_config_load_file(&c, path, err, sizeof err), TV_ERR_INVALID);
+    assert_non_null(strstr(err, "line 1"));
+    remove(path);
+
+    setenv("TELEVISIT_DATA_DIR", "/var/lib/televisit", 1);
+    assert_int_equal(tv_config_load_env(&c, err, sizeof err), 0);
+    assert_string_equal(c.data_dir, "/var/lib/televisit");
+    unsetenv("TELEVISIT_DATA_DIR");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(safe_paths),
+        cmocka_unit_test(mime_and_versions),
+        cmocka_unit_test(settings),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
