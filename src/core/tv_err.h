@@ -36,7 +36,8 @@
     X(TV_ERR_SFRAME_AUTH,       -72, "sframe_auth_failed") \
     X(TV_ERR_SFRAME_REPLAY,     -73, "sframe_replay") \
     X(TV_ERR_SFRAME_SHORT,      -74, "sframe_truncated") \
-    X(TV_ERR_SFRAME_COUNTER,    -75, "sframe_counter_exhausted")
+    X(TV_ERR_SFRAME_COUNTER,    -75, "sframe_counter_exhausted") \
+    X(TV_ERR_RECORD_AUTH,       -80, "record_auth_failed")
 
 typedef enum tv_err {
     TV_OK = 0,

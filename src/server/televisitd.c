@@ -7,6 +7,7 @@
 #include "tv_err.h"
 #include "tv_http.h"
 #include "tv_init.h"
+#include "tv_store.h"
 
 #include <errno.h>
 #include <libwebsockets.h>
@@ -47,6 +48,7 @@ static void usage(FILE *out)
             "  --web-root DIR         static files (./build/web)\n"
             "  --tls-cert/--tls-key   PEM files; without them a self-signed certificate is made in DIR\n"
             "  --frame-ancestors      EHR origins allowed to embed televisit in a frame\n"
+            "  --key-file FILE        master key for encrypted fields (DIR/master.key), kept out of the DB\n"
             "  --help                 this text\n");
 }
 
@@ -98,6 +100,22 @@ int main(int argc, char **argv)
         return 1;
     }
     chmod(cfg.data_dir, 0700);
+
+    /* The database and its master key: encrypted fields are useless without the key file. */
+    static tv_store store;
+    char db_path[TV_CONFIG_STR + 32], key_path[TV_CONFIG_STR + 32];
+    snprintf(db_path, sizeof db_path, "%s/televisit.db", cfg.data_dir);
+    if (cfg.key_file[0])
+        snprintf(key_path, sizeof key_path, "%s", cfg.key_file);
+    else
+        snprintf(key_path, sizeof key_path, "%s/master.key", cfg.data_dir);
+    if (tv_store_open(&store, db_path, key_path, err, sizeof err) != 0) {
+        fprintf(stderr, "televisitd: %s\n", err);
+        return 1;
+    }
+    int schema = 0;
+    tv_store_schema_version(&store, &schema);
+    printf("televisitd: database %s (schema %d), master key %s\n", db_path, schema, key_path);
 
     char cert[TV_CONFIG_STR + 32], key[TV_CONFIG_STR + 32], fp[100];
     if (cfg.tls_cert[0] == '\0') {
@@ -156,6 +174,7 @@ int main(int argc, char **argv)
     while (!interrupted && lws_service(ctx, 0) >= 0)
         ;
     lws_context_destroy(ctx);
+    tv_store_close(&store);
     printf("televisitd: stopped\n");
     return 0;
 }

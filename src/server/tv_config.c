@@ -17,6 +17,7 @@ static const key_info keys[] = {
     STR(tls_cert, "PEM certificate; empty: a self-signed one is generated in data_dir"),
     STR(tls_key, "PEM private key of tls_cert"),
     STR(frame_ancestors, "space-separated EHR origins allowed to embed televisit (default: none)"),
+    STR(key_file, "master key file, mode 0600, never in the database (default data_dir/master.key)"),
 };
 
 void tv_config_defaults(tv_config *c)

@@ -15,6 +15,8 @@ typedef struct tv_config {
     char tls_cert[TV_CONFIG_STR];  /* PEM; empty: generate a self-signed one in data_dir */
     char tls_key[TV_CONFIG_STR];
     char frame_ancestors[TV_CONFIG_STR];   /* EHR origins allowed to frame us, space-separated */
+    char key_file[TV_CONFIG_STR];  /* master key; empty: data_dir/master.key. Keep it off the DB's disk
+                                      and out of its backups where you can. */
 } tv_config;
 
 void tv_config_defaults(tv_config *c);

@@ -135,6 +135,9 @@ test('first start makes a self-signed certificate with a private key only its ow
   assert.match(firstLog, /generated a self-signed certificate/);
   const fp = /fingerprint ([0-9A-F:]{95})/.exec(firstLog)[1];
   assert.equal(statSync(join(dataDir, 'tls-key.pem')).mode & 0o777, 0o600);
+  assert.equal(statSync(join(dataDir, 'master.key')).mode & 0o777, 0o600);
+  assert.equal(statSync(join(dataDir, 'televisit.db')).mode & 0o777, 0o600);
+  assert.match(firstLog, /database .*televisit\.db \(schema \d+\), master key .*master\.key/);
   assert.equal(statSync(dataDir).mode & 0o777, 0o700);
   const openssl = spawnSync('openssl', ['x509', '-in', join(dataDir, 'tls-cert.pem'), '-noout', '-fingerprint', '-sha256'], { encoding: 'utf8' });
   assert.equal(openssl.stdout.trim().split('=')[1], fp);

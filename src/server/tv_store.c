@@ -1,0 +1,205 @@
+#define _POSIX_C_SOURCE 200809L
+#include "tv_store.h"
+#include "tv_err.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char magic[5] = { 'T', 'V', 'M', 'K', 1 };   /* "TVMK", format 1 */
+
+/* Migrations: the schema at version i+1 is migrations[0..i] applied in order, each in its own
+ * transaction with the version bump. Append only; never edit one that has shipped. */
+static const char *const migrations[] = {
+    /* 1 */
+    "CREATE TABLE users ("
+    "  id INTEGER PRIMARY KEY,"
+    "  email TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+    "  pw_hash TEXT NOT NULL,"
+    "  status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'active', 'disabled')),"
+    "  totp_secret BLOB,"          /* tv_record, purpose TV_RECORD_TOTP_SECRET, identity users/totp_secret/id */
+    "  totp_last_step INTEGER,"
+    "  created_ms INTEGER NOT NULL"
+    ");",
+};
+
+static int fail(char *err, size_t n, const char *what, const char *detail)
+{
+    if (err && n)
+        snprintf(err, n, "%s: %s", what, detail);
+    return TV_ERR_INVALID;
+}
+
+static int sync_dir_of(const char *path)
+{
+    char copy[4096];
+    snprintf(copy, sizeof copy, "%s", path);
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+int tv_keyfile_load(const char *path, uint8_t key[TV_RECORD_KEYBYTES], int *created, char *err, size_t err_size)
+{
+    uint8_t buf[sizeof magic + TV_RECORD_KEYBYTES + 1];
+    *created = 0;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW);
+    if (fd < 0 && errno == ENOENT) {
+        /* O_EXCL: two servers starting at once cannot both write a key. */
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
+        if (fd < 0)
+            return fail(err, err_size, path, strerror(errno));
+        memcpy(buf, magic, sizeof magic);
+        randombytes_buf(buf + sizeof magic, TV_RECORD_KEYBYTES);
+        ssize_t n = write(fd, buf, sizeof magic + TV_RECORD_KEYBYTES);
+        int ok = n == (ssize_t)(sizeof magic + TV_RECORD_KEYBYTES) && fsync(fd) == 0;
+        close(fd);
+        if (!ok || sync_dir_of(path) != 0) {
+            unlink(path);
+            sodium_memzero(buf, sizeof buf);
+            return fail(err, err_size, path, "cannot write the master key");
+        }
+        memcpy(key, buf + sizeof magic, TV_RECORD_KEYBYTES);
+        sodium_memzero(buf, sizeof buf);
+        *created = 1;
+        return 0;
+    }
+    if (fd < 0)
+        return fail(err, err_size, path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return fail(err, err_size, path, "not a regular file");
+    }
+    if (st.st_mode & 077) {
+        close(fd);
+        return fail(err, err_size, path, "readable by others: chmod 600 it (and consider the key exposed)");
+    }
+    ssize_t n = read(fd, buf, sizeof buf);
+    close(fd);
+    int rc = 0;
+    if (n != (ssize_t)(sizeof magic + TV_RECORD_KEYBYTES) || memcmp(buf, magic, sizeof magic) != 0)
+        rc = fail(err, err_size, path, "not a televisit master key file");
+    else
+        memcpy(key, buf + sizeof magic, TV_RECORD_KEYBYTES);
+    sodium_memzero(buf, sizeof buf);
+    return rc;
+}
+
+int tv_store_schema_latest(void)
+{
+    return (int)(sizeof migrations / sizeof migrations[0]);
+}
+
+int tv_store_schema_version(tv_store *st, int *version)
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &q, NULL) != SQLITE_OK)
+        return TV_ERR_INVALID;
+    int rc = sqlite3_step(q) == SQLITE_ROW ? 0 : TV_ERR_INVALID;
+    if (rc == 0)
+        *version = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    return rc;
+}
+
+static int migrate(tv_store *st, char *err, size_t err_size)
+{
+    int v;
+    if (tv_store_schema_version(st, &v) != 0)
+        return fail(err, err_size, "database", "cannot read the schema version");
+    if (v > tv_store_schema_latest())
+        return fail(err, err_size, "database", "made by a newer televisitd; refusing to touch it");
+    for (; v < tv_store_schema_latest(); v++) {
+        char bump[64], *msg = NULL;
+        snprintf(bump, sizeof bump, "PRAGMA user_version = %d;", v + 1);
+        if (sqlite3_exec(st->db, "BEGIN IMMEDIATE;", NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(st->db, migrations[v], NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(st->db, bump, NULL, NULL, &msg) != SQLITE_OK ||
+            sqlite3_exec(st->db, "COMMIT;", NULL, NULL, &msg) != SQLITE_OK) {
+            fail(err, err_size, "migration failed", msg ? msg : "?");
+            sqlite3_free(msg);
+            sqlite3_exec(st->db, "ROLLBACK;", NULL, NULL, NULL);
+            return TV_ERR_INVALID;
+        }
+    }
+    return 0;
+}
+
+int tv_store_open(tv_store *st, const char *db_path, const char *key_path, char *err, size_t err_size)
+{
+    int created;
+    memset(st, 0, sizeof *st);
+    int rc = tv_keyfile_load(key_path, st->master, &created, err, err_size);
+    if (rc != 0)
+        return rc;
+    if (sqlite3_open_v2(db_path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW,
+                        NULL) != SQLITE_OK) {
+        fail(err, err_size, db_path, st->db ? sqlite3_errmsg(st->db) : "cannot open");
+        tv_store_close(st);
+        return TV_ERR_INVALID;
+    }
+    chmod(db_path, 0600);
+    /* WAL + FULL: a commit is on disk when it returns. secure_delete: freed pages are zeroed. */
+    char *msg = NULL;
+    if (sqlite3_exec(st->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+                             "PRAGMA secure_delete = ON; PRAGMA busy_timeout = 5000;", NULL, NULL, &msg) != SQLITE_OK) {
+        fail(err, err_size, db_path, msg ? msg : "cannot configure");
+        sqlite3_free(msg);
+        tv_store_close(st);
+        return TV_ERR_INVALID;
+    }
+    if ((rc = migrate(st, err, err_size)) != 0)
+        tv_store_close(st);
+    return rc;
+}
+
+void tv_store_close(tv_store *st)
+{
+    if (st == NULL)
+        return;
+    if (st->db)
+        sqlite3_close(st->db);
+    sodium_memzero(st, sizeof *st);
+}
+
+static int field_key(tv_store *st, uint64_t purpose, const char *table, const char *column, int64_t row,
+                     uint8_t key[TV_RECORD_KEYBYTES], char *id, size_t id_size, size_t *id_len)
+{
+    int rc = tv_record_identity(table, column, row, id, id_size, id_len);
+    return rc != 0 ? rc : tv_record_subkey(st->master, purpose, key);
+}
+
+int tv_store_seal(tv_store *st, uint64_t purpose, const char *table, const char *column, int64_t row,
+                  const uint8_t *pt, size_t pt_len, uint8_t *out, size_t out_size, size_t *out_len)
+{
+    uint8_t key[TV_RECORD_KEYBYTES];
+    char id[TV_RECORD_IDENTITY_MAX + 1];
+    size_t il;
+    int rc = field_key(st, purpose, table, column, row, key, id, sizeof id, &il);
+    if (rc == 0)
+        rc = tv_record_seal(key, id, il, pt, pt_len, out, out_size, out_len);
+    sodium_memzero(key, sizeof key);
+    return rc;
+}
+
+int tv_store_open_field(tv_store *st, uint64_t purpose, const char *table, const char *column, int64_t row,
+                        const uint8_t *rec, size_t rec_len, uint8_t *out, size_t out_size, size_t *out_len)
+{
+    uint8_t key[TV_RECORD_KEYBYTES];
+    char id[TV_RECORD_IDENTITY_MAX + 1];
+    size_t il;
+    int rc = field_key(st, purpose, table, column, row, key, id, sizeof id, &il);
+    if (rc == 0)
+        rc = tv_record_open(key, id, il, rec, rec_len, out, out_size, out_len);
+    sodium_memzero(key, sizeof key);
+    return rc;
+}

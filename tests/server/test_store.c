@@ -1,0 +1,176 @@
+/* Storage: WAL and FULL sync, migrations once, the master key file kept apart and private, sealed
+ * fields unreadable in the database file, bound to their row, and useless without the key file. */
+#define _GNU_SOURCE   /* memmem, mkdtemp */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tv_err.h"
+#include "tv_init.h"
+#include "tv_store.h"
+
+static char dir[64], db[128], key[128], key2[128];
+static const char secret[] = "JBSWY3DPEHPK3PXPJBSWY3DP";
+
+static int setup(void **s)
+{
+    (void)s;
+    snprintf(dir, sizeof dir, "/tmp/tv-store-XXXXXX");
+    if (mkdtemp(dir) == NULL || tv_init() != 0)
+        return -1;
+    snprintf(db, sizeof db, "%s/televisit.db", dir);
+    snprintf(key, sizeof key, "%s/master.key", dir);
+    snprintf(key2, sizeof key2, "%s/other.key", dir);
+    return 0;
+}
+
+static int teardown(void **s)
+{
+    (void)s;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static int64_t pragma_int(tv_store *st, const char *sql)
+{
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(st->db, sql, -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return v;
+}
+
+static int file_contains(const char *path, const void *needle, size_t n)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return 0;
+    static char buf[1 << 20];
+    size_t len = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    return memmem(buf, len, needle, n) != NULL;
+}
+
+static void opens_durable_and_migrated(void **s)
+{
+    (void)s;
+    tv_store st;
+    char err[200];
+    assert_int_equal(tv_store_open(&st, db, key, err, sizeof err), 0);
+    struct stat kst;
+    assert_int_equal(stat(key, &kst), 0);
+    assert_int_equal(kst.st_mode & 0777, 0600);
+    int v;
+    assert_int_equal(tv_store_schema_version(&st, &v), 0);
+    assert_int_equal(v, tv_store_schema_latest());
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(st.db, "PRAGMA journal_mode", -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(q, 0), "wal");
+    sqlite3_finalize(q);
+    assert_int_equal(pragma_int(&st, "PRAGMA synchronous"), 2);   /* FULL */
+    assert_int_equal(pragma_int(&st, "PRAGMA secure_delete"), 1);
+    tv_store_close(&st);
+    /* Reopening applies nothing twice and keeps the same key. */
+    assert_int_equal(tv_store_open(&st, db, key, err, sizeof err), 0);
+    assert_int_equal(tv_store_schema_version(&st, &v), 0);
+    assert_int_equal(v, tv_store_schema_latest());
+    tv_store_close(&st);
+}
+
+static void sealed_fields(void **s)
+{
+    (void)s;
+    tv_store st;
+    char err[200];
+    uint8_t blob[128], out[128];
+    size_t n, m;
+    assert_int_equal(tv_store_open(&st, db, key, err, sizeof err), 0);
+    assert_int_equal(sqlite3_exec(st.db, "INSERT INTO users (id, email, pw_hash, created_ms) VALUES "
+                                         "(1, 'a@example.org', 'x', 1), (2, 'b@example.org', 'y', 2)", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(tv_store_seal(&st, TV_RECORD_TOTP_SECRET, "users", "totp_secret", 1,
+                                   (const uint8_t *)secret, sizeof secret - 1, blob, sizeof blob, &n), 0);
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(st.db, "UPDATE users SET totp_secret = ? WHERE id = 1", -1, &q, NULL), SQLITE_OK);
+    sqlite3_bind_blob(q, 1, blob, (int)n, SQLITE_TRANSIENT);
+    assert_int_equal(sqlite3_step(q), SQLITE_DONE);
+    sqlite3_finalize(q);
+    tv_store_close(&st);   /* checkpoint: the data is in the main file now */
+
+    /* The database file, its WAL and the key file hold no clear secret; the key is not in the DB. */
+    char wal[160];
+    snprintf(wal, sizeof wal, "%s-wal", db);
+    assert_false(file_contains(db, secret, sizeof secret - 1));
+    assert_false(file_contains(wal, secret, sizeof secret - 1));
+    uint8_t master[TV_RECORD_KEYBYTES];
+    int created;
+    assert_int_equal(tv_keyfile_load(key, master, &created, err, sizeof err), 0);
+    assert_int_equal(created, 0);
+    assert_false(file_contains(db, master, sizeof master));
+
+    /* Reopened, the field opens for its row, and for no other. */
+    assert_int_equal(tv_store_open(&st, db, key, err, sizeof err), 0);
+    assert_int_equal(sqlite3_prepare_v2(st.db, "SELECT totp_secret FROM users WHERE id = 1", -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    size_t bl = (size_t)sqlite3_column_bytes(q, 0);
+    memcpy(blob, sqlite3_column_blob(q, 0), bl);
+    sqlite3_finalize(q);
+    assert_int_equal(tv_store_open_field(&st, TV_RECORD_TOTP_SECRET, "users", "totp_secret", 1, blob, bl, out, sizeof out, &m), 0);
+    assert_memory_equal(out, secret, sizeof secret - 1);
+    assert_int_equal(tv_store_open_field(&st, TV_RECORD_TOTP_SECRET, "users", "totp_secret", 2, blob, bl, out, sizeof out, &m),
+                     TV_ERR_RECORD_AUTH);
+    assert_int_equal(tv_store_open_field(&st, TV_RECORD_CHAT, "users", "totp_secret", 1, blob, bl, out, sizeof out, &m),
+                     TV_ERR_RECORD_AUTH);
+    tv_store_close(&st);
+
+    /* The database with another key file (a stolen DB without its key): nothing opens. */
+    assert_int_equal(tv_store_open(&st, db, key2, err, sizeof err), 0);
+    assert_int_equal(tv_store_open_field(&st, TV_RECORD_TOTP_SECRET, "users", "totp_secret", 1, blob, bl, out, sizeof out, &m),
+                     TV_ERR_RECORD_AUTH);
+    tv_store_close(&st);
+}
+
+static void key_file_refusals(void **s)
+{
+    (void)s;
+    tv_store st;
+    char err[200];
+    assert_int_equal(chmod(key, 0644), 0);
+    assert_int_equal(tv_store_open(&st, db, key, err, sizeof err), TV_ERR_INVALID);
+    assert_non_null(strstr(err, "readable by others"));
+    assert_null(st.db);
+    assert_int_equal(chmod(key, 0600), 0);
+    char bad[160];
+    snprintf(bad, sizeof bad, "%s/short.key", dir);
+    FILE *f = fopen(bad, "w");
+    fputs("TVMK\x01short", f);
+    fclose(f);
+    chmod(bad, 0600);
+    assert_int_equal(tv_store_open(&st, db, bad, err, sizeof err), TV_ERR_INVALID);
+    assert_non_null(strstr(err, "not a televisit master key"));
+    /* A database from a newer televisitd is left alone. */
+    assert_int_equal(tv_store_open(&st, db, key, err, sizeof err), 0);
+    assert_int_equal(sqlite3_exec(st.db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+    tv_store_close(&st);
+    assert_int_equal(tv_store_open(&st, db, key, err, sizeof err), TV_ERR_INVALID);
+    assert_non_null(strstr(err, "newer televisitd"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(opens_durable_and_migrated),
+        cmocka_unit_test(sealed_fields),
+        cmocka_unit_test(key_file_refusals),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
