@@ -11,7 +11,7 @@ PACKAGES=(
   # the core's libraries (native); their Debian sources are rebuilt for wasm
   libsodium-dev libmbedtls-dev libcjson-dev libopus-dev libzxcvbn-dev libqrencode-dev
   # the server (libwebsockets brings OpenSSL's headers), and the openssl client its tests use
-  libwebsockets-dev libsqlite3-dev openssl
+  libwebsockets-dev libsqlite3-dev openssl sqlite3
   # wasm toolchain and what building Debian's sources for it takes
   emscripten binaryen dpkg-dev autoconf automake libtool patch xz-utils bzip2
   # fuzzing (libFuzzer lives in clang's runtime package)

@@ -8,6 +8,7 @@
 #include "tv_http.h"
 #include "tv_init.h"
 #include "tv_store.h"
+#include "tv_auditlog.h"
 
 #include <errno.h>
 #include <libwebsockets.h>
@@ -37,6 +38,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: televisitd [--config FILE] [--port N] [--bind ADDR] [--data-dir DIR] [--web-root DIR]\n"
             "                  [--tls-cert FILE --tls-key FILE] [--frame-ancestors \"ORIGIN ...\"]\n"
+            "       televisitd audit verify [--data-dir DIR] [--key-file FILE]\n"
             "\n"
             "Secure video visits: serves the web client over HTTPS (TLS 1.2+ only) on one port.\n"
             "Settings come from built-in defaults, then --config FILE (key = value lines), then\n"
@@ -49,7 +51,39 @@ static void usage(FILE *out)
             "  --tls-cert/--tls-key   PEM files; without them a self-signed certificate is made in DIR\n"
             "  --frame-ancestors      EHR origins allowed to embed televisit in a frame\n"
             "  --key-file FILE        master key for encrypted fields (DIR/master.key), kept out of the DB\n"
-            "  --help                 this text\n");
+            "  --help                 this text\n"
+            "\n"
+            "audit verify checks the audit log's hash chain and names the first record that breaks it\n"
+            "(exit status 0 intact, 3 broken).\n");
+}
+
+/* televisitd audit verify: exit 0 when the chain is intact, 3 when it is not. */
+static int audit_verify(const tv_config *cfg)
+{
+    tv_store st;
+    char err[256], db_path[TV_CONFIG_STR + 32], key_path[TV_CONFIG_STR + 32];
+    snprintf(db_path, sizeof db_path, "%s/televisit.db", cfg->data_dir);
+    if (cfg->key_file[0])
+        snprintf(key_path, sizeof key_path, "%s", cfg->key_file);
+    else
+        snprintf(key_path, sizeof key_path, "%s/master.key", cfg->data_dir);
+    if (tv_store_open(&st, db_path, key_path, err, sizeof err) != 0) {
+        fprintf(stderr, "televisitd: %s\n", err);
+        return 1;
+    }
+    int64_t count = 0, bad = 0;
+    int rc = tv_auditlog_verify(&st, &count, &bad);
+    tv_store_close(&st);
+    if (rc != 0) {
+        fprintf(stderr, "televisitd: cannot read the audit log\n");
+        return 1;
+    }
+    if (bad) {
+        printf("audit log: BROKEN at record %lld (the records from there on cannot be trusted)\n", (long long)bad);
+        return 3;
+    }
+    printf("audit log: %lld records, chain intact\n", (long long)count);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -62,6 +96,15 @@ int main(int argc, char **argv)
             usage(stdout);
             return 0;
         }
+    /* A command word comes first: "audit verify". */
+    int command = 0, first_flag = 1;
+    if (argc >= 3 && strcmp(argv[1], "audit") == 0 && strcmp(argv[2], "verify") == 0) {
+        command = 1;
+        first_flag = 3;
+    } else if (argc >= 2 && strncmp(argv[1], "--", 2) != 0) {
+        fprintf(stderr, "televisitd: unknown command \"%s\" (see --help)\n", argv[1]);
+        return 2;
+    }
     /* --config first, so flags given after it override the file whatever their order. */
     for (int i = 1; i + 1 < argc; i++)
         if (strcmp(argv[i], "--config") == 0 && tv_config_load_file(&cfg, argv[i + 1], err, sizeof err) != 0) {
@@ -72,7 +115,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "televisitd: %s\n", err);
         return 2;
     }
-    for (int i = 1; i < argc; i++) {
+    for (int i = first_flag; i < argc; i++) {
         if (strcmp(argv[i], "--config") == 0) {
             i++;
             continue;
@@ -95,6 +138,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "televisitd: no secure random source\n");
         return 1;
     }
+    if (command == 1)
+        return audit_verify(&cfg);
     if (mkdir(cfg.data_dir, 0700) != 0 && errno != EEXIST) {
         fprintf(stderr, "televisitd: cannot create data directory %s: %s\n", cfg.data_dir, strerror(errno));
         return 1;

@@ -26,6 +26,21 @@ static const char *const migrations[] = {
     "  totp_last_step INTEGER,"
     "  created_ms INTEGER NOT NULL"
     ");",
+    /* 2: the audit log, append-only in the database too (the hash chain shows what triggers cannot) */
+    "CREATE TABLE audit ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  ts_ms INTEGER NOT NULL,"
+    "  type TEXT NOT NULL,"
+    "  requester TEXT NOT NULL DEFAULT '',"
+    "  message TEXT NOT NULL DEFAULT '',"
+    "  room TEXT NOT NULL DEFAULT '',"
+    "  ip TEXT NOT NULL DEFAULT '',"
+    "  extra TEXT NOT NULL DEFAULT '',"
+    "  hash BLOB NOT NULL"
+    ");"
+    "CREATE INDEX audit_requester ON audit (requester, seq);"
+    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
 };
 
 static int fail(char *err, size_t n, const char *what, const char *detail)

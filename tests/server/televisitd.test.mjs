@@ -148,6 +148,21 @@ test('first start makes a self-signed certificate with a private key only its ow
   assert.ok(again.out.includes(fp));
 });
 
+test('televisitd audit verify: intact, then a forged record named', async () => {
+  const ok = spawnSync(BIN, ['audit', 'verify', '--data-dir', dataDir], { encoding: 'utf8' });
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /audit log: \d+ records, chain intact/);
+  // A record written straight into the database, past the server: the chain does not hold it.
+  const db = join(dataDir, 'televisit.db');
+  const forge = spawnSync('sqlite3', [db, "INSERT INTO audit (seq, ts_ms, type, hash) VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM audit), 1, 'logout', zeroblob(32));"], { encoding: 'utf8' });
+  assert.equal(forge.status, 0, forge.stderr);
+  const broken = spawnSync(BIN, ['audit', 'verify', '--data-dir', dataDir], { encoding: 'utf8' });
+  assert.equal(broken.status, 3);
+  assert.match(broken.stdout, /BROKEN at record \d+/);
+  const unknown = spawnSync(BIN, ['audit', 'shred'], { encoding: 'utf8' });
+  assert.equal(unknown.status, 2);
+});
+
 test('settings: --help, bad values refused with a clear message, environment overrides', () => {
   const help = spawnSync(BIN, ['--help'], { encoding: 'utf8' });
   assert.equal(help.status, 0);

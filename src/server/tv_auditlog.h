@@ -1,0 +1,18 @@
+/* The audit log in the database: records appended in a transaction, each chained to the one
+ * before by its SHA-256 (tv_audit), and a verifier that names the first record that breaks. */
+#ifndef TV_AUDITLOG_H
+#define TV_AUDITLOG_H
+
+#include <stdint.h>
+
+#include "tv_audit.h"
+#include "tv_store.h"
+
+/* Appends r (its seq is assigned: the next one) and returns its seq. */
+int tv_auditlog_append(tv_store *st, const tv_audit_record *r, int64_t *seq);
+
+/* *count = records checked; *first_bad = 0 if the chain is intact, else the first record whose
+ * hash or sequence is wrong (for a deleted record: the one after the gap). */
+int tv_auditlog_verify(tv_store *st, int64_t *count, int64_t *first_bad);
+
+#endif
