@@ -9,6 +9,7 @@
 #include "tv_init.h"
 #include "tv_store.h"
 #include "tv_auditlog.h"
+#include "tv_backup.h"
 
 #include <errno.h>
 #include <libwebsockets.h>
@@ -39,6 +40,8 @@ static void usage(FILE *out)
             "usage: televisitd [--config FILE] [--port N] [--bind ADDR] [--data-dir DIR] [--web-root DIR]\n"
             "                  [--tls-cert FILE --tls-key FILE] [--frame-ancestors \"ORIGIN ...\"]\n"
             "       televisitd audit verify [--data-dir DIR] [--key-file FILE]\n"
+            "       televisitd backup OUT-DIR [--data-dir DIR] [--key-file FILE]\n"
+            "       televisitd restore BACKUP-FILE [--data-dir DIR] [--key-file FILE]\n"
             "\n"
             "Secure video visits: serves the web client over HTTPS (TLS 1.2+ only) on one port.\n"
             "Settings come from built-in defaults, then --config FILE (key = value lines), then\n"
@@ -54,7 +57,49 @@ static void usage(FILE *out)
             "  --help                 this text\n"
             "\n"
             "audit verify checks the audit log's hash chain and names the first record that breaks it\n"
-            "(exit status 0 intact, 3 broken).\n");
+            "(exit status 0 intact, 3 broken). backup writes an encrypted, consistent copy of the database\n"
+            "while the server runs; it can only be read with the master key, so keep that file, and a copy of\n"
+            "it, somewhere else. restore checks a backup and puts it in place of a missing database.\n");
+}
+
+static void store_paths(const tv_config *cfg, char *db, size_t db_size, char *key, size_t key_size)
+{
+    snprintf(db, db_size, "%s/televisit.db", cfg->data_dir);
+    if (cfg->key_file[0])
+        snprintf(key, key_size, "%s", cfg->key_file);
+    else
+        snprintf(key, key_size, "%s/master.key", cfg->data_dir);
+}
+
+static int backup_or_restore(const tv_config *cfg, int restore, const char *arg)
+{
+    char err[512], db_path[TV_CONFIG_STR + 32], key_path[TV_CONFIG_STR + 32], out[4096];
+    store_paths(cfg, db_path, sizeof db_path, key_path, sizeof key_path);
+    if (restore) {
+        if (mkdir(cfg->data_dir, 0700) != 0 && errno != EEXIST) {
+            fprintf(stderr, "televisitd: cannot create data directory %s: %s\n", cfg->data_dir, strerror(errno));
+            return 1;
+        }
+        if (tv_backup_restore(arg, key_path, db_path, err, sizeof err) != 0) {
+            fprintf(stderr, "televisitd: restore refused: %s\n", err);
+            return 1;
+        }
+        printf("restored %s from %s (integrity and audit chain checked)\n", db_path, arg);
+        return 0;
+    }
+    tv_store st;
+    if (tv_store_open(&st, db_path, key_path, err, sizeof err) != 0) {
+        fprintf(stderr, "televisitd: %s\n", err);
+        return 1;
+    }
+    int rc = tv_backup_write(&st, arg, out, sizeof out, err, sizeof err);
+    tv_store_close(&st);
+    if (rc != 0) {
+        fprintf(stderr, "televisitd: backup failed: %s\n", err);
+        return 1;
+    }
+    printf("backup written to %s (encrypted; readable only with %s)\n", out, key_path);
+    return 0;
 }
 
 /* televisitd audit verify: exit 0 when the chain is intact, 3 when it is not. */
@@ -98,8 +143,14 @@ int main(int argc, char **argv)
         }
     /* A command word comes first: "audit verify". */
     int command = 0, first_flag = 1;
+    const char *command_arg = NULL;
     if (argc >= 3 && strcmp(argv[1], "audit") == 0 && strcmp(argv[2], "verify") == 0) {
         command = 1;
+        first_flag = 3;
+    } else if (argc >= 3 && (strcmp(argv[1], "backup") == 0 || strcmp(argv[1], "restore") == 0) &&
+               strncmp(argv[2], "--", 2) != 0) {
+        command = strcmp(argv[1], "backup") == 0 ? 2 : 3;
+        command_arg = argv[2];
         first_flag = 3;
     } else if (argc >= 2 && strncmp(argv[1], "--", 2) != 0) {
         fprintf(stderr, "televisitd: unknown command \"%s\" (see --help)\n", argv[1]);
@@ -140,6 +191,8 @@ int main(int argc, char **argv)
     }
     if (command == 1)
         return audit_verify(&cfg);
+    if (command == 2 || command == 3)
+        return backup_or_restore(&cfg, command == 3, command_arg);
     if (mkdir(cfg.data_dir, 0700) != 0 && errno != EEXIST) {
         fprintf(stderr, "televisitd: cannot create data directory %s: %s\n", cfg.data_dir, strerror(errno));
         return 1;

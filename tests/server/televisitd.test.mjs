@@ -148,6 +148,28 @@ test('first start makes a self-signed certificate with a private key only its ow
   assert.ok(again.out.includes(fp));
 });
 
+test('televisitd backup while running, restore elsewhere; never over an existing database', () => {
+  const out = mkdtempSync(join(tmpdir(), 'tvd-backups-'));
+  try {
+    const b = spawnSync(BIN, ['backup', out, '--data-dir', dataDir], { encoding: 'utf8' });
+    assert.equal(b.status, 0, b.stderr);
+    const file = /backup written to (\S+)/.exec(b.stdout)[1];
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    const over = spawnSync(BIN, ['restore', file, '--data-dir', dataDir], { encoding: 'utf8' });
+    assert.equal(over.status, 1);
+    assert.match(over.stderr, /never overwrites/);
+    // Elsewhere, with the same master key file (kept apart from the data in real use).
+    const other = join(out, 'restored');
+    const r = spawnSync(BIN, ['restore', file, '--data-dir', other, '--key-file', join(dataDir, 'master.key')], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /integrity and audit chain checked/);
+    const v = spawnSync(BIN, ['audit', 'verify', '--data-dir', other, '--key-file', join(dataDir, 'master.key')], { encoding: 'utf8' });
+    assert.equal(v.status, 0, v.stdout + v.stderr);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
 test('televisitd audit verify: intact, then a forged record named', async () => {
   const ok = spawnSync(BIN, ['audit', 'verify', '--data-dir', dataDir], { encoding: 'utf8' });
   assert.equal(ok.status, 0, ok.stderr);

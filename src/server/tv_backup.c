@@ -1,0 +1,218 @@
+#define _POSIX_C_SOURCE 200809L
+#include "tv_backup.h"
+#include "tv_auditlog.h"
+#include "tv_err.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CHUNK 65536
+static const unsigned char magic[6] = { 'T', 'V', 'B', 'K', 0, 1 };   /* "TVBK", format 1 */
+
+static int fail(char *err, size_t n, const char *what, const char *detail)
+{
+    if (err && n)
+        snprintf(err, n, "%s: %s", what, detail);
+    return TV_ERR_INVALID;
+}
+
+static int backup_key(const uint8_t master[TV_RECORD_KEYBYTES], uint8_t key[crypto_secretstream_xchacha20poly1305_KEYBYTES])
+{
+    return tv_record_subkey(master, TV_RECORD_BACKUP, key);
+}
+
+/* The snapshot: SQLite's online backup of the live database into a private temporary file. */
+static int snapshot(tv_store *st, const char *tmp_path, char *err, size_t err_size)
+{
+    sqlite3 *dst;
+    int fd = open(tmp_path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0)
+        return fail(err, err_size, tmp_path, strerror(errno));
+    close(fd);
+    if (sqlite3_open(tmp_path, &dst) != SQLITE_OK) {
+        sqlite3_close(dst);
+        return fail(err, err_size, tmp_path, "cannot open");
+    }
+    sqlite3_backup *b = sqlite3_backup_init(dst, "main", st->db, "main");
+    int rc = b ? sqlite3_backup_step(b, -1) : SQLITE_ERROR;   /* all pages at once: one consistent read */
+    if (b)
+        sqlite3_backup_finish(b);
+    if (rc == SQLITE_DONE)
+        rc = sqlite3_exec(dst, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL);
+    sqlite3_close(dst);
+    return rc == SQLITE_OK ? 0 : fail(err, err_size, "backup", "the snapshot failed");
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int tv_backup_write(tv_store *st, const char *dir, char *out_path, size_t out_size, char *err, size_t err_size)
+{
+    char tmp[4096], stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    if ((size_t)snprintf(out_path, out_size, "%s/televisit-%s.tvbackup", dir, stamp) >= out_size ||
+        (size_t)snprintf(tmp, sizeof tmp, "%s/.snapshot-%s.db", dir, stamp) >= sizeof tmp)
+        return fail(err, err_size, dir, "path too long");
+    int rc = snapshot(st, tmp, err, err_size);
+    if (rc != 0) {
+        unlink(tmp);
+        return rc;
+    }
+    FILE *in = fopen(tmp, "rb");
+    int fd = open(out_path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    uint8_t key[crypto_secretstream_xchacha20poly1305_KEYBYTES], hdr[crypto_secretstream_xchacha20poly1305_HEADERBYTES];
+    static uint8_t buf[CHUNK], ct[CHUNK + crypto_secretstream_xchacha20poly1305_ABYTES];
+    crypto_secretstream_xchacha20poly1305_state s;
+    rc = in && fd >= 0 && backup_key(st->master, key) == 0 ? 0 : TV_ERR_INVALID;
+    if (rc == 0) {
+        crypto_secretstream_xchacha20poly1305_init_push(&s, hdr, key);
+        rc = write_all(fd, magic, sizeof magic) || write_all(fd, hdr, sizeof hdr) ? TV_ERR_INVALID : 0;
+    }
+    while (rc == 0) {
+        size_t n = fread(buf, 1, sizeof buf, in);
+        int last = feof(in);
+        if (ferror(in)) {
+            rc = TV_ERR_INVALID;
+            break;
+        }
+        unsigned long long clen;
+        crypto_secretstream_xchacha20poly1305_push(&s, ct, &clen, buf, n, magic, sizeof magic,
+                                                   last ? crypto_secretstream_xchacha20poly1305_TAG_FINAL : 0);
+        if (write_all(fd, ct, (size_t)clen) != 0)
+            rc = TV_ERR_INVALID;
+        if (last)
+            break;
+    }
+    if (rc == 0 && fsync(fd) != 0)
+        rc = TV_ERR_INVALID;
+    if (in)
+        fclose(in);
+    if (fd >= 0)
+        close(fd);
+    /* The clear snapshot is overwritten before it goes. */
+    FILE *wipe = fopen(tmp, "r+b");
+    if (wipe) {
+        struct stat sb;
+        if (fstat(fileno(wipe), &sb) == 0) {
+            memset(buf, 0, sizeof buf);
+            for (off_t off = 0; off < sb.st_size; off += (off_t)sizeof buf)
+                fwrite(buf, 1, sizeof buf, wipe);
+            fflush(wipe);
+            fsync(fileno(wipe));
+        }
+        fclose(wipe);
+    }
+    unlink(tmp);
+    sodium_memzero(key, sizeof key);
+    sodium_memzero(buf, sizeof buf);
+    sodium_memzero(&s, sizeof s);
+    if (rc != 0) {
+        unlink(out_path);
+        return fail(err, err_size, out_path, "cannot write the backup");
+    }
+    return 0;
+}
+
+int tv_backup_restore(const char *backup_path, const char *key_path, const char *db_path, char *err, size_t err_size)
+{
+    if (access(db_path, F_OK) == 0)
+        return fail(err, err_size, db_path, "exists; move it aside first (restore never overwrites)");
+    uint8_t master[TV_RECORD_KEYBYTES], key[crypto_secretstream_xchacha20poly1305_KEYBYTES];
+    int created = 0;
+    int rc = tv_keyfile_load(key_path, master, &created, err, err_size);
+    if (rc != 0)
+        return rc;
+    if (created) {
+        unlink(key_path);
+        return fail(err, err_size, key_path, "no master key there: a backup cannot be read without the one that made it");
+    }
+    backup_key(master, key);
+    sodium_memzero(master, sizeof master);
+
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.restoring", db_path);
+    FILE *in = fopen(backup_path, "rb");
+    int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    uint8_t m[sizeof magic], hdr[crypto_secretstream_xchacha20poly1305_HEADERBYTES];
+    static uint8_t ct[CHUNK + crypto_secretstream_xchacha20poly1305_ABYTES], pt[CHUNK];
+    crypto_secretstream_xchacha20poly1305_state s;
+    rc = 0;
+    if (in == NULL || out < 0)
+        rc = fail(err, err_size, in ? tmp : backup_path, strerror(errno));
+    else if (fread(m, 1, sizeof m, in) != sizeof m || memcmp(m, magic, sizeof m) != 0 ||
+             fread(hdr, 1, sizeof hdr, in) != sizeof hdr ||
+             crypto_secretstream_xchacha20poly1305_init_pull(&s, hdr, key) != 0)
+        rc = fail(err, err_size, backup_path, "not a televisit backup");
+    int final = 0;
+    while (rc == 0 && !final) {
+        size_t n = fread(ct, 1, sizeof ct, in);
+        unsigned long long plen;
+        unsigned char tag;
+        if (n == 0 || crypto_secretstream_xchacha20poly1305_pull(&s, pt, &plen, &tag, ct, n, magic, sizeof magic) != 0) {
+            rc = fail(err, err_size, backup_path, "damaged, cut short, or made with another master key");
+            break;
+        }
+        final = tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL;
+        if (write_all(out, pt, (size_t)plen) != 0)
+            rc = fail(err, err_size, tmp, "cannot write");
+    }
+    if (rc == 0 && fgetc(in) != EOF)
+        rc = fail(err, err_size, backup_path, "data after the end of the backup");
+    if (rc == 0 && fsync(out) != 0)
+        rc = fail(err, err_size, tmp, "cannot sync");
+    if (in)
+        fclose(in);
+    if (out >= 0)
+        close(out);
+    sodium_memzero(key, sizeof key);
+    sodium_memzero(pt, sizeof pt);
+
+    /* The copy must be a sound database with an intact audit chain before it takes the place. */
+    if (rc == 0) {
+        tv_store st;
+        char e2[256];
+        if (tv_store_open(&st, tmp, key_path, e2, sizeof e2) != 0) {
+            rc = fail(err, err_size, "restored copy", e2);
+        } else {
+            sqlite3_stmt *q;
+            int64_t count, bad;
+            int ok = sqlite3_prepare_v2(st.db, "PRAGMA integrity_check", -1, &q, NULL) == SQLITE_OK &&
+                     sqlite3_step(q) == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(q, 0), "ok") == 0;
+            sqlite3_finalize(q);
+            if (!ok)
+                rc = fail(err, err_size, "restored copy", "fails SQLite's integrity check");
+            else if (tv_auditlog_verify(&st, &count, &bad) != 0 || bad != 0)
+                rc = fail(err, err_size, "restored copy", "its audit chain is broken");
+            tv_store_close(&st);
+        }
+    }
+    if (rc == 0 && rename(tmp, db_path) != 0)
+        rc = fail(err, err_size, db_path, strerror(errno));
+    if (rc != 0) {
+        unlink(tmp);
+        char side[4200];
+        snprintf(side, sizeof side, "%s-wal", tmp);
+        unlink(side);
+        snprintf(side, sizeof side, "%s-shm", tmp);
+        unlink(side);
+    }
+    return rc;
+}
