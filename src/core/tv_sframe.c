@@ -3,6 +3,7 @@
 
 #include <mbedtls/hkdf.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define METADATA_MAX 256   /* our metadata is a codec's clear prefix: a few bytes */
@@ -154,14 +155,20 @@ static int install(tv_sframe_key *k)
 {
     int rc = 0;
     mbedtls_gcm_init(&k->gcm);
-    mbedtls_aes_init(&k->aes);
     mbedtls_md_init(&k->hmac);
+    k->aes = NULL;
     k->ready = 1;
     if (is_gcm(k->suite))
         rc = mbedtls_gcm_setkey(&k->gcm, MBEDTLS_CIPHER_ID_AES, k->key, (unsigned)(k->key_len * 8));
     if (is_ctr_hmac(k->suite)) {
+        k->aes = calloc(1, sizeof *k->aes);
+        if (k->aes == NULL) {
+            tv_sframe_key_wipe(k);
+            return TV_ERR_NOMEM;
+        }
+        mbedtls_aes_init(k->aes);
         /* key = enc_key (16 bytes, AES-128) || auth_key (32 bytes, HMAC-SHA256), section 4.5.1 */
-        rc = mbedtls_aes_setkey_enc(&k->aes, k->key, 128);
+        rc = mbedtls_aes_setkey_enc(k->aes, k->key, 128);
         if (rc == 0)
             rc = mbedtls_md_setup(&k->hmac, mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), 1);
         if (rc == 0)
@@ -271,7 +278,10 @@ void tv_sframe_key_wipe(tv_sframe_key *k)
     if (k->ready) {
         /* mbedtls zeroizes its contexts on free */
         mbedtls_gcm_free(&k->gcm);
-        mbedtls_aes_free(&k->aes);
+        if (k->aes) {
+            mbedtls_aes_free(k->aes);
+            free(k->aes);
+        }
         mbedtls_md_free(&k->hmac);
     }
     sodium_memzero(k, sizeof *k);
@@ -309,7 +319,7 @@ static int aes_ctr(tv_sframe_key *k, const uint8_t *nonce, const uint8_t *in, si
     size_t off = 0;
     memcpy(block, nonce, TV_SFRAME_NONCE_BYTES);
     memset(block + TV_SFRAME_NONCE_BYTES, 0, 4);
-    int rc = mbedtls_aes_crypt_ctr(&k->aes, len, &off, block, stream, in, out);
+    int rc = mbedtls_aes_crypt_ctr(k->aes, len, &off, block, stream, in, out);
     sodium_memzero(stream, sizeof stream);
     return rc;
 }

@@ -43,8 +43,11 @@ typedef struct tv_sframe_key {
     size_t key_len, tag_len;
     uint8_t key[TV_SFRAME_KEY_MAX];
     uint8_t salt[TV_SFRAME_NONCE_BYTES];
+    /* The cipher contexts keep their state on the heap (mbedTLS does so for GCM and HMAC; the AES
+     * context points into itself, so it is allocated here), which makes a tv_sframe_key safe to move
+     * by assignment: receivers and senders do. */
     mbedtls_gcm_context gcm;       /* GCM suites */
-    mbedtls_aes_context aes;       /* CTR+HMAC suites: the enc_key schedule */
+    mbedtls_aes_context *aes;      /* CTR+HMAC suites: the enc_key schedule */
     mbedtls_md_context_t hmac;     /* CTR+HMAC suites: keyed with auth_key, reset per frame */
     int ready;
 } tv_sframe_key;

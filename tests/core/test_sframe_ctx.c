@@ -1,6 +1,7 @@
 #include "tv_test.h"
 #include "tv_sframe_ctx.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 static const uint8_t base1[32] = "base key of generation one......";
@@ -65,13 +66,20 @@ static void counters_advance_and_replays_are_refused(void **s)
     tv_sframe_receiver_wipe(&rx2);
 }
 
-static void ratchet_and_rekey_without_a_gap(void **s)
+static const tv_sframe_suite every_suite[] = {
+    TV_SFRAME_AES_128_CTR_HMAC_SHA256_80, TV_SFRAME_AES_128_CTR_HMAC_SHA256_64,
+    TV_SFRAME_AES_128_CTR_HMAC_SHA256_32, TV_SFRAME_AES_128_GCM_SHA256_128,
+    TV_SFRAME_AES_256_GCM_SHA512_128, TV_SFRAME_CHACHA20_POLY1305_SHA256_128,
+};
+
+/* Keys are moved by assignment inside the sender and receiver (ratchet, rekey, slots): every suite
+ * must survive it, frame after frame, not only the first one. */
+static void ratchet_and_rekey_in(tv_sframe_suite suite)
 {
-    (void)s;
     tv_sframe_sender tx;
     tv_sframe_receiver rx;
-    tv_sframe_sender_init(&tx, TV_SFRAME_AES_128_GCM_SHA256_128, 5, base1, 32);
-    tv_sframe_receiver_init(&rx, TV_SFRAME_AES_128_GCM_SHA256_128);
+    tv_sframe_sender_init(&tx, suite, 5, base1, 32);
+    tv_sframe_receiver_init(&rx, suite);
     tv_sframe_receiver_add(&rx, 5, base1, 32);
     uint8_t before[64], after[64], later[64], g2[64];
     char text[64];
@@ -105,12 +113,28 @@ static void ratchet_and_rekey_without_a_gap(void **s)
     tv_sframe_receiver_add(&rx, 7, base1, 32);
     uint8_t again[64];
     tv_sframe_sender old;
-    tv_sframe_sender_init(&old, TV_SFRAME_AES_128_GCM_SHA256_128, 5, base1, 32);
+    tv_sframe_sender_init(&old, suite, 5, base1, 32);
     size_t no = send(&old, "stale", again, sizeof again);
     assert_int_equal(recv(&rx, again, no, text, sizeof text), TV_ERR_SFRAME_KID);
+    /* And many frames after all the moves, each decoding to what was sent. */
+    for (int i = 0; i < 50; i++) {
+        char msg[32], got[64];
+        uint8_t f[64];
+        snprintf(msg, sizeof msg, "frame %d after the moves", i);
+        size_t n = send(&tx, msg, f, sizeof f);
+        assert_int_equal(recv(&rx, f, n, got, sizeof got), 0);
+        assert_string_equal(got, msg);
+    }
     tv_sframe_sender_wipe(&old);
     tv_sframe_sender_wipe(&tx);
     tv_sframe_receiver_wipe(&rx);
+}
+
+static void ratchet_and_rekey_without_a_gap(void **s)
+{
+    (void)s;
+    for (size_t i = 0; i < sizeof every_suite / sizeof every_suite[0]; i++)
+        ratchet_and_rekey_in(every_suite[i]);
 }
 
 /* A forged frame with a KID some steps ahead must not move the receiver's ratchet: after it, the
