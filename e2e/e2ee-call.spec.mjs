@@ -28,6 +28,18 @@ async function connect(browser, options = {}) {
   return { a, b };
 }
 
+// The honest exchange, in the order the worker enforces: the clinician commits, the patient reveals,
+// the clinician derives and reveals, the patient checks the key against the commitment and derives.
+async function agree(a, b, { fingerprintSeenByB } = {}) {
+  const commit = await a.call('commit', VISIT);
+  const pb = await b.call('acceptCommitment', commit);
+  const ra = await a.call('derive', { peerKey: pb.publicKey, peerEpoch: pb.epoch, visit: VISIT });
+  const rb = await b.call('derive', { peerKey: ra.publicKey, peerEpoch: commit.epoch, visit: VISIT,
+    remoteFingerprint: fingerprintSeenByB });
+  const strip = ({ publicKey, ...sas }) => sas;
+  return { sasA: strip(ra), sasB: strip(rb) };
+}
+
 async function until(fn, predicate, ms = 15000) {
   const end = Date.now() + ms;
   let last;
@@ -73,8 +85,7 @@ async function expectPicture(s) {
 
 test('media decodes both ways with E2EE on, and both sides show the same SAS', async ({ browser }) => {
   const { a, b } = await connect(browser);
-  const sasA = await a.call('derive', { peerKey: b.key.publicKey, peerEpoch: b.key.epoch, visit: VISIT });
-  const sasB = await b.call('derive', { peerKey: a.key.publicKey, peerEpoch: a.key.epoch, visit: VISIT });
+  const { sasA, sasB } = await agree(a, b);
   expect(sasA.digits).toMatch(/^\d{6}$/);
   expect(sasA.symbols).toHaveLength(4);
   expect(sasB).toEqual(sasA);
@@ -95,22 +106,21 @@ test('media decodes both ways with E2EE on, and both sides show the same SAS', a
 
 test('a participant who rejoins brings new keys: media goes on under the new generation', async ({ browser }) => {
   const { a, b } = await connect(browser);
-  const sasA = await a.call('derive', { peerKey: b.key.publicKey, peerEpoch: b.key.epoch, visit: VISIT });
-  await b.call('derive', { peerKey: a.key.publicKey, peerEpoch: a.key.epoch, visit: VISIT });
+  const first = await agree(a, b);
   const before = await until(() => a.call('stats'), (s) => s.video.framesDecoded > 20);
-  // The patient's key pair is replaced (epoch 1); both sides agree again.
-  const fresh = await b.call('rekey');
-  expect(fresh.epoch).toBe(1);
-  expect(fresh.publicKey).not.toEqual(b.key.publicKey);
-  const sasB2 = await b.call('derive', { peerKey: a.key.publicKey, peerEpoch: a.key.epoch, visit: VISIT });
-  const sasA2 = await a.call('derive', { peerKey: fresh.publicKey, peerEpoch: fresh.epoch, visit: VISIT });
-  expect(sasA2).toEqual(sasB2);
-  expect(sasA2.digits).not.toEqual(sasA.digits);
-  // Generation 1 is KID 16 (generation << 4): both directions moved to it and keep decoding.
-  const gen1 = (s) => s.worker.video.recvKid === 16 && s.worker.video.sendKid === 16;
-  const sa = await until(() => a.call('stats'), (s) => gen1(s) && s.video.framesDecoded > before.video.framesDecoded + 30);
-  const sb = await until(() => b.call('stats'), (s) => gen1(s));
-  expect(gen1(sa) && gen1(sb)).toBe(true);
+  // A new exchange with fresh key pairs on both sides (each pair serves one exchange).
+  expect((await b.call('rekey')).epoch).toBe(1);
+  expect((await a.call('rekey')).epoch).toBe(1);
+  const second = await agree(a, b);
+  expect(second.sasA).toEqual(second.sasB);
+  expect(second.sasA.digits).not.toEqual(first.sasA.digits);
+  // Both directions moved to the new generation's KID and decoding goes on.
+  const moved = (s) => s.worker.video.sendKid !== before.worker.video.sendKid && s.worker.video.recvKid !== before.worker.video.recvKid;
+  const sa = await until(() => a.call('stats'), (s) => moved(s) && s.video.framesDecoded > before.video.framesDecoded + 30);
+  const sb = await b.call('stats');
+  expect(moved(sa)).toBe(true);
+  expect(sa.worker.video.sendKid).toBe(sb.worker.video.recvKid);
+  expect(sa.worker.video.recvKid).toBe(sb.worker.video.sendKid);
   expect(sa.video.framesDecoded).toBeGreaterThan(before.video.framesDecoded + 30);
   expect(sa.worker.video.failAuth + sb.worker.video.failAuth).toBe(0);
   await close(a, b);
@@ -118,11 +128,11 @@ test('a participant who rejoins brings new keys: media goes on under the new gen
 
 test('a wrong receive key decodes nothing: every frame fails authentication and is dropped', async ({ browser }) => {
   const { a, b } = await connect(browser);
-  await a.call('derive', { peerKey: b.key.publicKey, peerEpoch: b.key.epoch, visit: VISIT });
   // The patient is shown another certificate fingerprint for the clinician (a relay terminating
   // DTLS would do this): its transcript and so its keys differ.
   const fake = 'sha-256 ' + Array(32).fill('AB').join(':');
-  await b.call('derive', { peerKey: a.key.publicKey, peerEpoch: a.key.epoch, visit: VISIT, remoteFingerprint: fake });
+  const { sasA, sasB } = await agree(a, b, { fingerprintSeenByB: fake });
+  expect(sasA.digits).not.toEqual(sasB.digits);
   const sb = await until(() => b.call('stats'), (s) => s.worker.video.failAuth > 40, 8000);
   const sa = await a.call('stats');
   for (const s of [sa, sb]) {
@@ -134,16 +144,39 @@ test('a wrong receive key decodes nothing: every frame fails authentication and 
   await close(a, b);
 });
 
-test('a relay that substitutes its own public keys yields different strings on the two sides', async ({ browser }) => {
+test('a relay that substitutes its own keys cannot make the strings agree, nor change a committed key', async ({ browser }) => {
   const { a, b } = await connect(browser);
-  const m = await side(browser, 'patient');
-  const mKey = await m.call('setup');
-  const sasA = await a.call('derive', { peerKey: mKey.publicKey, peerEpoch: b.key.epoch, visit: VISIT });
-  const sasB = await b.call('derive', { peerKey: mKey.publicKey, peerEpoch: a.key.epoch, visit: VISIT });
-  expect(sasA.digits).not.toEqual(sasB.digits);
+  // The relay runs its own workers: m1 plays the clinician to the patient, m2 the patient to the clinician.
+  const m1 = await side(browser, 'clinician');
+  const m2 = await side(browser, 'patient');
+  await m1.call('startOnly');
+  await m2.call('startOnly');
+  const commitA = await a.call('commit', VISIT);          // the real commitment goes to m2
+  const commitM1 = await m1.call('commit', VISIT);        // the patient gets m1's instead
+  const pb = await b.call('acceptCommitment', commitM1);  // the patient reveals to the relay
+  const pm2 = await m2.call('acceptCommitment', commitA);
+  const ra = await a.call('derive', { peerKey: pm2.publicKey, peerEpoch: pm2.epoch, visit: VISIT });
+  const rm1 = await m1.call('derive', { peerKey: pb.publicKey, peerEpoch: pb.epoch, visit: VISIT });
+  // Having now seen both real keys, the relay would like to pick the key it reveals to the patient.
+  // Only the committed one is accepted:
+  await expect(b.call('derive', { peerKey: ra.publicKey, peerEpoch: commitA.epoch, visit: VISIT })).rejects.toThrow(/token_mismatch/);
+  const rb = await b.call('derive', { peerKey: rm1.publicKey, peerEpoch: commitM1.epoch, visit: VISIT });
+  expect(ra.digits).not.toEqual(rb.digits);
   const sb = await until(() => b.call('stats'), (s) => s.worker.video.failAuth > 10, 8000);
   expect(sb.worker.video.decrypted).toBe(0);
-  await close(a, b, m);
+  await close(a, b, m1, m2);
+});
+
+test('the worker keeps the order: no reveal before the commitment, one exchange per key pair', async ({ browser }) => {
+  const { a, b } = await connect(browser);
+  // The patient has no key to give before it holds a commitment, and cannot derive either.
+  await expect(b.call('derive', { peerKey: 'A'.repeat(43) + '=', peerEpoch: 0, visit: VISIT })).rejects.toThrow(/state_illegal_event/);
+  // The clinician cannot derive before committing.
+  await expect(a.call('derive', { peerKey: 'A'.repeat(43) + '=', peerEpoch: 0, visit: VISIT })).rejects.toThrow(/state_illegal_event/);
+  await agree(a, b);
+  // The same key pairs a second time: refused (a new exchange needs rekey on both sides).
+  await expect(a.call('commit', VISIT)).rejects.toThrow(/state_illegal_event/);
+  await close(a, b);
 });
 
 test('the same call forced through coturn (relay only) still decodes', async ({ browser }) => {
@@ -151,8 +184,7 @@ test('the same call forced through coturn (relay only) still decodes', async ({ 
   try {
     const iceServers = [turn.credentials('e2e')];
     const { a, b } = await connect(browser, { iceServers, relayOnly: true });
-    await a.call('derive', { peerKey: b.key.publicKey, peerEpoch: b.key.epoch, visit: VISIT });
-    await b.call('derive', { peerKey: a.key.publicKey, peerEpoch: a.key.epoch, visit: VISIT });
+    await agree(a, b);
     const ok = (s) => s.video.framesDecoded > 40 && s.worker.audio.decrypted > 40;
     const sa = await until(() => a.call('stats'), ok);
     const sb = await until(() => b.call('stats'), ok);

@@ -11,6 +11,7 @@ const STAT_NAMES = ['encrypted', 'decrypted', 'failAuth', 'failReplay', 'failKid
 const wasm = createTelevisitMedia();
 let m = null;        // the module, once loaded
 let call = 0;        // tv_worker call object
+let role = 0;
 let scratch = { ptr: 0, size: 0 };
 const dropped = { audio: 0, video: 0 };      // frames dropped before the core saw them (no call yet)
 
@@ -71,9 +72,14 @@ function withBytes(bytesList, fn) {
 
 function publicKey() {
   return withBytes([new Uint8Array(32)], ([[p]]) => {
-    m._tv_worker_call_public_key(call, p);
+    const rc = m._tv_worker_call_public_key(call, p);
+    if (rc !== 0) throw new Error(m.UTF8ToString(m._tv_err_name(rc)));
     return m.HEAPU8.slice(p, p + 32);
   });
+}
+
+function check(rc) {
+  if (rc !== 0) throw new Error(m.UTF8ToString(m._tv_err_name(rc)));
 }
 
 function stats() {
@@ -108,26 +114,39 @@ function sasForms(value) {
 async function handle(msg) {
   m = m || await wasm;
   switch (msg.type) {
+    // Commit, then reveal (see tv_worker.h): the C side refuses any step out of order.
     case 'init': {                               // { role: 0 patient | 1 clinician, suite }
       if (call) m._tv_worker_call_free(call);
       if (m._tv_init() !== 0) throw new Error('no secure random source');
       call = m._tv_worker_call_new(msg.role, msg.suite);
       if (!call) throw new Error('cannot create the call');
-      return { publicKey: publicKey(), epoch: m._tv_worker_call_epoch(call) };
+      role = msg.role;
+      return { epoch: m._tv_worker_call_epoch(call) };
     }
-    case 'rekey': {
-      const rc = m._tv_worker_call_rekey(call);
-      if (rc !== 0) throw new Error(m.UTF8ToString(m._tv_err_name(rc)));
+    case 'rekey':
+      check(m._tv_worker_call_rekey(call));
+      return { epoch: m._tv_worker_call_epoch(call) };
+    case 'commit':                               // clinician: { visit }
+      return withBytes([enc.encode(msg.visit), new Uint8Array(32)], ([[v, vn], [out]]) => {
+        check(m._tv_worker_call_commitment(call, v, vn, out));
+        return { commitment: m.HEAPU8.slice(out, out + 32), epoch: m._tv_worker_call_epoch(call) };
+      });
+    case 'acceptCommitment':                     // patient: { commitment, peerEpoch }
+      withBytes([msg.commitment], ([[c]]) => check(m._tv_worker_call_accept_commitment(call, c, msg.peerEpoch)));
       return { publicKey: publicKey(), epoch: m._tv_worker_call_epoch(call) };
-    }
     case 'derive': {                             // { peerKey, peerEpoch, visit, localFingerprint, remoteFingerprint }
-      return withBytes([msg.peerKey, enc.encode(msg.visit), enc.encode(msg.localFingerprint),
+      const result = withBytes([msg.peerKey, enc.encode(msg.visit), enc.encode(msg.localFingerprint),
         enc.encode(msg.remoteFingerprint), new Uint8Array(4)], ([[pk], [v, vn], [lf, lfn], [rf, rfn], [sas]]) => {
-        const rc = m._tv_worker_call_derive(call, pk, msg.peerEpoch, v, vn, lf, lfn, rf, rfn, sas);
-        if (rc !== 0) throw new Error(m.UTF8ToString(m._tv_err_name(rc)));
+        check(m._tv_worker_call_derive(call, pk, msg.peerEpoch, v, vn, lf, lfn, rf, rfn, sas));
         return sasForms(m.HEAPU32[sas >> 2]);
       });
+      // The clinician reveals its key only now, after the patient's key has arrived.
+      if (role === 1) result.publicKey = publicKey();
+      return result;
     }
+    case 'ratchet':
+      check(m._tv_worker_ratchet(call));
+      return null;
     case 'stats':
       return call ? stats() : null;
     case 'close':

@@ -46,19 +46,40 @@ export class E2ee {
     return this.standard ? {} : { encodedInsertableStreams: true };
   }
 
-  // A fresh key pair for this call: { publicKey: Uint8Array(32), epoch }.
+  // The exchange is commit, then reveal (docs/e2ee.md), and the worker enforces the order:
+  //   clinician: start -> commit(visit) -> send e2ee_commit -> [patient's e2ee_key] -> derive -> send e2ee_key
+  //   patient:   start -> [e2ee_commit] -> acceptCommitment -> send e2ee_key -> [clinician's e2ee_key] -> derive
+
+  // A fresh key pair for this call: { epoch }.
   start({ role, suite = SUITE_CHACHA20_POLY1305 }) {
     if (!Object.hasOwn(ROLES, role)) throw new TypeError('role must be patient or clinician');
     return this.request('init', { role: ROLES[role], suite });
   }
 
+  // A new key pair for a new exchange (every rejoin): { epoch }.
   rekey() {
     return this.request('rekey');
   }
 
-  // Installs the agreed keys; resolves with { sas, digits, symbols } to show both people.
+  // Clinician: { commitment: Uint8Array(32), epoch }, to send before anything else.
+  commit(visit) {
+    return this.request('commit', { visit });
+  }
+
+  // Patient: takes the clinician's commitment; resolves with { publicKey, epoch } to reveal.
+  acceptCommitment(commitment, peerEpoch) {
+    return this.request('acceptCommitment', { commitment, peerEpoch });
+  }
+
+  // Installs the agreed keys; resolves with { sas, digits, symbols } to show both people, and for the
+  // clinician its publicKey, which may be revealed now. Rejects a key the commitment did not promise.
   derive({ peerKey, peerEpoch, visit, localFingerprint, remoteFingerprint }) {
     return this.request('derive', { peerKey, peerEpoch, visit, localFingerprint, remoteFingerprint });
+  }
+
+  // One forward-secrecy step of the send keys.
+  ratchet() {
+    return this.request('ratchet');
   }
 
   stats() {

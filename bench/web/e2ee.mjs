@@ -27,6 +27,10 @@ function pairOfCalls() {
   const fa = str('sha-256 AA');
   const fb = str('sha-256 BB');
   const sas = m._malloc(4);
+  const commitment = m._malloc(32);
+  // commit, then reveal, as two browsers would (see tv_worker.h)
+  if (m._tv_worker_call_commitment(a, visit, 7, commitment) !== 0) throw new Error('commit');
+  if (m._tv_worker_call_accept_commitment(b, commitment, 0) !== 0) throw new Error('accept');
   m._tv_worker_call_public_key(b, pk);
   if (m._tv_worker_call_derive(a, pk, 0, visit, 7, fa, 10, fb, 10, sas) !== 0) throw new Error('derive a');
   m._tv_worker_call_public_key(a, pk);

@@ -78,10 +78,16 @@ int tv_e2ee_derive(const tv_e2ee_keypair *mine, tv_visit_role my_role,
     crypto_generichash_state h;
     static const char proto[] = "televisit e2ee v1";
     uint8_t suite[2] = { (uint8_t)(ctx->suite >> 8), (uint8_t)ctx->suite };
+    uint8_t epochs[8];
+    for (int i = 0; i < 4; i++) {
+        epochs[i] = (uint8_t)(ctx->clinician_epoch >> (24 - 8 * i));
+        epochs[4 + i] = (uint8_t)(ctx->patient_epoch >> (24 - 8 * i));
+    }
     crypto_generichash_init(&h, NULL, 0, TV_E2EE_HASH_BYTES);
     absorb(&h, proto, sizeof proto - 1);
     absorb(&h, ctx->visit_id, ctx->visit_id_len);
     absorb(&h, suite, sizeof suite);
+    absorb(&h, epochs, sizeof epochs);
     absorb(&h, clin_pk, TV_E2EE_PUBLIC_BYTES);
     absorb(&h, pat_pk, TV_E2EE_PUBLIC_BYTES);
     absorb(&h, ctx->clinician_fingerprint, ctx->clinician_fingerprint_len);
@@ -105,6 +111,21 @@ int tv_e2ee_derive(const tv_e2ee_keypair *mine, tv_visit_role my_role,
         memcpy(out->recv_key, my_role == TV_ROLE_CLINICIAN ? p2c : c2p, TV_E2EE_KEY_BYTES);
         out->sas = (((uint32_t)sas[0] << 24) | ((uint32_t)sas[1] << 16) | ((uint32_t)sas[2] << 8) | sas[3]) %
                    TV_E2EE_SAS_MODULUS;
+        /* The generation names the pair of key pairs: 60 bits of a hash of the two public keys (public
+         * anyway: it is in every frame's KID), never 0. Fingerprints and the rest bind the keys, not
+         * the label, so a certificate swap shows as frames that fail authentication. */
+        uint8_t gh[8];
+        static const char gproto[] = "televisit e2ee generation v1";
+        crypto_generichash_state gs;
+        crypto_generichash_init(&gs, NULL, 0, sizeof gh);
+        absorb(&gs, gproto, sizeof gproto - 1);
+        absorb(&gs, clin_pk, TV_E2EE_PUBLIC_BYTES);
+        absorb(&gs, pat_pk, TV_E2EE_PUBLIC_BYTES);
+        crypto_generichash_final(&gs, gh, sizeof gh);
+        uint64_t g = 0;
+        for (int i = 0; i < 8; i++)
+            g = (g << 8) | gh[i];
+        out->generation = (g >> 4) | 1;
     }
     sodium_memzero(shared, sizeof shared);
     sodium_memzero(prk, sizeof prk);
@@ -116,6 +137,35 @@ int tv_e2ee_derive(const tv_e2ee_keypair *mine, tv_visit_role my_role,
         return TV_ERR_UNSUPPORTED;
     }
     return 0;
+}
+
+int tv_e2ee_commitment(const uint8_t pk[TV_E2EE_PUBLIC_BYTES], uint32_t epoch, const char *visit, size_t visit_len,
+                       uint8_t out[TV_E2EE_COMMIT_BYTES])
+{
+    if (pk == NULL || out == NULL || visit == NULL || visit_len == 0 || visit_len > 256)
+        return TV_ERR_INVALID;
+    static const char proto[] = "televisit e2ee commit v1";
+    uint8_t e[4] = { (uint8_t)(epoch >> 24), (uint8_t)(epoch >> 16), (uint8_t)(epoch >> 8), (uint8_t)epoch };
+    crypto_generichash_state h;
+    crypto_generichash_init(&h, NULL, 0, TV_E2EE_COMMIT_BYTES);
+    absorb(&h, proto, sizeof proto - 1);
+    absorb(&h, visit, visit_len);
+    absorb(&h, e, sizeof e);
+    absorb(&h, pk, TV_E2EE_PUBLIC_BYTES);
+    crypto_generichash_final(&h, out, TV_E2EE_COMMIT_BYTES);
+    return 0;
+}
+
+int tv_e2ee_commitment_check(const uint8_t commitment[TV_E2EE_COMMIT_BYTES], const uint8_t pk[TV_E2EE_PUBLIC_BYTES],
+                             uint32_t epoch, const char *visit, size_t visit_len)
+{
+    uint8_t c[TV_E2EE_COMMIT_BYTES];
+    if (commitment == NULL)
+        return TV_ERR_INVALID;
+    int rc = tv_e2ee_commitment(pk, epoch, visit, visit_len, c);
+    if (rc != 0)
+        return rc;
+    return sodium_memcmp(c, commitment, sizeof c) == 0 ? 0 : TV_ERR_TOKEN_MISMATCH;
 }
 
 int tv_e2ee_sas_digits(uint32_t sas, char *out, size_t out_size)

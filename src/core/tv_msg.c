@@ -77,6 +77,9 @@ static const field c_ice[] = { CID, ID("to", 0), F_OBJ("candidate", REQ | NULLAB
 static const field c_key[] = {
     CID, ID("to", 0), F_STR("pub", REQ, C_TOKEN, 43, 43), F_INT("epoch", REQ, 0, 2147483648LL), F_END
 };
+static const field c_commit[] = {
+    CID, ID("to", 0), F_STR("commitment", REQ, C_TOKEN, 43, 43), F_INT("epoch", REQ, 0, 2147483648LL), F_END
+};
 static const field c_media[] = { CID, F_BOOL("audio", REQ), F_BOOL("video", REQ), F_BOOL("screen", REQ), F_END };
 static const field c_chat[] = { CID, ID("cid", REQ), F_STR("text", REQ, C_TEXT, 1, 4000), F_END };
 static const field c_sas[] = { CID, F_BOOL("match", REQ), F_END };
@@ -101,6 +104,9 @@ static const field s_sdp[] = { ID("from", REQ), F_STR("sdp", REQ, C_SDP, 1, 3276
 static const field s_ice[] = { ID("from", REQ), F_OBJ("candidate", REQ | NULLABLE, candidate), F_END };
 static const field s_key[] = {
     ID("from", REQ), F_STR("pub", REQ, C_TOKEN, 43, 43), F_INT("epoch", REQ, 0, 2147483648LL), F_END
+};
+static const field s_commit[] = {
+    ID("from", REQ), F_STR("commitment", REQ, C_TOKEN, 43, 43), F_INT("epoch", REQ, 0, 2147483648LL), F_END
 };
 static const field s_media[] = { ID("from", REQ), F_BOOL("audio", REQ), F_BOOL("video", REQ), F_BOOL("screen", REQ), F_END };
 static const field s_chat[] = {
@@ -135,6 +141,7 @@ static const schema schemas[TV_MSG_TYPE_COUNT] = {
     [TV_MSG_OFFER] = { "offer", c_sdp, s_sdp, NULL },
     [TV_MSG_ANSWER] = { "answer", c_sdp, s_sdp, NULL },
     [TV_MSG_ICE] = { "ice", c_ice, s_ice, NULL },
+    [TV_MSG_E2EE_COMMIT] = { "e2ee_commit", c_commit, s_commit, NULL },
     [TV_MSG_E2EE_KEY] = { "e2ee_key", c_key, s_key, NULL },
     [TV_MSG_MEDIA_STATE] = { "media_state", c_media, s_media, NULL },
     [TV_MSG_CHAT] = { "chat", c_chat, s_chat, NULL },

@@ -16,7 +16,7 @@ struct cJSON;
     X(JOIN, "join") X(JOINED, "joined") X(WAITING_ROOM, "waiting_room") X(ADMIT, "admit") \
     X(DENY, "deny") X(ADMITTED, "admitted") X(DENIED, "denied") X(PEER_JOINED, "peer_joined") \
     X(PEER_LEFT, "peer_left") X(OFFER, "offer") X(ANSWER, "answer") X(ICE, "ice") \
-    X(E2EE_KEY, "e2ee_key") X(MEDIA_STATE, "media_state") X(CHAT, "chat") X(CHAT_ACK, "chat_ack") \
+    X(E2EE_COMMIT, "e2ee_commit") X(E2EE_KEY, "e2ee_key") X(MEDIA_STATE, "media_state") X(CHAT, "chat") X(CHAT_ACK, "chat_ack") \
     X(SAS_RESULT, "sas_result") X(ICE_PATH, "ice_path") X(PING, "ping") X(PONG, "pong") \
     X(LEAVE, "leave") X(END, "end") X(ENDED, "ended") X(ERROR, "error")
 

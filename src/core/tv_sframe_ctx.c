@@ -33,8 +33,9 @@ int tv_sframe_sender_init(tv_sframe_sender *s, tv_sframe_suite suite, uint64_t g
 
 int tv_sframe_sender_rekey(tv_sframe_sender *s, uint64_t generation, const uint8_t *base_key, size_t base_len)
 {
-    if (s == NULL || generation <= s->generation)
-        return TV_ERR_INVALID;   /* a generation is never reused: receivers tell keys apart by it */
+    if (s == NULL || generation == s->generation)
+        return TV_ERR_INVALID;   /* receivers tell keys apart by generation; callers never reuse a
+                                    key pair, so a new generation is a new key */
     tv_sframe_suite suite = s->suite;
     tv_sframe_sender next;
     int rc = tv_sframe_sender_init(&next, suite, generation, base_key, base_len);
@@ -131,14 +132,15 @@ int tv_sframe_receiver_add(tv_sframe_receiver *r, uint64_t generation, const uin
     for (int i = 0; i < 2; i++)
         if (r->gens[i].used && r->gens[i].generation == generation)
             slot = &r->gens[i];
-    if (slot == NULL) {
+    if (slot == NULL) {   /* the one added longest ago goes: generations are labels, not an order */
         slot = !r->gens[0].used ? &r->gens[0] : !r->gens[1].used ? &r->gens[1]
-             : r->gens[0].generation < r->gens[1].generation ? &r->gens[0] : &r->gens[1];
+             : r->gens[0].added < r->gens[1].added ? &r->gens[0] : &r->gens[1];
     }
     if (slot->used)
         drop_generation(r, slot);
     slot->used = 1;
     slot->generation = generation;
+    slot->added = ++r->clock;
     slot->step = 0;
     slot->installed = 0;
     memcpy(slot->base, base_key, base_len);

@@ -30,6 +30,7 @@ typedef struct tv_sframe_rx_key {
 
 typedef struct tv_sframe_rx_gen {
     int used;
+    uint64_t added;                                /* when it was added, for eviction */
     uint64_t generation, step;                     /* the newest ratchet step confirmed */
     int installed;                                 /* that step's key has been in a slot: never
                                                       derive it again, its replay state would be lost */
@@ -47,7 +48,8 @@ typedef struct tv_sframe_receiver {
 /* base_key: the sender's base key for this generation (from tv_e2ee). */
 int tv_sframe_sender_init(tv_sframe_sender *s, tv_sframe_suite suite, uint64_t generation,
                           const uint8_t *base_key, size_t base_len);
-/* A new generation (new base key): counters restart, the old key is wiped. */
+/* A new generation (new base key): counters restart, the old key is wiped. The generation must differ
+ * from the current one, and a caller must never bring back an old (generation, key). */
 int tv_sframe_sender_rekey(tv_sframe_sender *s, uint64_t generation, const uint8_t *base_key, size_t base_len);
 /* One ratchet step forward: the old base key and key are wiped. */
 int tv_sframe_sender_ratchet(tv_sframe_sender *s);

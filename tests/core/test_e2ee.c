@@ -17,7 +17,7 @@ static const char fp_p[] = "sha-256 01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD
 
 static tv_e2ee_context ctx_for(const char *visit, const char *fc, const char *fpat)
 {
-    tv_e2ee_context c = { visit, strlen(visit), TV_SFRAME_CHACHA20_POLY1305_SHA256_128,
+    tv_e2ee_context c = { visit, strlen(visit), TV_SFRAME_CHACHA20_POLY1305_SHA256_128, 0, 0,
                           fc, strlen(fc), fpat, strlen(fpat) };
     return c;
 }
@@ -38,6 +38,8 @@ static void both_sides_agree(void **s)
     assert_memory_equal(kc.transcript, kp.transcript, TV_E2EE_HASH_BYTES);
     assert_int_equal(kc.sas, kp.sas);
     assert_true(kc.sas < TV_E2EE_SAS_MODULUS);
+    assert_int_equal(kc.generation, kp.generation);
+    assert_true(kc.generation != 0 && kc.generation < (1ull << 60));
 
     /* The keys work as SFrame base keys: what the clinician sends, the patient reads. */
     tv_sframe_key tx, rx;
@@ -123,11 +125,49 @@ static void hostile_peer_keys_refused(void **s)
     assert_int_equal(tv_e2ee_derive(&c, TV_ROLE_CLINICIAN, c.pk, &ctx, &k), TV_ERR_INVALID);   /* reflected */
     tv_e2ee_context bad = ctx;
     bad.visit_id_len = 0;
-    assert_int_equal(tv_e2ee_derive(&c, TV_ROLE_CLINICIAN, order8, &bad, &k), TV_ERR_INVALID);
+    /* a valid peer key, so only the context or the role can be the reason */
+    tv_e2ee_keypair p;
+    fixed_pair(&p, 8);
+    assert_int_equal(tv_e2ee_derive(&c, TV_ROLE_CLINICIAN, p.pk, &ctx, &k), 0);
+    assert_int_equal(tv_e2ee_derive(&c, TV_ROLE_CLINICIAN, p.pk, &bad, &k), TV_ERR_INVALID);
     bad = ctx;
     bad.patient_fingerprint_len = TV_E2EE_FINGERPRINT_MAX + 1;
-    assert_int_equal(tv_e2ee_derive(&c, TV_ROLE_CLINICIAN, order8, &bad, &k), TV_ERR_TOO_LONG);
-    assert_int_equal(tv_e2ee_derive(&c, (tv_visit_role)9, order8, &ctx, &k), TV_ERR_INVALID);
+    assert_int_equal(tv_e2ee_derive(&c, TV_ROLE_CLINICIAN, p.pk, &bad, &k), TV_ERR_TOO_LONG);
+    assert_int_equal(tv_e2ee_derive(&c, (tv_visit_role)9, p.pk, &ctx, &k), TV_ERR_INVALID);
+}
+
+/* Commit, then reveal: the commitment binds the key, its epoch and the visit. */
+static void commitments(void **s)
+{
+    (void)s;
+    tv_e2ee_keypair c, m;
+    fixed_pair(&c, 11);
+    fixed_pair(&m, 12);
+    uint8_t com[TV_E2EE_COMMIT_BYTES];
+    assert_int_equal(tv_e2ee_commitment(c.pk, 3, "v_42", 4, com), 0);
+    assert_int_equal(tv_e2ee_commitment_check(com, c.pk, 3, "v_42", 4), 0);
+    assert_int_equal(tv_e2ee_commitment_check(com, m.pk, 3, "v_42", 4), TV_ERR_TOKEN_MISMATCH);   /* another key */
+    assert_int_equal(tv_e2ee_commitment_check(com, c.pk, 4, "v_42", 4), TV_ERR_TOKEN_MISMATCH);   /* another epoch */
+    assert_int_equal(tv_e2ee_commitment_check(com, c.pk, 3, "v_43", 4), TV_ERR_TOKEN_MISMATCH);   /* another visit */
+    assert_int_equal(tv_e2ee_commitment(c.pk, 3, "", 0, com), TV_ERR_INVALID);
+}
+
+/* A relay that changes an epoch in transit changes the transcript: the strings differ. */
+static void epochs_are_bound(void **s)
+{
+    (void)s;
+    tv_e2ee_keypair c, p;
+    fixed_pair(&c, 13);
+    fixed_pair(&p, 14);
+    tv_e2ee_context a = ctx_for("v_42", fp_c, fp_p), b = a;
+    b.patient_epoch = 1;
+    tv_e2ee_keys ka, kb;
+    assert_int_equal(tv_e2ee_derive(&c, TV_ROLE_CLINICIAN, p.pk, &a, &ka), 0);
+    assert_int_equal(tv_e2ee_derive(&p, TV_ROLE_PATIENT, c.pk, &b, &kb), 0);
+    assert_int_not_equal(ka.sas, kb.sas);
+    /* same key pairs, same label; the keys under it differ, so frames fail authentication */
+    assert_int_equal(ka.generation, kb.generation);
+    assert_memory_not_equal(ka.send_key, kb.recv_key, TV_E2EE_KEY_BYTES);
 }
 
 static void sas_forms(void **s)
@@ -166,6 +206,8 @@ int main(void)
         cmocka_unit_test(substituted_keys_change_the_sas),
         cmocka_unit_test(substituted_fingerprints_change_the_sas),
         cmocka_unit_test(hostile_peer_keys_refused),
+        cmocka_unit_test(commitments),
+        cmocka_unit_test(epochs_are_bound),
         cmocka_unit_test(sas_forms),
     };
     return TV_RUN(tests);

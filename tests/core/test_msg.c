@@ -33,6 +33,8 @@ static const struct { tv_msg_origin o; tv_msg_type t; const char *json; } valid[
                      "\"sdpMid\":\"0\",\"sdpMLineIndex\":0,\"usernameFragment\":\"abcd\"}}" },
     { C, TV_MSG_ICE, "{\"type\":\"ice\",\"candidate\":null}" },
     { S, TV_MSG_ICE, "{\"type\":\"ice\",\"from\":\"p1\",\"candidate\":{\"candidate\":\"\"}}" },
+    { C, TV_MSG_E2EE_COMMIT, "{\"type\":\"e2ee_commit\",\"commitment\":\"" TOK "\",\"epoch\":0}" },
+    { S, TV_MSG_E2EE_COMMIT, "{\"type\":\"e2ee_commit\",\"from\":\"c1\",\"commitment\":\"" TOK "\",\"epoch\":1}" },
     { C, TV_MSG_E2EE_KEY, "{\"type\":\"e2ee_key\",\"pub\":\"" TOK "\",\"epoch\":0}" },
     { S, TV_MSG_E2EE_KEY, "{\"type\":\"e2ee_key\",\"from\":\"p1\",\"pub\":\"" TOK "\",\"epoch\":2147483648}" },
     { C, TV_MSG_MEDIA_STATE, "{\"type\":\"media_state\",\"audio\":true,\"video\":false,\"screen\":false}" },
