@@ -1,4 +1,4 @@
-#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE   /* timegm */
 #include "tv_cert.h"
 #include "tv_err.h"
 
@@ -24,9 +24,15 @@ static int rng(void *ctx, unsigned char *out, size_t len)
     return 0;
 }
 
+/* Written whole to a new file (never through a link or into an existing file), then renamed over
+ * the old one: a reader sees the old file or the new one, and the mode is set at creation. */
 static int write_file(const char *path, const unsigned char *data, size_t len, mode_t mode)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+    char tmp[4200];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.new", path) >= sizeof tmp)
+        return TV_ERR_TOO_LONG;
+    unlink(tmp);   /* left by a crash */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
     if (fd < 0)
         return TV_ERR_INVALID;
     size_t off = 0;
@@ -40,7 +46,31 @@ static int write_file(const char *path, const unsigned char *data, size_t len, m
     }
     int rc = fsync(fd) == 0 ? 0 : TV_ERR_INVALID;
     close(fd);
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = TV_ERR_INVALID;
+    if (rc != 0)
+        unlink(tmp);
     return rc;
+}
+
+/* 1 when the certificate ends within a week (or cannot be read): time to make a new one. */
+static int expiring(const char *cert_path)
+{
+    mbedtls_x509_crt crt;
+    mbedtls_x509_crt_init(&crt);
+    int soon = 1;
+    if (mbedtls_x509_crt_parse_file(&crt, cert_path) == 0) {
+        struct tm t = { 0 };
+        t.tm_year = crt.valid_to.year - 1900;
+        t.tm_mon = crt.valid_to.mon - 1;
+        t.tm_mday = crt.valid_to.day;
+        t.tm_hour = crt.valid_to.hour;
+        t.tm_min = crt.valid_to.min;
+        t.tm_sec = crt.valid_to.sec;
+        soon = timegm(&t) < time(NULL) + 7L * 24 * 3600;
+    }
+    mbedtls_x509_crt_free(&crt);
+    return soon;
 }
 
 int tv_cert_fingerprint(const char *cert_path, char *fingerprint, size_t fp_size)
@@ -131,7 +161,7 @@ int tv_cert_ensure(const char *dir, char *cert_path, size_t cert_size, char *key
         (size_t)snprintf(key_path, key_size, "%s/tls-key.pem", dir) >= key_size)
         return TV_ERR_TOO_LONG;
     *created = 0;
-    if (access(cert_path, R_OK) != 0 || access(key_path, R_OK) != 0) {
+    if (access(cert_path, R_OK) != 0 || access(key_path, R_OK) != 0 || expiring(cert_path)) {
         int rc = generate(cert_path, key_path);
         if (rc != 0)
             return rc;

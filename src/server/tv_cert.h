@@ -1,5 +1,6 @@
 /* The server's TLS certificate when none is configured: a self-signed ECDSA P-256 certificate for
- * localhost, generated once into the data directory (key file mode 0600) and reused while valid. */
+ * localhost, generated into the data directory (key file mode 0600) and reused until a week before
+ * it expires, when a new one is made. */
 #ifndef TV_CERT_H
 #define TV_CERT_H
 

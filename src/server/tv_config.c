@@ -36,12 +36,45 @@ static int fail(char *err, size_t n, const char *fmt, const char *a)
     return TV_ERR_INVALID;
 }
 
-/* An origin list may hold only scheme://host[:port] tokens: anything else could inject into CSP. */
+/* One origin: https://host or http://host, with an optional :port; host letters, digits, '-' and '.'.
+ * Nothing else: a bare scheme ("https:") or a wildcard would let any site frame televisit, and other
+ * characters could inject into the CSP header. */
+static int origin_ok(const char *s, size_t n)
+{
+    size_t i;
+    if (n > 8 && strncmp(s, "https://", 8) == 0)
+        i = 8;
+    else if (n > 7 && strncmp(s, "http://", 7) == 0)
+        i = 7;
+    else
+        return 0;
+    size_t host = i;
+    while (i < n && (isalnum((unsigned char)s[i]) || s[i] == '-' || s[i] == '.'))
+        i++;
+    if (i == host || s[host] == '.' || s[host] == '-')
+        return 0;
+    if (i < n && s[i] == ':') {
+        size_t digits = ++i;
+        while (i < n && isdigit((unsigned char)s[i]))
+            i++;
+        if (i == digits || i - digits > 5)
+            return 0;
+    }
+    return i == n;
+}
+
 static int origins_ok(const char *v)
 {
-    for (const char *p = v; *p; p++)
-        if (!(isalnum((unsigned char)*p) || strchr(" .:/-[]", *p)))
+    const char *p = v;
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        const char *start = p;
+        while (*p && *p != ' ')
+            p++;
+        if (p > start && !origin_ok(start, (size_t)(p - start)))
             return 0;
+    }
     return 1;
 }
 

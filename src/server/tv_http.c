@@ -120,6 +120,11 @@ static int send_json(struct lws *wsi, tv_http_session *s, unsigned status, const
         security_headers(wsi, http_of(wsi)->csp, 0, &p, end) ||
         lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0) {
+        /* HEAD: the headers (with the length the body would have), never the body itself */
+        s->body_len = 0;
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+    }
     lws_callback_on_writable(wsi);
     return 0;
 }
@@ -152,10 +157,12 @@ int tv_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
     case LWS_CALLBACK_HTTP: {
         const char *uri = in;
         if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0 && lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) <= 0) {
-            /* libwebsockets reads a request body before it lets us answer; with none coming, answer now. */
+            /* libwebsockets reads a request body before it lets us answer: wait for one that is coming
+             * (a non-zero length, or chunked), answer now when there is none. */
             char cl[24] = "";
+            int chunked = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
             lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH);
-            if (cl[0] == '\0' || strcmp(cl, "0") == 0)
+            if (!chunked && strtoull(cl, NULL, 10) == 0)
                 return send_json(wsi, s, HTTP_STATUS_METHOD_NOT_ALLOWED, "method_not_allowed",
                                  "Only GET and HEAD are allowed here.");
             s->refuse_after_body = 1;

@@ -56,6 +56,9 @@ static void codec_bytes_stay_clear_the_rest_does_not(void **s)
     }
     assert_int_equal(vb.stats.decrypted, 2);
     assert_int_equal(ab.stats.decrypted, 2);
+    /* The refusal above is not only the different split: the two kinds' keys differ, from one agreed key. */
+    assert_memory_not_equal(va.tx.key.key, aa.tx.key.key, va.tx.key.key_len);
+    assert_memory_not_equal(va.tx.key.salt, aa.tx.key.salt, sizeof va.tx.key.salt);
     /* A key frame too short to hold its clear bytes is refused, not sent with a guessed split. */
     assert_int_equal(tv_media_encrypt(&va, key_frame, 6, enc, sizeof enc, &n), TV_ERR_SFRAME_SHORT);
     assert_int_equal(vb.stats.recv_kid, va.stats.send_kid);

@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -146,6 +146,52 @@ test('first start makes a self-signed certificate with a private key only its ow
   server = again.proc;
   assert.match(again.out, /using the self-signed certificate/);
   assert.ok(again.out.includes(fp));
+});
+
+test('HEAD gets headers without a body; a symlink out of the web root is not followed', async () => {
+  const head = await get('/healthz', { method: 'HEAD' });
+  assert.equal(head.status, 200);
+  assert.equal(head.body, '');
+  assert.equal(head.headers['content-type'], 'application/json');
+  const missing = await get('/nothing.js', { method: 'HEAD' });
+  assert.equal(missing.status, 404);
+  assert.equal(missing.body, '');
+  assert.equal((await get('/healthz')).status, 200);   // the connection state stayed sane
+
+  // A second server on a web root holding links that point outside it.
+  const root = mkdtempSync(join(tmpdir(), 'tvd-root-'));
+  const secretDir = mkdtempSync(join(tmpdir(), 'tvd-outside-'));
+  writeFileSync(join(secretDir, 'secret.txt'), 'outside the web root');
+  writeFileSync(join(root, 'ok.txt'), 'inside');
+  symlinkSync(join(secretDir, 'secret.txt'), join(root, 'leak.txt'));
+  symlinkSync(secretDir, join(root, 'dir'));
+  const port2 = port + 1;
+  const proc = spawn(BIN, ['--port', String(port2), '--data-dir', dataDir, '--web-root', root], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    await new Promise((resolve, reject) => {
+      let out = '';
+      proc.stdout.on('data', (d) => { out += d; if (out.includes('listening on')) resolve(); });
+      proc.on('exit', (c) => reject(new Error(`exited ${c}`)));
+    });
+    const ca = readFileSync(join(dataDir, 'tls-cert.pem'));
+    const fetch2 = (path) => new Promise((resolve, reject) => {
+      request({ host: '127.0.0.1', port: port2, path, ca }, (res) => {
+        let body = '';
+        res.on('data', (d) => { body += d; });
+        res.on('end', () => resolve({ status: res.statusCode, body }));
+      }).on('error', reject).end();
+    });
+    assert.equal((await fetch2('/ok.txt')).body, 'inside');
+    for (const p of ['/leak.txt', '/dir/secret.txt']) {
+      const r = await fetch2(p);
+      assert.equal(r.status, 404, p);
+      assert.doesNotMatch(r.body, /outside/);
+    }
+  } finally {
+    await new Promise((resolve) => { proc.once('exit', resolve); proc.kill('SIGTERM'); });
+    rmSync(root, { recursive: true, force: true });
+    rmSync(secretDir, { recursive: true, force: true });
+  }
 });
 
 test('televisitd backup while running, restore elsewhere; never over an existing database', () => {

@@ -68,7 +68,14 @@ static void settings(void **s)
     assert_int_equal(c.port, 9443);   /* unchanged by the refused values */
     assert_int_equal(tv_config_set(&c, "frame_ancestors", "https://ehr.example.org https://b.example:8443", err, sizeof err), 0);
     assert_int_equal(tv_config_set(&c, "frame_ancestors", "https://x; script-src *", err, sizeof err), TV_ERR_INVALID);
-    assert_string_equal(c.frame_ancestors, "https://ehr.example.org https://b.example:8443");
+    static const char *const not_origins[] = { "https:", "http:", "*", "https://*.example.org", "ftp://x.org",
+                                               "https://", "https://a.org/path", "https://a.org:", "https://.a.org",
+                                               "https://a.org:123456", "'self'", "https://a.org https:" };
+    for (size_t i = 0; i < sizeof not_origins / sizeof not_origins[0]; i++)
+        if (tv_config_set(&c, "frame_ancestors", not_origins[i], err, sizeof err) == 0)
+            fail_msg("accepted frame_ancestors \"%s\"", not_origins[i]);
+    assert_int_equal(tv_config_set(&c, "frame_ancestors", "http://localhost:8080", err, sizeof err), 0);
+    assert_string_equal(c.frame_ancestors, "http://localhost:8080");
     assert_int_equal(tv_config_set(&c, "nope", "1", err, sizeof err), TV_ERR_INVALID);
     assert_non_null(strstr(err, "unknown setting"));
 
