@@ -1,26 +1,16 @@
 /* The audit log: append-only in the database, and every kind of tampering that gets past that
  * (a changed field, a deleted, inserted or reordered record) found by the chain, at the right record. */
-#define _GNU_SOURCE
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "tv_server_test.h"
 
 #include "tv_auditlog.h"
-#include "tv_err.h"
-#include "tv_init.h"
 
-static char dir[64], db[128], key[128];
+static char db[128], key[128];
 
 static int fresh(tv_store *st)
 {
     static int n;
     char err[200];
-    snprintf(db, sizeof db, "%s/audit-%d.db", dir, ++n);
+    snprintf(db, sizeof db, "%s/audit-%d.db", tv_test_dir, ++n);
     if (tv_store_open(st, db, key, err, sizeof err) != 0)
         return -1;
     for (int i = 1; i <= 100; i++) {
@@ -38,19 +28,10 @@ static int fresh(tv_store *st)
 static int setup(void **s)
 {
     (void)s;
-    snprintf(dir, sizeof dir, "/tmp/tv-audit-XXXXXX");
-    if (mkdtemp(dir) == NULL || tv_init() != 0)
+    if (tv_test_dir_make("audit") != 0)
         return -1;
-    snprintf(key, sizeof key, "%s/master.key", dir);
+    snprintf(key, sizeof key, "%s/master.key", tv_test_dir);
     return 0;
-}
-
-static int teardown(void **s)
-{
-    (void)s;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
 }
 
 static int64_t verify(tv_store *st, int64_t *count)
@@ -113,5 +94,5 @@ int main(void)
         cmocka_unit_test(intact_chain_verifies),
         cmocka_unit_test(tampering_is_found_where_it_happened),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, tv_test_dir_remove);
 }

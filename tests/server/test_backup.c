@@ -1,42 +1,21 @@
 /* Backups: made while the database is open and being written, restored elsewhere with every record
  * and an intact audit chain; a damaged, cut, or foreign-key backup restores nothing. */
-#define _GNU_SOURCE
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include "tv_server_test.h"
 
 #include "tv_auditlog.h"
 #include "tv_backup.h"
-#include "tv_err.h"
-#include "tv_init.h"
 
-static char dir[64], db[128], key[128], out_dir[128];
+static char db[128], key[128], out_dir[128];
 
 static int setup(void **s)
 {
     (void)s;
-    snprintf(dir, sizeof dir, "/tmp/tv-backup-XXXXXX");
-    if (mkdtemp(dir) == NULL || tv_init() != 0)
+    if (tv_test_dir_make("backup") != 0)
         return -1;
-    snprintf(db, sizeof db, "%s/televisit.db", dir);
-    snprintf(key, sizeof key, "%s/master.key", dir);
-    snprintf(out_dir, sizeof out_dir, "%s/backups", dir);
+    snprintf(db, sizeof db, "%s/televisit.db", tv_test_dir);
+    snprintf(key, sizeof key, "%s/master.key", tv_test_dir);
+    snprintf(out_dir, sizeof out_dir, "%s/backups", tv_test_dir);
     return mkdir(out_dir, 0700);
-}
-
-static int teardown(void **s)
-{
-    (void)s;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
 }
 
 static int64_t count(tv_store *st, const char *sql)
@@ -100,7 +79,7 @@ static void backup_and_restore(void **s)
     assert_null(memmem(raw, rn, "u1999@example.org", 17));
     assert_null(memmem(raw, rn, "SQLite format", 13));
 
-    snprintf(restored, sizeof restored, "%s/restored.db", dir);
+    snprintf(restored, sizeof restored, "%s/restored.db", tv_test_dir);
     assert_int_equal(tv_backup_restore(path, key, restored, err, sizeof err), 0);
     assert_int_equal(tv_store_open(&st, restored, key, err, sizeof err), 0);
     assert_int_equal(count(&st, "SELECT COUNT(*) FROM users"), 2000);
@@ -119,20 +98,20 @@ static void backup_and_restore(void **s)
     char bad_path[256], target[256], other_key[256];
     const long spots[][2] = { { 10, 0 }, { (long)rn / 2, 0 }, { -1, 100 }, { -1, 17 } };
     for (size_t i = 0; i < sizeof spots / sizeof spots[0]; i++) {
-        snprintf(bad_path, sizeof bad_path, "%s/bad-%zu.tvbackup", dir, i);
-        snprintf(target, sizeof target, "%s/target-%zu.db", dir, i);
+        snprintf(bad_path, sizeof bad_path, "%s/bad-%zu.tvbackup", tv_test_dir, i);
+        snprintf(target, sizeof target, "%s/target-%zu.db", tv_test_dir, i);
         corrupt_copy(path, bad_path, spots[i][0], spots[i][1]);
         assert_int_equal(tv_backup_restore(bad_path, key, target, err, sizeof err), TV_ERR_INVALID);
         assert_int_not_equal(access(target, F_OK), 0);
     }
-    snprintf(other_key, sizeof other_key, "%s/other.key", dir);
+    snprintf(other_key, sizeof other_key, "%s/other.key", tv_test_dir);
     int created;
     uint8_t k[32];
     assert_int_equal(tv_keyfile_load(other_key, k, &created, err, sizeof err), 0);
-    snprintf(target, sizeof target, "%s/target-key.db", dir);
+    snprintf(target, sizeof target, "%s/target-key.db", tv_test_dir);
     assert_int_equal(tv_backup_restore(path, other_key, target, err, sizeof err), TV_ERR_INVALID);
     assert_non_null(strstr(err, "another master key"));
-    snprintf(other_key, sizeof other_key, "%s/missing.key", dir);
+    snprintf(other_key, sizeof other_key, "%s/missing.key", tv_test_dir);
     assert_int_equal(tv_backup_restore(path, other_key, target, err, sizeof err), TV_ERR_INVALID);
     assert_int_not_equal(access(other_key, F_OK), 0);   /* no key is made up on the way */
 }
@@ -142,5 +121,5 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(backup_and_restore),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, tv_test_dir_remove);
 }

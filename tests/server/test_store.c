@@ -1,42 +1,21 @@
 /* Storage: WAL and FULL sync, migrations once, the master key file kept apart and private, sealed
  * fields unreadable in the database file, bound to their row, and useless without the key file. */
-#define _GNU_SOURCE   /* memmem, mkdtemp */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include "tv_server_test.h"
 
-#include "tv_err.h"
-#include "tv_init.h"
 #include "tv_store.h"
 
-static char dir[64], db[128], key[128], key2[128];
+static char db[128], key[128], key2[128];
 static const char secret[] = "JBSWY3DPEHPK3PXPJBSWY3DP";
 
 static int setup(void **s)
 {
     (void)s;
-    snprintf(dir, sizeof dir, "/tmp/tv-store-XXXXXX");
-    if (mkdtemp(dir) == NULL || tv_init() != 0)
+    if (tv_test_dir_make("store") != 0)
         return -1;
-    snprintf(db, sizeof db, "%s/televisit.db", dir);
-    snprintf(key, sizeof key, "%s/master.key", dir);
-    snprintf(key2, sizeof key2, "%s/other.key", dir);
+    snprintf(db, sizeof db, "%s/televisit.db", tv_test_dir);
+    snprintf(key, sizeof key, "%s/master.key", tv_test_dir);
+    snprintf(key2, sizeof key2, "%s/other.key", tv_test_dir);
     return 0;
-}
-
-static int teardown(void **s)
-{
-    (void)s;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd) == 0 ? 0 : -1;
 }
 
 static int64_t pragma_int(tv_store *st, const char *sql)
@@ -150,7 +129,7 @@ static void key_file_refusals(void **s)
     assert_null(st.db);
     assert_int_equal(chmod(key, 0600), 0);
     char bad[160];
-    snprintf(bad, sizeof bad, "%s/short.key", dir);
+    snprintf(bad, sizeof bad, "%s/short.key", tv_test_dir);
     FILE *f = fopen(bad, "w");
     fputs("TVMK\x01short", f);
     fclose(f);
@@ -172,5 +151,5 @@ int main(void)
         cmocka_unit_test(sealed_fields),
         cmocka_unit_test(key_file_refusals),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, tv_test_dir_remove);
 }

@@ -1,0 +1,37 @@
+/* Common ground for the server's cmocka tests: includes, and a private temporary directory made
+ * before a group runs and removed after it. */
+#ifndef TV_SERVER_TEST_H
+#define TV_SERVER_TEST_H
+
+#define _GNU_SOURCE   /* memmem, mkdtemp */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tv_err.h"
+#include "tv_init.h"
+
+static char tv_test_dir[64];
+
+static inline int tv_test_dir_make(const char *name)
+{
+    snprintf(tv_test_dir, sizeof tv_test_dir, "/tmp/tv-%s-XXXXXX", name);
+    return mkdtemp(tv_test_dir) != NULL && tv_init() == 0 ? 0 : -1;
+}
+
+static inline int tv_test_dir_remove(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tv_test_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+#endif
