@@ -333,6 +333,11 @@ const char *tv_msg_type_name(tv_msg_type t)
     return (unsigned)t < TV_MSG_TYPE_COUNT ? schemas[t].name : NULL;
 }
 
+int tv_msg_relayed(tv_msg_type t)
+{
+    return (unsigned)t < TV_MSG_TYPE_COUNT && schemas[t].c2s != NULL && schemas[t].s2c != NULL;
+}
+
 int tv_msg_type_from_name(const char *name, size_t len, tv_msg_type *t)
 {
     if (name == NULL || t == NULL)
@@ -669,7 +674,7 @@ int tv_msg_relay(tv_msg *m, const char *from, size_t from_len, int64_t ts_ms)
 {
     if (m == NULL || m->json == NULL || m->origin != TV_MSG_FROM_CLIENT)
         return TV_ERR_INVALID;
-    if (schemas[m->type].c2s == NULL || schemas[m->type].s2c == NULL)
+    if (!tv_msg_relayed(m->type))
         return TV_ERR_MSG_DIRECTION;
     cJSON_DeleteItemFromObjectCaseSensitive(m->json, "to");
     cJSON_DeleteItemFromObjectCaseSensitive(m->json, "id");

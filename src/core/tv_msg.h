@@ -37,6 +37,9 @@ typedef struct tv_msg {
 } tv_msg;
 
 const char *tv_msg_type_name(tv_msg_type t);
+
+/* 1 for types a browser sends for the server to forward (they have both a browser and a server form). */
+int tv_msg_relayed(tv_msg_type t);
 int tv_msg_type_from_name(const char *name, size_t len, tv_msg_type *t);
 
 /* Parses and validates one frame sent by `origin`. On success the caller frees m with tv_msg_free. */

@@ -370,6 +370,13 @@ static void type_names(void **s)
         assert_int_equal(back, t);
     }
     assert_null(tv_msg_type_name(TV_MSG_TYPE_COUNT));
+    /* exactly the types docs/protocol.md lists as relayed */
+    int relayed = 0;
+    for (int t = 0; t < TV_MSG_TYPE_COUNT; t++)
+        relayed += tv_msg_relayed((tv_msg_type)t);
+    assert_int_equal(relayed, 7);   /* offer, answer, ice, e2ee_commit, e2ee_key, media_state, chat */
+    assert_true(tv_msg_relayed(TV_MSG_E2EE_COMMIT) && tv_msg_relayed(TV_MSG_CHAT) && tv_msg_relayed(TV_MSG_OFFER));
+    assert_false(tv_msg_relayed(TV_MSG_ADMIT) || tv_msg_relayed(TV_MSG_ENDED) || tv_msg_relayed(TV_MSG_TYPE_COUNT));
     tv_msg_type t;
     assert_int_equal(tv_msg_type_from_name("joi", 3, &t), TV_ERR_MSG_UNKNOWN_TYPE);
 }

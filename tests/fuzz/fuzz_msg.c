@@ -27,8 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         tv_msg_free(&again);
         /* Whatever a browser may send of a relayed type, the server can forward. */
         if (origin == TV_MSG_FROM_CLIENT) {
-            int relayed = m.type == TV_MSG_OFFER || m.type == TV_MSG_ANSWER || m.type == TV_MSG_ICE ||
-                          m.type == TV_MSG_E2EE_KEY || m.type == TV_MSG_E2EE_COMMIT || m.type == TV_MSG_MEDIA_STATE || m.type == TV_MSG_CHAT;
+            int relayed = tv_msg_relayed(m.type);
             static const char from[] = "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
             int rc = tv_msg_relay(&m, from, sizeof from - 1, 9007199254740991LL);
             if (relayed && (rc != 0 || tv_msg_serialize(&m, out, sizeof out, &n) != 0))
