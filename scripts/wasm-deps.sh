@@ -60,13 +60,18 @@ build_lib() {
   if [ -z "$ver" ]; then say "$devpkg is not installed (run scripts/setup.sh)"; return 1; fi
   stamp="${ver}-r${rev}-emcc${EMCC_VERSION}"
   prefix="$CACHE/$name-$stamp"
-  if [ -f "$prefix/.done" ]; then ln -sfn "$prefix" "$CACHE/$name"; return 0; fi
+  if [ -f "$prefix/.done" ]; then ln -sfn "$prefix" "$CACHE/$name"; rm -f "$CACHE/$name-$ver.unavailable"; return 0; fi
+  # A source the mirror did not have is asked for again once a day, not on every build.
+  local missing="$CACHE/$name-$ver.unavailable"
+  if [ -f "$missing" ] && [ -n "$(find "$missing" -mmin -1440 2>/dev/null)" ]; then
+    ln -sfn /nonexistent "$CACHE/$name"; return 2
+  fi
   say "building $name $ver for wasm (first time only)"
   rm -rf "$prefix" "$CACHE/$name.src"
   local urc=0
   unpack_source "$srcpkg" "$ver" "$CACHE/$name.src" || urc=$?
   if [ "$urc" = 2 ]; then
-    rm -rf "$CACHE/$name.src"; ln -sfn /nonexistent "$CACHE/$name"; return 2
+    rm -rf "$CACHE/$name.src"; ln -sfn /nonexistent "$CACHE/$name"; touch "$missing"; return 2
   elif [ "$urc" != 0 ]; then
     rm -rf "$CACHE/$name.src"; return 1
   fi
