@@ -20,8 +20,8 @@ async function side(browser, role) {
 async function connect(browser, options = {}) {
   const a = await side(browser, 'clinician');
   const b = await side(browser, 'patient');
-  a.key = await a.call('setup', options);
-  b.key = await b.call('setup', options);
+  await a.call('setup', options);
+  await b.call('setup', options);
   const offer = await a.call('offer');
   const answer = await b.call('answer', offer);
   await a.call('accept', answer);
@@ -162,8 +162,14 @@ test('a relay that substitutes its own keys cannot make the strings agree, nor c
   await expect(b.call('derive', { peerKey: ra.publicKey, peerEpoch: commitA.epoch, visit: VISIT })).rejects.toThrow(/token_mismatch/);
   const rb = await b.call('derive', { peerKey: rm1.publicKey, peerEpoch: commitM1.epoch, visit: VISIT });
   expect(ra.digits).not.toEqual(rb.digits);
-  const sb = await until(() => b.call('stats'), (s) => s.worker.video.failAuth > 10, 8000);
+  // Media flows, and none of it opens: the failures are counted (under the relay's keys the KIDs
+  // are not the ones the patient holds), so "nothing decrypted" is not just "nothing arrived".
+  const failed = (s) => s.worker.video.failAuth + s.worker.video.failKid;
+  const sb = await until(() => b.call('stats'), (s) => failed(s) > 20, 8000);
+  expect(sb.video.packetsReceived).toBeGreaterThan(20);
+  expect(failed(sb)).toBeGreaterThan(20);
   expect(sb.worker.video.decrypted).toBe(0);
+  expect(sb.video.framesDecoded).toBe(0);
   await close(a, b, m1, m2);
 });
 

@@ -8,6 +8,7 @@
 #include "tv_http.h"
 #include "tv_init.h"
 #include "tv_store.h"
+#include "tv_tls_policy.h"
 #include "tv_auditlog.h"
 #include "tv_backup.h"
 
@@ -19,12 +20,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* TLS 1.2 and 1.3 only, forward-secret key exchange and AEAD ciphers only: no SSL 2/3, TLS 1.0/1.1,
- * RSA key exchange, CBC, 3DES, RC4, NULL or EXPORT suites. */
-#define TLS12_CIPHERS "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:" \
-                      "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
-                      "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
-#define TLS13_CIPHERS "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
 
 static volatile sig_atomic_t interrupted;
 
@@ -253,8 +248,8 @@ int main(int argc, char **argv)
                    LWS_SERVER_OPTION_DISABLE_IPV6;
     info.ssl_cert_filepath = cert;
     info.ssl_private_key_filepath = key;
-    info.ssl_cipher_list = TLS12_CIPHERS;
-    info.tls1_3_plus_cipher_list = TLS13_CIPHERS;
+    info.ssl_cipher_list = TV_TLS12_CIPHERS;
+    info.tls1_3_plus_cipher_list = TV_TLS13_CIPHERS;
     info.ssl_options_set = SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 |
                            SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION;
     lws_set_log_level(LLL_ERR | LLL_WARN, NULL);

@@ -14,8 +14,8 @@ const dataDir = mkdtempSync(join(tmpdir(), 'tvd-test-'));
 let server;
 let firstLog = '';
 
-function start(args = []) {
-  const proc = spawn(BIN, ['--port', String(port), '--data-dir', dataDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+function start(args = [], onPort = port) {
+  const proc = spawn(BIN, ['--port', String(onPort), '--data-dir', dataDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`televisitd did not start: ${out}`)), 10000);
@@ -33,10 +33,10 @@ function stop(proc) {
 }
 
 // Verifies the server against its own certificate as the only trusted CA, by IP: the SAN must be right.
-function get(path, { method = 'GET', body = null } = {}) {
+function get(path, { method = 'GET', body = null, onPort = port } = {}) {
   const ca = readFileSync(join(dataDir, 'tls-cert.pem'));
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method, ca }, (res) => {
+    const req = request({ host: '127.0.0.1', port: onPort, path, method, ca }, (res) => {
       let body = '';
       res.on('data', (d) => { body += d; });
       res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
@@ -68,15 +68,15 @@ test('TLS 1.2 with ECDHE and AEAD, and TLS 1.3, are accepted', () => {
   assert.equal(handshake('-tls1_2', '-cipher', 'ECDHE-ECDSA-CHACHA20-POLY1305'), 'ECDHE-ECDSA-CHACHA20-POLY1305');
 });
 
-test('SSL 3, TLS 1.0 and 1.1, CBC, RSA key exchange, NULL, 3DES and RC4 are refused by the server', () => {
-  // The client is opened up (SECLEVEL=0) so that a refusal is the server's doing. Debian's client has
-  // no 3DES or RC4 left to offer; those handshakes fail either way and are kept for other clients.
+test('SSL 3, TLS 1.0 and 1.1, CBC, RSA key exchange and NULL are refused by the server', () => {
+  // The client is opened up (SECLEVEL=0) so that a refusal is the server's doing. 3DES and RC4 are
+  // not here: Debian's client cannot offer them any more, so a handshake could not show the server
+  // refusing them; the policy itself is expanded and checked in test_server_units.
   const weak = 'DEFAULT:@SECLEVEL=0';
   for (const args of [['-tls1', '-cipher', weak], ['-tls1_1', '-cipher', weak],
     ['-tls1_2', '-cipher', 'AES128-SHA:@SECLEVEL=0'], ['-tls1_2', '-cipher', 'ECDHE-ECDSA-AES128-SHA:@SECLEVEL=0'],
     ['-tls1_2', '-cipher', 'ECDHE-ECDSA-AES128-SHA256:@SECLEVEL=0'], ['-tls1_2', '-cipher', 'AES128-GCM-SHA256'],
-    ['-tls1_2', '-cipher', 'NULL-SHA:@SECLEVEL=0'], ['-tls1_2', '-cipher', 'DES-CBC3-SHA:@SECLEVEL=0'],
-    ['-tls1_2', '-cipher', 'RC4-SHA:@SECLEVEL=0']]) {
+    ['-tls1_2', '-cipher', 'NULL-SHA:@SECLEVEL=0']]) {
     assert.equal(handshake(...args), null, args.join(' '));
   }
 });
@@ -165,30 +165,16 @@ test('HEAD gets headers without a body; a symlink out of the web root is not fol
   writeFileSync(join(root, 'ok.txt'), 'inside');
   symlinkSync(join(secretDir, 'secret.txt'), join(root, 'leak.txt'));
   symlinkSync(secretDir, join(root, 'dir'));
-  const port2 = port + 1;
-  const proc = spawn(BIN, ['--port', String(port2), '--data-dir', dataDir, '--web-root', root], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const { proc } = await start(['--web-root', root], port + 1);
   try {
-    await new Promise((resolve, reject) => {
-      let out = '';
-      proc.stdout.on('data', (d) => { out += d; if (out.includes('listening on')) resolve(); });
-      proc.on('exit', (c) => reject(new Error(`exited ${c}`)));
-    });
-    const ca = readFileSync(join(dataDir, 'tls-cert.pem'));
-    const fetch2 = (path) => new Promise((resolve, reject) => {
-      request({ host: '127.0.0.1', port: port2, path, ca }, (res) => {
-        let body = '';
-        res.on('data', (d) => { body += d; });
-        res.on('end', () => resolve({ status: res.statusCode, body }));
-      }).on('error', reject).end();
-    });
-    assert.equal((await fetch2('/ok.txt')).body, 'inside');
+    assert.equal((await get('/ok.txt', { onPort: port + 1 })).body, 'inside');
     for (const p of ['/leak.txt', '/dir/secret.txt']) {
-      const r = await fetch2(p);
+      const r = await get(p, { onPort: port + 1 });
       assert.equal(r.status, 404, p);
       assert.doesNotMatch(r.body, /outside/);
     }
   } finally {
-    await new Promise((resolve) => { proc.once('exit', resolve); proc.kill('SIGTERM'); });
+    await stop(proc);
     rmSync(root, { recursive: true, force: true });
     rmSync(secretDir, { recursive: true, force: true });
   }

@@ -1,4 +1,4 @@
-#define _DEFAULT_SOURCE   /* mkstemp, fdopen, setenv */
+#define _DEFAULT_SOURCE   /* mkstemp, fdopen, setenv, popen */
 /* Unit tests of televisitd's pure parts: the path whitelist, MIME types, versioned names, settings. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +12,7 @@
 #include "tv_config.h"
 #include "tv_err.h"
 #include "tv_http.h"
+#include "tv_tls_policy.h"
 
 static void safe_paths(void **s)
 {
@@ -101,12 +102,40 @@ static void settings(void **s)
     unsetenv("TELEVISIT_DATA_DIR");
 }
 
+/* The cipher lists, expanded by OpenSSL itself: every suite forward-secret (ECDHE, or TLS 1.3) and
+ * AEAD, none older than TLS 1.2. Independent of what any client still offers, so it fails if a weak
+ * suite (3DES, RC4, CBC, RSA key exchange, NULL) ever enters the policy. */
+static void tls_policy_expanded_by_openssl(void **s)
+{
+    (void)s;
+    /* Both lists at once, as the server sets them: OpenSSL prints the TLS 1.3 suites, then the 1.2 ones. */
+    FILE *p = popen("openssl ciphers -v -ciphersuites '" TV_TLS13_CIPHERS "' '" TV_TLS12_CIPHERS "' 2>&1", "r");
+    assert_non_null(p);
+    char line[256];
+    int tls13 = 0, tls12 = 0;
+    while (fgets(line, sizeof line, p)) {
+        if (strstr(line, "Mac=AEAD") == NULL ||
+            (strstr(line, "Enc=AESGCM") == NULL && strstr(line, "Enc=CHACHA20/POLY1305") == NULL))
+            fail_msg("not an AEAD suite: %s", line);
+        if (strstr(line, " TLSv1.3 "))
+            tls13++;
+        else if (strstr(line, " TLSv1.2 ") && strstr(line, "Kx=ECDH "))
+            tls12++;
+        else
+            fail_msg("not TLS 1.3, nor TLS 1.2 with ECDHE: %s", line);
+    }
+    assert_int_equal(pclose(p), 0);
+    assert_int_equal(tls13, 3);
+    assert_int_equal(tls12, 6);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(safe_paths),
         cmocka_unit_test(mime_and_versions),
         cmocka_unit_test(settings),
+        cmocka_unit_test(tls_policy_expanded_by_openssl),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
