@@ -48,11 +48,11 @@ try {
 
 const us = (x) => `${x.toFixed(1)} µs`.padStart(11);
 console.log(`\nPer-frame encrypt + decrypt in ${sh('/usr/bin/chromium', ['--version']).trim()}` +
-  ` (cross-origin isolated: ${browserResults.isolated})`);
-console.log('frame      televisit wasm (ChaCha20-Poly1305)   WebCrypto AES-GCM, await per frame   ratio');
-console.log('               median         p99                  median         p99          (b/a median)');
+  ` (cross-origin isolated: ${browserResults.isolated}); median over ${browserResults.rounds} rounds`);
+console.log('frame      televisit wasm (ChaCha20-Poly1305)   WebCrypto AES-GCM, await per frame   ratio b/a (median)');
+console.log('               median         p99                  median         p99          all rounds: min-max');
 for (const r of browserResults.sizes) {
-  console.log(`${String(r.size).padStart(6)} B ${us(r.wasm.median)} ${us(r.wasm.p99)}          ${us(r.webcrypto.median)} ${us(r.webcrypto.p99)}        ${r.ratio.toFixed(1)}x`);
+  console.log(`${String(r.size).padStart(6)} B ${us(r.wasm.median)} ${us(r.wasm.p99)}          ${us(r.webcrypto.median)} ${us(r.webcrypto.p99)}        ${r.ratio.toFixed(1)}x  (${r.ratioMin.toFixed(1)}-${r.ratioMax.toFixed(1)}x)`);
 }
 console.log('\nThroughput of each suite, encrypt + decrypt, MB/s of frame data (same C, native Release vs wasm in node)');
 console.log('suite                     frame      native       wasm   wasm/native');
