@@ -37,7 +37,21 @@
     X(TV_ERR_SFRAME_REPLAY,     -73, "sframe_replay") \
     X(TV_ERR_SFRAME_SHORT,      -74, "sframe_truncated") \
     X(TV_ERR_SFRAME_COUNTER,    -75, "sframe_counter_exhausted") \
-    X(TV_ERR_RECORD_AUTH,       -80, "record_auth_failed")
+    X(TV_ERR_RECORD_AUTH,       -80, "record_auth_failed") \
+    X(TV_ERR_UNAUTHORIZED,      -100, "unauthorized") \
+    X(TV_ERR_FORBIDDEN,         -101, "forbidden") \
+    X(TV_ERR_NOT_FOUND,         -102, "not_found") \
+    X(TV_ERR_RATE_LIMITED,      -103, "rate_limited") \
+    X(TV_ERR_LOCKED,            -104, "account_locked") \
+    X(TV_ERR_CREDENTIALS,       -105, "invalid_credentials") \
+    X(TV_ERR_TOKEN_EXPIRED,     -106, "token_expired") \
+    X(TV_ERR_PASSWORD_POLICY,   -107, "password_policy") \
+    X(TV_ERR_NOT_ADMITTED,      -108, "not_admitted") \
+    X(TV_ERR_VISIT_CLOSED,      -109, "visit_closed") \
+    X(TV_ERR_CONFLICT,          -110, "conflict") \
+    X(TV_ERR_BUSY,              -111, "busy") \
+    X(TV_ERR_STORAGE,           -112, "storage_failed") \
+    X(TV_ERR_TOTP_REQUIRED,     -113, "totp_required")
 
 typedef enum tv_err {
     TV_OK = 0,

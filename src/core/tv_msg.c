@@ -505,6 +505,14 @@ static int strict_json(const char *t, size_t len)
     return 0;
 }
 
+int tv_json_strict_check(const char *text, size_t len)
+{
+    if (text == NULL || len == 0)
+        return TV_ERR_MSG_JSON;
+    int rc = tv_utf8_check(text, len, NULL);
+    return rc != 0 ? rc : strict_json(text, len);
+}
+
 int tv_msg_parse(const char *text, size_t len, tv_msg_origin origin, tv_msg *m)
 {
     if (m == NULL || (text == NULL && len > 0) ||

@@ -38,6 +38,10 @@ typedef struct tv_msg {
 
 const char *tv_msg_type_name(tv_msg_type t);
 
+/* The strict lexical pass tv_msg_parse makes before cJSON reads a frame (UTF-8, RFC 8259 tokens as
+ * JSON.parse reads them), for other JSON from browsers such as HTTP API bodies. */
+int tv_json_strict_check(const char *text, size_t len);
+
 /* 1 for types a browser sends for the server to forward (they have both a browser and a server form). */
 int tv_msg_relayed(tv_msg_type t);
 int tv_msg_type_from_name(const char *name, size_t len, tv_msg_type *t);

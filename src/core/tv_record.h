@@ -21,6 +21,8 @@ enum tv_record_purpose {
     TV_RECORD_CHAT = 3,
     TV_RECORD_BACKUP = 4,
     TV_RECORD_CACHE = 5,
+    TV_RECORD_VISIT_LABEL = 6,
+    TV_RECORD_CACHE_SHARE = 7,   /* the per-user share of the browser cache key */
 };
 
 int tv_record_subkey(const uint8_t master[TV_RECORD_KEYBYTES], uint64_t purpose, uint8_t out[TV_RECORD_KEYBYTES]);

@@ -11,6 +11,12 @@
 #include "tv_tls_policy.h"
 #include "tv_auditlog.h"
 #include "tv_backup.h"
+#include "tv_api.h"
+#include "tv_jobs.h"
+
+#include <curl/curl.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <errno.h>
 #include <libwebsockets.h>
@@ -18,6 +24,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sodium.h>
 #include <sys/stat.h>
 
 
@@ -32,29 +39,72 @@ static void on_signal(int sig)
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: televisitd [--config FILE] [--port N] [--bind ADDR] [--data-dir DIR] [--web-root DIR]\n"
-            "                  [--tls-cert FILE --tls-key FILE] [--frame-ancestors \"ORIGIN ...\"]\n"
+            "usage: televisitd [--config FILE] [--SETTING VALUE ...]\n"
+            "       televisitd user add EMAIL [--admin] [--SETTING VALUE ...]   (password on stdin)\n"
             "       televisitd audit verify [--data-dir DIR] [--key-file FILE]\n"
             "       televisitd backup OUT-DIR [--data-dir DIR] [--key-file FILE]\n"
             "       televisitd restore BACKUP-FILE [--data-dir DIR] [--key-file FILE]\n"
             "\n"
-            "Secure video visits: serves the web client over HTTPS (TLS 1.2+ only) on one port.\n"
-            "Settings come from built-in defaults, then --config FILE (key = value lines), then\n"
-            "TELEVISIT_<KEY> environment variables, then these flags.\n"
+            "Secure video visits: the web client, its API and WebSocket signaling over HTTPS (TLS 1.2+ only)\n"
+            "on one port. Settings come from built-in defaults, then --config FILE (key = value lines), then\n"
+            "TELEVISIT_<SETTING> environment variables (TELEVISIT_DATA_DIR...), then these flags:\n"
+            "\n");
+    tv_config_help(out);
+    fprintf(out,
+            "  --config FILE            read settings from FILE\n"
+            "  --help                   this text\n"
             "\n"
-            "  --port N               HTTPS and WSS port (8443)\n"
-            "  --bind ADDR            address to listen on (127.0.0.1)\n"
-            "  --data-dir DIR         database, keys, generated certificate (./data)\n"
-            "  --web-root DIR         static files (./build/web)\n"
-            "  --tls-cert/--tls-key   PEM files; without them a self-signed certificate is made in DIR\n"
-            "  --frame-ancestors      EHR origins allowed to embed televisit in a frame\n"
-            "  --key-file FILE        master key for encrypted fields (DIR/master.key), kept out of the DB\n"
-            "  --help                 this text\n"
-            "\n"
-            "audit verify checks the audit log's hash chain and names the first record that breaks it\n"
-            "(exit status 0 intact, 3 broken). backup writes an encrypted, consistent copy of the database\n"
-            "while the server runs; it can only be read with the master key, so keep that file, and a copy of\n"
-            "it, somewhere else. restore checks a backup and puts it in place of a missing database.\n");
+            "user add creates an active clinician account (no activation mail), reading the password from\n"
+            "standard input. audit verify checks the audit log's hash chain and names the first record that\n"
+            "breaks it (exit status 0 intact, 3 broken). backup writes an encrypted, consistent copy of the\n"
+            "database while the server runs; it can only be read with the master key, so keep that file, and\n"
+            "a copy of it, somewhere else. restore checks a backup and puts it in place of a missing database.\n");
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int user_add(const tv_config *cfg, const char *email, int admin)
+{
+    char err[512], db_path[TV_CONFIG_STR + 32], key_path[TV_CONFIG_STR + 32], pw[TV_PASSWORD_MAX_BYTES + 2];
+    snprintf(db_path, sizeof db_path, "%s/televisit.db", cfg->data_dir);
+    snprintf(key_path, sizeof key_path, "%s", cfg->key_file[0] ? cfg->key_file : "");
+    if (!cfg->key_file[0])
+        snprintf(key_path, sizeof key_path, "%s/master.key", cfg->data_dir);
+    if (isatty(0))
+        fprintf(stderr, "password for %s: ", email);
+    if (fgets(pw, sizeof pw, stdin) == NULL) {
+        fprintf(stderr, "televisitd: no password on standard input\n");
+        return 2;
+    }
+    pw[strcspn(pw, "\r\n")] = '\0';
+    if (mkdir(cfg->data_dir, 0700) != 0 && errno != EEXIST) {
+        fprintf(stderr, "televisitd: cannot create data directory %s: %s\n", cfg->data_dir, strerror(errno));
+        return 1;
+    }
+    static tv_api api;
+    tv_store st;
+    int rc = 1;
+    if (tv_store_open(&st, db_path, key_path, err, sizeof err) != 0) {
+        fprintf(stderr, "televisitd: %s\n", err);
+    } else {
+        if (tv_api_init(&api, cfg) != 0)
+            fprintf(stderr, "televisitd: cannot set up password hashing\n");
+        else if (tv_api_user_add(&api, &st, email, pw, admin, now_ms(), err, sizeof err) != 0)
+            fprintf(stderr, "televisitd: %s\n", err);
+        else {
+            printf("added %s%s; it can sign in now\n", email, admin ? " (administrator)" : "");
+            rc = 0;
+        }
+        tv_api_free(&api);
+        tv_store_close(&st);
+    }
+    sodium_memzero(pw, sizeof pw);
+    return rc;
 }
 
 static void store_paths(const tv_config *cfg, char *db, size_t db_size, char *key, size_t key_size)
@@ -137,9 +187,13 @@ int main(int argc, char **argv)
             return 0;
         }
     /* A command word comes first: "audit verify". */
-    int command = 0, first_flag = 1;
+    int command = 0, first_flag = 1, admin = 0;
     const char *command_arg = NULL;
-    if (argc >= 3 && strcmp(argv[1], "audit") == 0 && strcmp(argv[2], "verify") == 0) {
+    if (argc >= 4 && strcmp(argv[1], "user") == 0 && strcmp(argv[2], "add") == 0) {
+        command = 4;
+        command_arg = argv[3];
+        first_flag = 4;
+    } else if (argc >= 3 && strcmp(argv[1], "audit") == 0 && strcmp(argv[2], "verify") == 0) {
         command = 1;
         first_flag = 3;
     } else if (argc >= 3 && (strcmp(argv[1], "backup") == 0 || strcmp(argv[1], "restore") == 0) &&
@@ -166,6 +220,10 @@ int main(int argc, char **argv)
             i++;
             continue;
         }
+        if (command == 4 && strcmp(argv[i], "--admin") == 0) {
+            admin = 1;
+            continue;
+        }
         if (strncmp(argv[i], "--", 2) != 0 || i + 1 >= argc) {
             fprintf(stderr, "televisitd: unexpected argument \"%s\" (see --help)\n", argv[i]);
             return 2;
@@ -186,6 +244,8 @@ int main(int argc, char **argv)
     }
     if (command == 1)
         return audit_verify(&cfg);
+    if (command == 4)
+        return user_add(&cfg, command_arg, admin);
     if (command == 2 || command == 3)
         return backup_or_restore(&cfg, command == 3, command_arg);
     if (mkdir(cfg.data_dir, 0700) != 0 && errno != EEXIST) {
@@ -233,6 +293,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "televisitd: web root %s not found (run npm run build)\n", cfg.web_root);
         return 1;
     }
+    /* The API's workers: Argon2id and mail off the event loop, each with its own connection. */
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    static tv_api api;
+    static tv_jobs jobs;
+    if (tv_api_init(&api, &cfg) != 0) {
+        fprintf(stderr, "televisitd: cannot set up password hashing (pwhash_mem_mib %d)\n", cfg.pwhash_mem_mib);
+        return 1;
+    }
+    if (tv_jobs_start(&jobs, &api, 2, db_path, key_path, err, sizeof err) != 0) {
+        fprintf(stderr, "televisitd: %s\n", err);
+        return 1;
+    }
+    http.jobs = &jobs;
 
     static const struct lws_protocols protocols[] = {
         { "http", tv_http_callback, sizeof(tv_http_session), 0, 0, NULL, 0 },
@@ -259,6 +332,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "televisitd: cannot listen on %s:%d\n", cfg.bind, cfg.port);
         return 1;
     }
+    tv_jobs_set_context(&jobs, ctx);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     printf("televisitd: listening on https://%s:%d/ (web root %s, data %s)\n",
@@ -266,7 +340,11 @@ int main(int argc, char **argv)
     fflush(stdout);
     while (!interrupted && lws_service(ctx, 0) >= 0)
         ;
-    lws_context_destroy(ctx);
+    tv_jobs_set_context(&jobs, NULL);   /* no wake-up of a context being destroyed */
+    lws_context_destroy(ctx);           /* closes connections: their pending jobs are orphaned */
+    tv_jobs_stop(&jobs);
+    tv_api_free(&api);
+    curl_global_cleanup();
     tv_store_close(&store);
     printf("televisitd: stopped\n");
     return 0;

@@ -6,11 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct key_info { const char *name; size_t offset; int is_port; const char *help; } key_info;
+typedef struct key_info {
+    const char *name;
+    size_t offset, size;   /* size 0: an int within [min, max] */
+    long min, max;
+    const char *help;
+} key_info;
 
-#define STR(field, help) { #field, offsetof(tv_config, field), 0, help }
+#define STR(field, help) { #field, offsetof(tv_config, field), sizeof ((tv_config *)0)->field, 0, 0, help }
+#define INT(field, lo, hi, help) { #field, offsetof(tv_config, field), 0, lo, hi, help }
 static const key_info keys[] = {
-    { "port", offsetof(tv_config, port), 1, "TCP port for HTTPS and WSS (default 8443)" },
+    INT(port, 1, 65535, "TCP port for HTTPS and WSS (default 8443)"),
     STR(bind, "address to listen on (default 127.0.0.1)"),
     STR(data_dir, "directory for the database, keys and generated certificate (default ./data)"),
     STR(web_root, "directory of static files (default ./build/web)"),
@@ -18,6 +24,21 @@ static const key_info keys[] = {
     STR(tls_key, "PEM private key of tls_cert"),
     STR(frame_ancestors, "space-separated EHR origins allowed to embed televisit (default: none)"),
     STR(key_file, "master key file, mode 0600, never in the database (default data_dir/master.key)"),
+    STR(public_url, "base URL in links sent by mail (default https://localhost:PORT)"),
+    STR(smtp_url, "mail relay, smtp://host:port or smtps://host:port (default: none, mail is written to data_dir/mail)"),
+    STR(smtp_from, "sender address of mail (default televisit@localhost)"),
+    STR(smtp_user, "mail relay user name"),
+    STR(smtp_password, "mail relay password"),
+    STR(turn_urls, "space-separated TURN/STUN URLs for browsers, e.g. turn:host:3478?transport=udp"),
+    STR(turn_secret, "coturn static-auth-secret for time-limited TURN credentials"),
+    INT(turn_ttl_s, 60, 86400, "lifetime of a TURN credential in seconds (default 3600)"),
+    INT(session_idle_min, 1, 1440, "clinician session inactivity timeout in minutes (default 15)"),
+    INT(session_max_hours, 1, 168, "clinician session absolute lifetime in hours (default 12)"),
+    INT(invite_ttl_hours, 1, 720, "invite link lifetime in hours (default 24)"),
+    INT(chat_retention_days, 0, 3650, "days chat is kept, encrypted; 0 keeps none (default 30)"),
+    INT(require_2fa, 0, 1, "1: every clinician must enroll TOTP (default 0)"),
+    INT(pwhash_mem_mib, 19, 1024, "Argon2id memory per password hash in MiB (default 64)"),
+    INT(auth_per_minute, 1, 100000, "auth requests per minute per source address (default 30)"),
 };
 
 void tv_config_defaults(tv_config *c)
@@ -27,6 +48,14 @@ void tv_config_defaults(tv_config *c)
     snprintf(c->bind, sizeof c->bind, "127.0.0.1");
     snprintf(c->data_dir, sizeof c->data_dir, "data");
     snprintf(c->web_root, sizeof c->web_root, "build/web");
+    snprintf(c->smtp_from, sizeof c->smtp_from, "televisit@localhost");
+    c->turn_ttl_s = 3600;
+    c->session_idle_min = 15;
+    c->session_max_hours = 12;
+    c->invite_ttl_hours = 24;
+    c->chat_retention_days = 30;
+    c->pwhash_mem_mib = 64;
+    c->auth_per_minute = 30;
 }
 
 static int fail(char *err, size_t n, const char *fmt, const char *a)
@@ -83,16 +112,18 @@ int tv_config_set(tv_config *c, const char *key, const char *value, char *err, s
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         if (strcmp(keys[i].name, key) != 0)
             continue;
-        if (keys[i].is_port) {
-            char *end;
+        if (keys[i].size == 0) {
+            char *end, msg[160];
             long v = strtol(value, &end, 10);
-            if (*value == '\0' || *end != '\0' || v < 1 || v > 65535)
-                return fail(err, err_size, "port must be a number from 1 to 65535, not \"%s\"", value);
-            c->port = (int)v;
+            if (*value == '\0' || *end != '\0' || v < keys[i].min || v > keys[i].max) {
+                snprintf(msg, sizeof msg, "%s must be a number from %ld to %ld, not \"%%s\"", key, keys[i].min,
+                         keys[i].max);
+                return fail(err, err_size, msg, value);
+            }
+            memcpy((char *)c + keys[i].offset, &(int){ (int)v }, sizeof(int));
             return 0;
         }
-        size_t size = strcmp(key, "bind") == 0 ? sizeof c->bind : TV_CONFIG_STR;
-        if (strlen(value) >= size)
+        if (strlen(value) >= keys[i].size)
             return fail(err, err_size, "%s is too long", key);
         if (strcmp(key, "frame_ancestors") == 0 && !origins_ok(value))
             return fail(err, err_size, "frame_ancestors must be origins like https://ehr.example.org, not \"%s\"", value);
@@ -157,4 +188,16 @@ int tv_config_load_env(tv_config *c, char *err, size_t err_size)
         }
     }
     return 0;
+}
+
+void tv_config_help(FILE *out)
+{
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        char flag[40];
+        snprintf(flag, sizeof flag, "--%s", keys[i].name);
+        for (char *f = flag + 2; *f; f++)
+            if (*f == '_')
+                *f = '-';
+        fprintf(out, "  %-24s %s\n", flag, keys[i].help);
+    }
 }

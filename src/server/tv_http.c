@@ -1,6 +1,13 @@
 #define _DEFAULT_SOURCE   /* realpath */
+#define _POSIX_C_SOURCE 200809L
 #include "tv_http.h"
 #include "tv_err.h"
+#include "tv_api.h"
+#include "tv_jobs.h"
+#include "tv_token.h"
+
+#include <sodium.h>
+#include <time.h>
 
 #include <limits.h>
 #include <stdio.h>
@@ -107,34 +114,105 @@ static tv_http *http_of(struct lws *wsi)
     return lws_context_user(lws_get_context(wsi));
 }
 
-/* Headers now, the body when the connection can take it. */
-static int send_json(struct lws *wsi, tv_http_session *s, unsigned status, const char *code, const char *message)
+static void answer_reset(tv_http_session *s)
 {
-    int n = code ? snprintf(s->body, sizeof s->body, "{\"error\":\"%s\",\"message\":\"%s\"}", code, message)
-                 : snprintf(s->body, sizeof s->body, "%s", message);
-    if (n < 0 || (size_t)n >= sizeof s->body)
-        return -1;
-    s->body_len = (size_t)n;
-    unsigned char buf[LWS_PRE + 2048], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
-    if (lws_add_http_common_headers(wsi, status, "application/json", s->body_len, &p, end) ||
-        security_headers(wsi, http_of(wsi)->csp, 0, &p, end) ||
-        lws_finalize_write_http_header(wsi, start, &p, end))
-        return -1;
-    if (lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0) {
-        /* HEAD: the headers (with the length the body would have), never the body itself */
-        s->body_len = 0;
-        return lws_http_transaction_completed(wsi) ? -1 : 0;
+    if (s->out) {
+        sodium_memzero(s->out, s->out_len);
+        free(s->out);
     }
+    s->out = NULL;
+    s->out_len = s->out_off = 0;
+    s->headers_done = 0;
+    s->set_cookie[0] = s->disposition[0] = '\0';
+    s->retry_after_s = 0;
+}
+
+static void request_reset(tv_http_session *s)
+{
+    if (s->in) {
+        sodium_memzero(s->in, s->in_len);   /* passwords */
+        free(s->in);
+    }
+    s->in = NULL;
+    s->in_len = 0;
+    s->api_post = s->too_large = s->refuse_after_body = 0;
+}
+
+/* Takes body (malloc'd) and writes it, with the headers, when the connection can take it. */
+static int answer(struct lws *wsi, tv_http_session *s, int status, const char *type, char *body, size_t len)
+{
+    answer_reset(s);
+    s->status = status;
+    s->content_type = type;
+    s->out = body;
+    s->out_len = len;
+    s->head_only = lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0;
     lws_callback_on_writable(wsi);
     return 0;
 }
 
-static int serve_static(struct lws *wsi, tv_http_session *s, const char *uri)
+static int send_json(struct lws *wsi, tv_http_session *s, unsigned status, const char *code, const char *message)
+{
+    char buf[512];
+    int n = code ? snprintf(buf, sizeof buf, "{\"error\":\"%s\",\"message\":\"%s\"}", code, message)
+                 : snprintf(buf, sizeof buf, "%s", message);
+    char *body = n > 0 && (size_t)n < sizeof buf ? malloc((size_t)n + 1) : NULL;
+    if (body == NULL)
+        return -1;
+    memcpy(body, buf, (size_t)n + 1);
+    return answer(wsi, s, (int)status, "application/json", body, (size_t)n);
+}
+
+static int write_headers(struct lws *wsi, tv_http_session *s)
+{
+    unsigned char buf[LWS_PRE + 3072], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
+    char retry[16];
+    snprintf(retry, sizeof retry, "%d", s->retry_after_s);
+    if (lws_add_http_common_headers(wsi, (unsigned)s->status, s->content_type, s->out_len, &p, end) ||
+        security_headers(wsi, http_of(wsi)->csp, 0, &p, end) ||
+        (s->set_cookie[0] && add_header(wsi, "set-cookie:", s->set_cookie, &p, end)) ||
+        (s->disposition[0] && add_header(wsi, "content-disposition:", s->disposition, &p, end)) ||
+        (s->retry_after_s > 0 && add_header(wsi, "retry-after:", retry, &p, end)) ||
+        lws_finalize_write_http_header(wsi, start, &p, end))
+        return -1;
+    s->headers_done = 1;
+    return 0;
+}
+
+/* Headers, then the body in pieces the connection can take; a transaction ends with the last one. */
+static int write_answer(struct lws *wsi, tv_http_session *s)
+{
+    if (!s->headers_done) {
+        if (write_headers(wsi, s) != 0)
+            return -1;
+        if (s->head_only || s->out_len == 0) {
+            answer_reset(s);
+            return lws_http_transaction_completed(wsi) ? -1 : 0;
+        }
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    enum { CHUNK = 16384 };
+    unsigned char buf[LWS_PRE + CHUNK];
+    size_t n = s->out_len - s->out_off < CHUNK ? s->out_len - s->out_off : CHUNK;
+    int last = s->out_off + n == s->out_len;
+    memcpy(buf + LWS_PRE, s->out + s->out_off, n);
+    if (lws_write(wsi, buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
+        return -1;
+    sodium_memzero(buf + LWS_PRE, n);
+    s->out_off += n;
+    if (!last) {
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    answer_reset(s);
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static int serve_file(struct lws *wsi, tv_http_session *s, const char *rel)
 {
     tv_http *h = http_of(wsi);
-    char rel[256], full[TV_HTTP_PATH_MAX], real[TV_HTTP_PATH_MAX];
-    if (tv_http_safe_path(uri, rel, sizeof rel) != 0)
-        return send_json(wsi, s, HTTP_STATUS_BAD_REQUEST, "bad_path", "This path is not allowed.");
+    char full[TV_HTTP_PATH_MAX], real[TV_HTTP_PATH_MAX];
     const char *mime = tv_http_mime(rel);
     struct stat st;
     if (mime == NULL || (size_t)snprintf(full, sizeof full, "%s/%s", h->root, rel) >= sizeof full ||
@@ -150,21 +228,111 @@ static int serve_static(struct lws *wsi, tv_http_session *s, const char *uri)
     return 0;
 }
 
+static int serve_static(struct lws *wsi, tv_http_session *s, const char *uri)
+{
+    char rel[256];
+    /* /v/TOKEN: the patient's page; the token stays in the address bar, never in a Referer */
+    if (strncmp(uri, "/v/", 3) == 0 && tv_token_check(uri + 3, strlen(uri + 3)) == 0)
+        return serve_file(wsi, s, "visit.html");
+    if (tv_http_safe_path(uri, rel, sizeof rel) != 0)
+        return send_json(wsi, s, HTTP_STATUS_BAD_REQUEST, "bad_path", "This path is not allowed.");
+    return serve_file(wsi, s, rel);
+}
+
+static void header(struct lws *wsi, enum lws_token_indexes t, char *buf, size_t size, const char **out)
+{
+    buf[0] = '\0';
+    *out = lws_hdr_copy(wsi, buf, (int)size, t) > 0 ? buf : NULL;
+}
+
+/* Hands the request to a worker; the answer comes back through tv_http_jobs_done. */
+static int submit_api(struct lws *wsi, tv_http_session *s, const char *method)
+{
+    tv_http *h = http_of(wsi);
+    char cookie[2048], session[TV_TOKEN_STRBYTES], ip[64], host[256], origin[300], ctype[128], query[256];
+    tv_api_req rq = { .method = method, .path = s->path, .body = s->in, .body_len = s->in_len };
+    const char *c;
+    header(wsi, WSI_TOKEN_HTTP_COOKIE, cookie, sizeof cookie, &c);
+    rq.session = c && tv_api_cookie_token(c, session, sizeof session) == 0 ? session : NULL;
+    header(wsi, WSI_TOKEN_HOST, host, sizeof host, &rq.host);
+    header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof origin, &rq.origin);
+    header(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, ctype, sizeof ctype, &rq.content_type);
+    header(wsi, WSI_TOKEN_HTTP_URI_ARGS, query, sizeof query, &rq.query);
+    lws_get_peer_simple(wsi, ip, sizeof ip);
+    rq.ip = ip;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    rq.now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (s->too_large)
+        rq.body_len = TV_API_BODY_MAX + 1;   /* the API answers 413 without reading it */
+    int rc = tv_jobs_submit(h->jobs, wsi, &rq, &s->job);
+    sodium_memzero(cookie, sizeof cookie);
+    sodium_memzero(session, sizeof session);
+    request_reset(s);
+    if (rc == TV_ERR_BUSY)
+        return send_json(wsi, s, HTTP_STATUS_SERVICE_UNAVAILABLE, "busy", "The server is busy. Try again in a moment.");
+    return rc == 0 ? 0 : -1;
+}
+
+void tv_http_jobs_done(tv_http *h)
+{
+    tv_job *job;
+    while ((job = tv_jobs_take_done(h->jobs)) != NULL) {
+        struct lws *wsi = job->wsi;
+        if (wsi) {
+            tv_http_session *s = lws_wsi_user(wsi);
+            s->job = NULL;
+            answer(wsi, s, job->rs.status ? job->rs.status : 500,
+                   job->rs.content_type ? job->rs.content_type : "application/json", job->rs.body, job->rs.body_len);
+            snprintf(s->set_cookie, sizeof s->set_cookie, "%s", job->rs.set_cookie);
+            snprintf(s->disposition, sizeof s->disposition, "%s", job->rs.disposition);
+            s->retry_after_s = job->rs.retry_after_s;
+            job->rs.body = NULL;   /* the session owns it now */
+            job->rs.body_len = 0;
+        }
+        tv_job_free(job);
+    }
+}
+
 int tv_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
     tv_http_session *s = user;
     switch (reason) {
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED: {
+        tv_http *h = lws_context_user(lws_get_context(wsi));
+        if (h->jobs)
+            tv_http_jobs_done(h);
+        if (h->ws_wake)
+            h->ws_wake(h->ws_ctx);
+        return 0;
+    }
     case LWS_CALLBACK_HTTP: {
         const char *uri = in;
-        if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0 && lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) <= 0) {
+        int is_get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
+        int is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+        int is_api = strncmp(uri, "/api/", 5) == 0 && http_of(wsi)->jobs != NULL;
+        request_reset(s);
+        if (is_api && strlen(uri) < sizeof s->path)
+            snprintf(s->path, sizeof s->path, "%s", uri);
+        if (is_api && is_get)
+            return submit_api(wsi, s, "GET");
+        if (!is_get && lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) <= 0) {
             /* libwebsockets reads a request body before it lets us answer: wait for one that is coming
              * (a non-zero length, or chunked), answer now when there is none. */
             char cl[24] = "";
             int chunked = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
             lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH);
-            if (!chunked && strtoull(cl, NULL, 10) == 0)
+            unsigned long long n = strtoull(cl, NULL, 10);
+            if (is_api && is_post) {
+                s->api_post = 1;
+                s->too_large = n > TV_API_BODY_MAX;
+                if (!chunked && n == 0)
+                    return submit_api(wsi, s, "POST");
+                return 0;
+            }
+            if (!chunked && n == 0)
                 return send_json(wsi, s, HTTP_STATUS_METHOD_NOT_ALLOWED, "method_not_allowed",
-                                 "Only GET and HEAD are allowed here.");
+                                 is_api ? "This method is not allowed here." : "Only GET and HEAD are allowed here.");
             s->refuse_after_body = 1;
             return 0;
         }
@@ -173,8 +341,22 @@ int tv_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         return serve_static(wsi, s, uri);
     }
     case LWS_CALLBACK_HTTP_BODY:
-        return 0;   /* a body we refuse: read and dropped */
+        if (s && s->api_post && !s->too_large) {
+            if (s->in_len + len > TV_API_BODY_MAX) {
+                s->too_large = 1;   /* read on and dropped; answered 413 */
+                return 0;
+            }
+            char *grown = realloc(s->in, s->in_len + len + 1);
+            if (grown == NULL)
+                return -1;
+            s->in = grown;
+            memcpy(s->in + s->in_len, in, len);
+            s->in_len += len;
+        }
+        return 0;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (s && s->api_post)
+            return submit_api(wsi, s, "POST");
         if (s && s->refuse_after_body) {
             s->refuse_after_body = 0;
             return send_json(wsi, s, HTTP_STATUS_METHOD_NOT_ALLOWED, "method_not_allowed",
@@ -182,23 +364,23 @@ int tv_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         }
         return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
-        if (s == NULL || s->body_len == 0)
+        if (s == NULL || s->out == NULL)
             break;
-        {
-            unsigned char buf[LWS_PRE + sizeof s->body];
-            memcpy(buf + LWS_PRE, s->body, s->body_len);
-            size_t n = s->body_len;
-            s->body_len = 0;
-            if (lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_HTTP_FINAL) != (int)n)
-                return -1;
-        }
-        if (lws_http_transaction_completed(wsi))
-            return -1;
-        return 0;
+        return write_answer(wsi, s);
     case LWS_CALLBACK_HTTP_FILE_COMPLETION:
         if (lws_http_transaction_completed(wsi))
             return -1;
         return 0;
+    case LWS_CALLBACK_CLOSED_HTTP:
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+        if (s) {
+            if (s->job)
+                tv_jobs_orphan(http_of(wsi)->jobs, s->job);
+            s->job = NULL;
+            request_reset(s);
+            answer_reset(s);
+        }
+        break;
     default:
         break;
     }

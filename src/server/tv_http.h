@@ -12,16 +12,35 @@
 
 #define TV_HTTP_PATH_MAX 4096   /* PATH_MAX on Linux; the header needs no POSIX feature macros */
 
+struct tv_jobs;
+struct tv_job;
+
 typedef struct tv_http {
     char root[TV_HTTP_PATH_MAX];   /* realpath of the web root */
     char csp[1200];
+    struct tv_jobs *jobs;          /* answers /api/ requests; NULL: the API is off */
+    /* the WebSocket side's callback, for the wake-ups and closes routed through the http protocol */
+    int (*ws_wake)(void *ctx);
+    void *ws_ctx;
 } tv_http;
 
-/* Per-connection state for a JSON answer waiting for its body to be written. */
+/* Per-connection state: a request body being read, a job being answered, an answer being written. */
 typedef struct tv_http_session {
-    char body[1024];
-    size_t body_len;
     int refuse_after_body;   /* a method we do not take: answer 405 once its body has been read */
+    int api_post;            /* an /api/ POST: its body is collected, then it becomes a job */
+    int too_large;
+    char path[128];
+    char *in;                /* the request body so far */
+    size_t in_len;
+    struct tv_job *job;      /* pending on a worker */
+    /* the answer */
+    int status, headers_done, head_only;
+    char *out;
+    size_t out_len, out_off;
+    const char *content_type;
+    char set_cookie[256];
+    char disposition[96];
+    int retry_after_s;
 } tv_http_session;
 
 int tv_http_init(tv_http *h, const tv_config *cfg);
@@ -35,6 +54,9 @@ const char *tv_http_mime(const char *path);
 
 /* 1 for a content-hashed file name (name.0123abcd.ext), which may be cached for a year. */
 int tv_http_versioned(const char *path);
+
+/* On the loop, after a wake-up: writes the answers of finished API jobs. */
+void tv_http_jobs_done(tv_http *h);
 
 int tv_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
 

@@ -41,6 +41,56 @@ static const char *const migrations[] = {
     "CREATE INDEX audit_requester ON audit (requester, seq);"
     "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
     "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+    /* 3: accounts (2FA, lockout, roles), mailed keys, sessions, recovery codes, visits, chat.
+     * Every token, session id and code is stored as a hash; TOTP secrets, visit labels and chat as
+     * tv_record ciphertext bound to their row. */
+    "ALTER TABLE users ADD COLUMN totp_enabled INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE users ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE users ADD COLUMN locked_until_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE users ADD COLUMN lockouts INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE users ADD COLUMN is_admin INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE users ADD COLUMN ip_allow TEXT NOT NULL DEFAULT '';"
+    "CREATE TABLE mail_keys ("
+    "  hash BLOB PRIMARY KEY,"
+    "  user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+    "  kind TEXT NOT NULL CHECK (kind IN ('activate', 'reset')),"
+    "  expires_ms INTEGER NOT NULL,"
+    "  used_ms INTEGER"
+    ");"
+    "CREATE TABLE sessions ("
+    "  hash BLOB PRIMARY KEY,"
+    "  user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+    "  stage TEXT NOT NULL CHECK (stage IN ('totp', 'full')),"
+    "  created_ms INTEGER NOT NULL,"
+    "  last_ms INTEGER NOT NULL,"
+    "  ip TEXT NOT NULL DEFAULT ''"
+    ");"
+    "CREATE INDEX sessions_user ON sessions (user_id);"
+    "CREATE TABLE recovery_codes ("
+    "  id INTEGER PRIMARY KEY,"
+    "  user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+    "  hash BLOB NOT NULL,"      /* keyed BLAKE2b under a subkey of the master key */
+    "  used_ms INTEGER"
+    ");"
+    "CREATE TABLE visits ("
+    "  id TEXT PRIMARY KEY,"
+    "  clinician_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+    "  token_hash BLOB NOT NULL UNIQUE,"
+    "  label BLOB,"              /* tv_record, purpose TV_RECORD_VISIT_LABEL, identity visits/label/rowid */
+    "  created_ms INTEGER NOT NULL,"
+    "  expires_ms INTEGER NOT NULL,"
+    "  state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'ended', 'revoked')),"
+    "  ended_ms INTEGER"
+    ");"
+    "CREATE INDEX visits_clinician ON visits (clinician_id, created_ms);"
+    "CREATE TABLE chat ("
+    "  id INTEGER PRIMARY KEY,"
+    "  visit_id TEXT NOT NULL REFERENCES visits (id) ON DELETE CASCADE,"
+    "  sender TEXT NOT NULL,"
+    "  ts_ms INTEGER NOT NULL,"
+    "  body BLOB NOT NULL"       /* tv_record, purpose TV_RECORD_CHAT, identity chat/body/id */
+    ");"
+    "CREATE INDEX chat_visit ON chat (visit_id, id);",
 };
 
 static int fail(char *err, size_t n, const char *what, const char *detail)

@@ -1,0 +1,94 @@
+/* televisitd's JSON API under /api/: clinician accounts (register, activation by mail, login with
+ * Argon2id then TOTP or a recovery code, lockout, sessions), 2FA enrollment, password change and
+ * reset, visits and invite links, the account owner's audit log and data export. A handler runs on a
+ * worker thread with its own database connection (Argon2id never runs on the event loop); the
+ * request and its answer are plain structs, so the tests call it without a socket. */
+#ifndef TV_API_H
+#define TV_API_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tv_config.h"
+#include "tv_password.h"
+#include "tv_store.h"
+#include "tv_token.h"
+
+#define TV_API_BODY_MAX 16384            /* request bodies; larger ones get 413 before parsing */
+#define TV_API_COOKIE "__Host-tv_session"
+#define TV_API_BUCKETS 4096              /* source addresses tracked by the auth rate limit */
+#define TV_API_PHANTOMS 4096             /* unknown e-mails tracked for lockout (no enumeration) */
+#define TV_API_LOCK_FAILURES 5
+#define TV_API_LOCK_MS (15 * 60 * 1000LL)
+#define TV_API_TOTP_STAGE_MS (5 * 60 * 1000LL)   /* between the password and the code */
+#define TV_API_RECOVERY_CODES 10
+
+typedef struct tv_api_req {
+    const char *method;        /* "GET", "POST" */
+    const char *path;          /* "/api/login" */
+    const char *query;         /* after '?', or NULL */
+    const char *session;       /* the session cookie's value, or NULL */
+    const char *ip;            /* source address */
+    const char *host;          /* Host header: the origin a browser's POST must come from */
+    const char *origin;        /* Origin header, or NULL */
+    const char *content_type;  /* or NULL */
+    const char *body;
+    size_t body_len;
+    int64_t now_ms;
+} tv_api_req;
+
+typedef struct tv_api_resp {
+    int status;
+    char *body;                /* malloc'd; tv_api_resp_free */
+    size_t body_len;
+    const char *content_type;  /* static string */
+    char set_cookie[256];      /* "" for none */
+    char disposition[96];      /* Content-Disposition for downloads, or "" */
+    int retry_after_s;         /* > 0: a Retry-After header */
+} tv_api_resp;
+
+typedef struct tv_api_bucket { char ip[48]; double tokens; int64_t at_ms; } tv_api_bucket;
+typedef struct tv_api_phantom { uint8_t email_hash[16]; int failures, lockouts; int64_t locked_until_ms; } tv_api_phantom;
+
+/* What the API tells the signaling hub (on the event loop) about: "visit_closed" with a visit id,
+ * "user_sessions_revoked" with a user id. Called from a worker thread. */
+typedef void (*tv_api_notify_fn)(void *ctx, const char *event, const char *id);
+
+typedef struct tv_api {
+    const tv_config *cfg;
+    tv_pwhash_cost cost;
+    tv_password_policy policy;
+    char dummy_hash[TV_PWHASH_STRBYTES];   /* verified for unknown e-mails, so they take as long */
+    char public_url[TV_CONFIG_STR + 32];
+    tv_api_notify_fn notify;
+    void *notify_ctx;
+    pthread_mutex_t lock;                  /* the two tables below */
+    tv_api_bucket buckets[TV_API_BUCKETS];
+    tv_api_phantom phantoms[TV_API_PHANTOMS];
+} tv_api;
+
+int tv_api_init(tv_api *api, const tv_config *cfg);
+void tv_api_free(tv_api *api);
+
+/* Answers one request. Always fills rs (a JSON error for anything refused); returns 0, or a
+ * negative tv_err when even the error could not be built. */
+int tv_api_handle(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs);
+void tv_api_resp_free(tv_api_resp *rs);
+
+/* The session cookie's token in a Cookie header (out: TV_TOKEN_STRBYTES), 0 or TV_ERR_NOT_FOUND. */
+int tv_api_cookie_token(const char *cookie_header, char *out, size_t out_size);
+
+/* The user of a full (signed-in, 2FA done) session, for the signaling hub: checks the timeouts, the
+ * account's state and IP allow-list, and refreshes the inactivity clock. */
+int tv_api_session_user(tv_api *api, tv_store *st, const char *token, const char *ip, int64_t now_ms, int64_t *uid);
+
+/* televisitd user add: an active account without the mail round trip. */
+int tv_api_user_add(tv_api *api, tv_store *st, const char *email, const char *password, int is_admin,
+                    int64_t now_ms, char *err, size_t err_size);
+
+/* 1 when ip is allowed by an allow-list of space-separated IPv4/IPv6 addresses and IPv4 CIDR blocks;
+ * an empty list allows every address. */
+int tv_api_ip_allowed(const char *list, const char *ip);
+
+#endif
