@@ -231,10 +231,12 @@ static int rate_ok(tv_api *api, const char *ip, int64_t now, int *retry_s)
         b->tokens = cap;
         b->at_ms = now;
     }
-    b->tokens += (double)(now - b->at_ms) * rate;
+    if (now > b->at_ms) {   /* a clock that steps back refills nothing */
+        b->tokens += (double)(now - b->at_ms) * rate;
+        b->at_ms = now;
+    }
     if (b->tokens > cap)
         b->tokens = cap;
-    b->at_ms = now;
     int ok = b->tokens >= 1.0;
     if (ok)
         b->tokens -= 1.0;

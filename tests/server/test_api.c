@@ -1,0 +1,536 @@
+/* The JSON API called directly with a controlled clock: activation, login, TOTP with replay,
+ * recovery codes, lockout and its doubling, no account enumeration, session timeouts, password
+ * reset, visits and audit logs that stay with their owner, and bad input that changes nothing. */
+#include "tv_server_test.h"
+
+#include <dirent.h>
+
+#include <cjson/cJSON.h>
+#include "tv_api.h"
+#include "tv_auditlog.h"
+#include "tv_base32.h"
+#include "tv_store.h"
+#include "tv_totp.h"
+
+static tv_config cfg;
+static tv_api api;
+static tv_store st;
+static const int64_t T0 = 1800000000000LL;   /* 2027-01-15 */
+static const char *PW = "Correct-Horse-Battery-9";
+
+typedef struct call_opts { const char *session, *ip, *origin, *ctype; int64_t now; } call_opts;
+
+static tv_api_resp rs;
+static cJSON *json;
+
+/* One request; json is the parsed answer (NULL for non-JSON). */
+static int call_with(const char *method, const char *path, const char *body, call_opts o)
+{
+    tv_api_resp_free(&rs);
+    cJSON_Delete(json);
+    tv_api_req rq = { method, path, NULL, o.session, o.ip ? o.ip : "192.0.2.1", "localhost:8443", o.origin,
+                      o.ctype ? o.ctype : "application/json", body, body ? strlen(body) : 0, o.now ? o.now : T0 };
+    const char *q = strchr(path, '?');
+    char p[128];
+    if (q) {
+        snprintf(p, sizeof p, "%.*s", (int)(q - path), path);
+        rq.path = p;
+        rq.query = q + 1;
+    }
+    assert_int_equal(tv_api_handle(&api, &st, &rq, &rs), 0);
+    json = rs.body ? cJSON_ParseWithLength(rs.body, rs.body_len) : NULL;
+    return rs.status;
+}
+
+#define call(m, p, b, ...) call_with(m, p, b, (call_opts){ __VA_ARGS__ })
+
+static const char *jstr(const char *name)
+{
+    const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(json, name));
+    return v ? v : "";
+}
+
+/* The session token from the last answer's Set-Cookie. */
+static void cookie_of(char out[TV_TOKEN_STRBYTES])
+{
+    const char *c = strstr(rs.set_cookie, TV_API_COOKIE "=");
+    assert_non_null(c);
+    assert_int_equal(tv_api_cookie_token(c, out, TV_TOKEN_STRBYTES), 0);
+    assert_non_null(strstr(rs.set_cookie, "Secure; HttpOnly; SameSite=None; Partitioned"));
+}
+
+/* The key in the newest mail to `to`, and the mail is removed. */
+static int mail_key(const char *to, char key[TV_TOKEN_STRBYTES])
+{
+    char dir[128], path[512], text[8192], want[300];
+    snprintf(dir, sizeof dir, "%s/mail", tv_test_dir);
+    snprintf(want, sizeof want, "To: <%s>", to);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int found = -1;
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        FILE *f = fopen(path, "r");
+        size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+        if (f)
+            fclose(f);
+        text[n] = '\0';
+        if (strstr(text, want) == NULL)
+            continue;
+        const char *k = strstr(text, "#key=");
+        found = k ? (snprintf(key, TV_TOKEN_STRBYTES, "%.43s", k + 5), 0) : 1;
+        unlink(path);
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
+static int64_t count(const char *sql)
+{
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(st.db, sql, -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return n;
+}
+
+static void make_user(const char *email)
+{
+    char body[256], key[TV_TOKEN_STRBYTES];
+    snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", email, PW);
+    assert_int_equal(call("POST", "/api/register", body), 202);
+    assert_int_equal(mail_key(email, key), 0);
+    snprintf(body, sizeof body, "{\"key\":\"%s\"}", key);
+    assert_int_equal(call("POST", "/api/activate", body), 200);
+}
+
+static void login(const char *email, char session[TV_TOKEN_STRBYTES], int64_t now)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", email, PW);
+    assert_int_equal(call("POST", "/api/login", body, .now = now), 200);
+    assert_string_equal(jstr("next"), "done");
+    cookie_of(session);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (tv_test_dir_make("api") != 0)
+        return -1;
+    tv_config_defaults(&cfg);
+    snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", tv_test_dir);
+    cfg.pwhash_mem_mib = 19;    /* the floor: these tests hash a lot */
+    cfg.auth_per_minute = 100000;
+    char db[128], key[128], err[256];
+    snprintf(db, sizeof db, "%s/t.db", tv_test_dir);
+    snprintf(key, sizeof key, "%s/master.key", tv_test_dir);
+    return tv_store_open(&st, db, key, err, sizeof err) == 0 && tv_api_init(&api, &cfg) == 0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    tv_api_resp_free(&rs);
+    cJSON_Delete(json);
+    json = NULL;
+    tv_api_free(&api);
+    tv_store_close(&st);
+    return tv_test_dir_remove(state);
+}
+
+static void test_register_and_activate(void **state)
+{
+    (void)state;
+    char key[TV_TOKEN_STRBYTES], body[256];
+    /* the error names the rules that fail */
+    assert_int_equal(call("POST", "/api/register", "{\"email\":\"a@example.org\",\"password\":\"password\"}"), 400);
+    assert_string_equal(jstr("error"), "password_policy");
+    cJSON *failed = cJSON_GetObjectItem(json, "failed");
+    assert_true(cJSON_GetArraySize(failed) >= 2);
+    assert_int_equal(count("SELECT count(*) FROM users"), 0);
+    assert_int_equal(call("POST", "/api/register", "{\"email\":\"not-an-address\",\"password\":\"Correct-Horse-Battery-9\"}"), 400);
+
+    snprintf(body, sizeof body, "{\"email\":\"a@example.org\",\"password\":\"%s\"}", PW);
+    assert_int_equal(call("POST", "/api/register", body), 202);
+    assert_int_equal(mail_key("a@example.org", key), 0);
+    /* pending: no sign-in before activation */
+    assert_int_equal(call("POST", "/api/login", body), 403);
+    assert_int_equal(call("POST", "/api/activate", "{\"key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}"), 400);
+    snprintf(body, sizeof body, "{\"key\":\"%s\"}", key);
+    assert_int_equal(call("POST", "/api/activate", body), 200);
+    assert_int_equal(call("POST", "/api/activate", body), 400);   /* single use */
+    assert_string_equal(jstr("error"), "token_mismatch");
+
+    /* a second registration of the same address: the same answer, no second account, a notice mail */
+    snprintf(body, sizeof body, "{\"email\":\"A@example.org\",\"password\":\"%s\"}", PW);
+    assert_int_equal(call("POST", "/api/register", body), 202);
+    assert_string_equal(jstr("status"), "check_mail");
+    assert_int_equal(count("SELECT count(*) FROM users"), 1);
+    assert_int_equal(mail_key("A@example.org", key), 1);   /* a mail, without a key */
+
+    /* an activation link expires after 24 hours */
+    snprintf(body, sizeof body, "{\"email\":\"late@example.org\",\"password\":\"%s\"}", PW);
+    assert_int_equal(call("POST", "/api/register", body), 202);
+    assert_int_equal(mail_key("late@example.org", key), 0);
+    snprintf(body, sizeof body, "{\"key\":\"%s\"}", key);
+    assert_int_equal(call("POST", "/api/activate", body, .now = T0 + 24 * 3600 * 1000LL + 1), 400);
+    assert_string_equal(jstr("error"), "token_expired");
+    /* the password is stored as Argon2id only */
+    assert_int_equal(count("SELECT count(*) FROM users WHERE pw_hash LIKE '$argon2id$%'"), 2);
+}
+
+static void test_no_enumeration(void **state)
+{
+    (void)state;
+    make_user("known@example.org");
+    assert_int_equal(call("POST", "/api/login", "{\"email\":\"known@example.org\",\"password\":\"Wrong-Password-123\"}"), 401);
+    char known[512];
+    snprintf(known, sizeof known, "%.*s", (int)rs.body_len, rs.body);
+    assert_int_equal(call("POST", "/api/login", "{\"email\":\"nobody@example.org\",\"password\":\"Wrong-Password-123\"}"), 401);
+    assert_memory_equal(rs.body, known, strlen(known));   /* byte for byte the same answer */
+    /* unknown addresses lock like known ones, so a lock does not reveal an account either */
+    for (int i = 0; i < 3; i++)
+        call("POST", "/api/login", "{\"email\":\"nobody@example.org\",\"password\":\"x\"}");
+    assert_int_equal(call("POST", "/api/login", "{\"email\":\"nobody@example.org\",\"password\":\"x\"}"), 423);
+    for (int i = 0; i < 3; i++)
+        call("POST", "/api/login", "{\"email\":\"known@example.org\",\"password\":\"x\"}");
+    assert_int_equal(call("POST", "/api/login", "{\"email\":\"known@example.org\",\"password\":\"x\"}"), 423);
+    assert_string_equal(jstr("error"), "account_locked");
+    /* password reset requests: the same answer for both */
+    assert_int_equal(call("POST", "/api/password/forgot", "{\"email\":\"nobody@example.org\"}"), 202);
+    snprintf(known, sizeof known, "%.*s", (int)rs.body_len, rs.body);
+    assert_int_equal(call("POST", "/api/password/forgot", "{\"email\":\"known@example.org\"}"), 202);
+    assert_memory_equal(rs.body, known, strlen(known));
+}
+
+static void test_lockout_doubles(void **state)
+{
+    (void)state;
+    make_user("lock@example.org");
+    const char *bad = "{\"email\":\"lock@example.org\",\"password\":\"Wrong-Password-123\"}";
+    char good[128], s[TV_TOKEN_STRBYTES];
+    snprintf(good, sizeof good, "{\"email\":\"lock@example.org\",\"password\":\"%s\"}", PW);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(call("POST", "/api/login", bad), 401);
+    assert_int_equal(call("POST", "/api/login", bad), 423);
+    assert_int_equal(rs.retry_after_s, 15 * 60);
+    /* locked: even the right password is refused, and it is not even checked */
+    assert_int_equal(call("POST", "/api/login", good, .now = T0 + 14 * 60000), 423);
+    login("lock@example.org", s, T0 + 15 * 60000 + 1);
+    (void)s;
+    /* a success resets the count; a second lockout in a row lasts twice as long */
+    int64_t t = T0 + 20 * 60000;
+    for (int round = 1; round <= 2; round++) {
+        for (int i = 0; i < 5; i++)
+            call("POST", "/api/login", bad, .now = t);
+        assert_int_equal(rs.status, 423);
+        assert_int_equal(rs.retry_after_s, round == 1 ? 15 * 60 : 30 * 60);
+        t += (round == 1 ? 15 : 30) * 60000 + 1;
+    }
+    assert_int_equal(count("SELECT count(*) FROM audit WHERE type = 'lockout'"), 3);
+}
+
+static void totp_code(const char *secret_b32, int64_t now_ms, char out[8])
+{
+    uint8_t key[64];
+    size_t kl;
+    assert_int_equal(tv_base32_decode(secret_b32, strlen(secret_b32), key, sizeof key, &kl), 0);
+    tv_totp_params p;
+    tv_totp_params_default(&p);
+    uint32_t code;
+    assert_int_equal(tv_totp(key, kl, &p, (uint64_t)(now_ms / 1000), &code), 0);
+    assert_int_equal(tv_otp_format(code, 6, out, 8), 0);
+}
+
+static void test_totp_and_recovery(void **state)
+{
+    (void)state;
+    char s[TV_TOKEN_STRBYTES], s2[TV_TOKEN_STRBYTES], secret[64], code[8], body[256], codes[10][16];
+    make_user("totp@example.org");
+    login("totp@example.org", s, T0);
+    assert_int_equal(call("POST", "/api/totp/enroll", "{}", .session = s), 200);
+    snprintf(secret, sizeof secret, "%s", jstr("secret"));
+    assert_non_null(strstr(jstr("uri"), "otpauth://totp/"));
+    assert_non_null(strstr(jstr("qr_svg"), "<svg"));
+    /* the secret is in the database only as ciphertext */
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(st.db, "SELECT totp_secret FROM users WHERE email = 'totp@example.org'", -1, &q, NULL), 0);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    uint8_t raw[64];
+    size_t rl;
+    assert_int_equal(tv_base32_decode(secret, strlen(secret), raw, sizeof raw, &rl), 0);
+    assert_null(memmem(sqlite3_column_blob(q, 0), (size_t)sqlite3_column_bytes(q, 0), raw, rl));
+    sqlite3_finalize(q);
+
+    assert_int_equal(call("POST", "/api/totp/confirm", "{\"code\":\"000000\"}", .session = s, .now = T0 + 1000), 400);
+    totp_code(secret, T0 + 1000, code);
+    snprintf(body, sizeof body, "{\"code\":\"%s\"}", code);
+    assert_int_equal(call("POST", "/api/totp/confirm", body, .session = s, .now = T0 + 1000), 200);
+    cJSON *arr = cJSON_GetObjectItem(json, "recovery_codes");
+    assert_int_equal(cJSON_GetArraySize(arr), 10);
+    for (int i = 0; i < 10; i++)
+        snprintf(codes[i], sizeof codes[i], "%s", cJSON_GetArrayItem(arr, i)->valuestring);
+    assert_int_equal(count("SELECT count(*) FROM recovery_codes WHERE used_ms IS NULL"), 10);
+
+    /* password, then the code; the code of the step just used at confirmation is a replay */
+    int64_t t = T0 + 2000;
+    snprintf(body, sizeof body, "{\"email\":\"totp@example.org\",\"password\":\"%s\"}", PW);
+    assert_int_equal(call("POST", "/api/login", body, .now = t), 200);
+    assert_string_equal(jstr("next"), "totp");
+    cookie_of(s2);
+    /* the half-signed-in session opens nothing */
+    assert_int_equal(call("GET", "/api/me", NULL, .session = s2, .now = t), 401);
+    snprintf(body, sizeof body, "{\"code\":\"%s\"}", code);
+    assert_int_equal(call("POST", "/api/login/second", body, .session = s2, .now = t), 401);
+    assert_string_equal(jstr("error"), "otp_replay");
+    t = T0 + 31000;   /* the next step */
+    totp_code(secret, t, code);
+    snprintf(body, sizeof body, "{\"code\":\"%s\"}", code);
+    assert_int_equal(call("POST", "/api/login/second", body, .session = s2, .now = t), 200);
+    char full[TV_TOKEN_STRBYTES];
+    cookie_of(full);
+    assert_string_not_equal(full, s2);   /* a new session id after the second factor */
+    assert_int_equal(call("GET", "/api/me", NULL, .session = s2, .now = t), 401);
+    assert_int_equal(call("GET", "/api/me", NULL, .session = full, .now = t), 200);
+
+    /* a recovery code works once */
+    snprintf(body, sizeof body, "{\"email\":\"totp@example.org\",\"password\":\"%s\"}", PW);
+    assert_int_equal(call("POST", "/api/login", body, .now = t), 200);
+    cookie_of(s2);
+    snprintf(body, sizeof body, "{\"recovery_code\":\"%s\"}", codes[3]);
+    assert_int_equal(call("POST", "/api/login/second", body, .session = s2, .now = t), 200);
+    assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(json, "recovery_codes_left")), 9);
+    snprintf(body, sizeof body, "{\"email\":\"totp@example.org\",\"password\":\"%s\"}", PW);
+    assert_int_equal(call("POST", "/api/login", body, .now = t), 200);
+    cookie_of(s2);
+    snprintf(body, sizeof body, "{\"recovery_code\":\"%s\"}", codes[3]);
+    assert_int_equal(call("POST", "/api/login/second", body, .session = s2, .now = t), 401);
+
+    /* the second step expires */
+    assert_int_equal(call("POST", "/api/login/second", "{\"code\":\"123456\"}", .session = s2, .now = t + 6 * 60000), 401);
+    assert_string_equal(jstr("error"), "unauthorized");
+
+    /* turning it off takes the password and a fresh code */
+    t += 60000;
+    totp_code(secret, t, code);
+    snprintf(body, sizeof body, "{\"password\":\"wrong\",\"code\":\"%s\"}", code);
+    assert_int_equal(call("POST", "/api/totp/disable", body, .session = full, .now = t), 401);
+    snprintf(body, sizeof body, "{\"password\":\"%s\",\"code\":\"%s\"}", PW, code);
+    assert_int_equal(call("POST", "/api/totp/disable", body, .session = full, .now = t), 200);
+    assert_int_equal(count("SELECT count(*) FROM recovery_codes"), 0);
+    assert_int_equal(count("SELECT count(*) FROM audit WHERE type IN ('totp_enabled', 'totp_disabled')"), 2);
+}
+
+static void test_sessions(void **state)
+{
+    (void)state;
+    char s[TV_TOKEN_STRBYTES];
+    make_user("sess@example.org");
+    login("sess@example.org", s, T0);
+    assert_int_equal(call("GET", "/api/me", NULL, .session = s, .now = T0 + 14 * 60000), 200);
+    /* 14 minutes later it was refreshed, so 28 minutes in it still works; 15 idle minutes end it */
+    assert_int_equal(call("GET", "/api/me", NULL, .session = s, .now = T0 + 28 * 60000), 200);
+    assert_int_equal(call("GET", "/api/me", NULL, .session = s, .now = T0 + 43 * 60000 + 1), 401);
+    assert_int_equal(call("GET", "/api/me", NULL, .session = s, .now = T0 + 43 * 60000 + 2), 401);   /* gone */
+    /* the absolute lifetime, however active */
+    login("sess@example.org", s, T0);
+    int64_t t = T0;
+    for (; t < T0 + 12 * 3600000LL; t += 10 * 60000)
+        assert_int_equal(call("GET", "/api/me", NULL, .session = s, .now = t), 200);
+    assert_int_equal(call("GET", "/api/me", NULL, .session = s, .now = T0 + 12 * 3600000LL + 1), 401);
+    /* logout ends it on the server: the same cookie no longer works */
+    login("sess@example.org", s, T0);
+    assert_int_equal(call("POST", "/api/logout", "{}", .session = s), 200);
+    assert_int_equal(call("GET", "/api/me", NULL, .session = s), 401);
+    /* a forged or malformed cookie */
+    assert_int_equal(call("GET", "/api/me", NULL, .session = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), 401);
+    assert_int_equal(call("GET", "/api/me", NULL, .session = "x"), 401);
+    /* sign out everywhere */
+    char s2[TV_TOKEN_STRBYTES];
+    login("sess@example.org", s, T0);
+    login("sess@example.org", s2, T0);
+    assert_int_equal(call("POST", "/api/sessions/revoke", "{}", .session = s), 200);
+    assert_int_equal(call("GET", "/api/me", NULL, .session = s2), 401);
+    /* session ids are stored hashed */
+    assert_int_equal(count("SELECT count(*) FROM sessions WHERE length(hash) = 32"), count("SELECT count(*) FROM sessions"));
+    /* the IP allow-list: cannot lock yourself out; another address is refused */
+    login("sess@example.org", s, T0);
+    assert_int_equal(call("POST", "/api/settings", "{\"ip_allow\":\"10.0.0.0/8\"}", .session = s), 400);
+    assert_int_equal(call("POST", "/api/settings", "{\"ip_allow\":\"192.0.2.0/24 2001:db8::1\"}", .session = s), 200);
+    assert_int_equal(call("GET", "/api/me", NULL, .session = s, .ip = "198.51.100.7"), 401);
+    char body[128];
+    snprintf(body, sizeof body, "{\"email\":\"sess@example.org\",\"password\":\"%s\"}", PW);
+    assert_int_equal(call("POST", "/api/login", body, .ip = "198.51.100.7"), 403);
+    assert_int_equal(call("GET", "/api/me", NULL, .session = s, .ip = "192.0.2.77"), 200);
+}
+
+static void test_visits_and_audit_stay_with_owner(void **state)
+{
+    (void)state;
+    char a[TV_TOKEN_STRBYTES], b[TV_TOKEN_STRBYTES], id[32], link[256];
+    make_user("owner@example.org");
+    make_user("other@example.org");
+    login("owner@example.org", a, T0);
+    login("other@example.org", b, T0);
+    assert_int_equal(call("POST", "/api/visits", "{\"label\":\"Mme Dupont 10:30\"}", .session = a), 201);
+    snprintf(id, sizeof id, "%s", jstr("id"));
+    snprintf(link, sizeof link, "%s", jstr("link"));
+    assert_non_null(strstr(link, "/v/"));
+    /* the label is PHI: ciphertext in the database */
+    assert_int_equal(count("SELECT count(*) FROM visits WHERE instr(label, 'Dupont') > 0"), 0);
+    assert_int_equal(call("GET", "/api/visits", NULL, .session = a), 200);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(json, "visits"), 0), "label")),
+                        "Mme Dupont 10:30");
+    /* the other clinician sees nothing of it and cannot end it */
+    assert_int_equal(call("GET", "/api/visits", NULL, .session = b), 200);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(json, "visits")), 0);
+    char body[96];
+    snprintf(body, sizeof body, "{\"id\":\"%s\"}", id);
+    assert_int_equal(call("POST", "/api/visits/end", body, .session = b), 404);
+    assert_int_equal(call("GET", "/api/audit", NULL, .session = b), 200);
+    char *text = cJSON_PrintUnformatted(json);
+    assert_null(strstr(text, id));
+    assert_null(strstr(text, "user:1\""));
+    free(text);
+    /* the patient's page learns only the state */
+    char tbody[96];
+    snprintf(tbody, sizeof tbody, "{\"token\":\"%s\"}", strstr(link, "/v/") + 3);
+    assert_int_equal(call("POST", "/api/invite", tbody), 200);
+    assert_string_equal(jstr("state"), "open");
+    assert_int_equal(call("POST", "/api/invite", tbody, .now = T0 + 25 * 3600000LL), 200);
+    assert_string_equal(jstr("state"), "expired");
+    assert_int_equal(call("POST", "/api/visits/revoke", body, .session = a), 200);
+    assert_int_equal(call("POST", "/api/invite", tbody), 200);
+    assert_string_equal(jstr("state"), "revoked");
+    assert_int_equal(call("POST", "/api/invite", "{\"token\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}"), 404);
+    /* the owner's log, as CSV too, with cells a spreadsheet would run defused */
+    assert_int_equal(call("GET", "/api/audit?format=csv", NULL, .session = a), 200);
+    assert_string_equal(rs.content_type, "text/csv; charset=utf-8");
+    assert_non_null(memmem(rs.body, rs.body_len, "visit_revoked", 13));
+    assert_non_null(strstr(rs.disposition, "attachment"));
+    /* GDPR: export, then delete */
+    assert_int_equal(call("GET", "/api/export", NULL, .session = a), 200);
+    assert_non_null(cJSON_GetObjectItem(json, "account"));
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(json, "visits")), 1);
+    assert_int_equal(call("POST", "/api/account/delete", "{\"password\":\"nope\"}", .session = a), 401);
+    snprintf(body, sizeof body, "{\"password\":\"%s\"}", PW);
+    assert_int_equal(call("POST", "/api/account/delete", body, .session = a), 200);
+    assert_int_equal(count("SELECT count(*) FROM users WHERE email = 'owner@example.org'"), 0);
+    assert_int_equal(count("SELECT count(*) FROM visits"), 0);
+    assert_int_equal(call("GET", "/api/me", NULL, .session = a), 401);
+    int64_t n, bad;
+    assert_int_equal(tv_auditlog_verify(&st, &n, &bad), 0);
+    assert_int_equal(bad, 0);
+}
+
+static void test_password_reset_and_change(void **state)
+{
+    (void)state;
+    char s[TV_TOKEN_STRBYTES], key[TV_TOKEN_STRBYTES], body[256];
+    make_user("reset@example.org");
+    login("reset@example.org", s, T0);
+    assert_int_equal(call("POST", "/api/password/forgot", "{\"email\":\"reset@example.org\"}"), 202);
+    assert_int_equal(mail_key("reset@example.org", key), 0);
+    /* a weak new password is refused and the key is still good */
+    snprintf(body, sizeof body, "{\"key\":\"%s\",\"password\":\"weak\"}", key);
+    assert_int_equal(call("POST", "/api/password/reset", body), 400);
+    snprintf(body, sizeof body, "{\"key\":\"%s\",\"password\":\"Another-Long-Secret-77\"}", key);
+    assert_int_equal(call("POST", "/api/password/reset", body, .now = T0 + 31 * 60000), 400);   /* 30 minutes */
+    assert_string_equal(jstr("error"), "token_expired");
+    assert_int_equal(call("POST", "/api/password/reset", body), 200);
+    assert_int_equal(call("POST", "/api/password/reset", body), 400);   /* single use */
+    assert_int_equal(call("GET", "/api/me", NULL, .session = s), 401); /* every session ended */
+    snprintf(body, sizeof body, "{\"email\":\"reset@example.org\",\"password\":\"%s\"}", PW);
+    assert_int_equal(call("POST", "/api/login", body), 401);
+    assert_int_equal(call("POST", "/api/login", "{\"email\":\"reset@example.org\",\"password\":\"Another-Long-Secret-77\"}"), 200);
+    cookie_of(s);
+    /* change: the current password is required */
+    assert_int_equal(call("POST", "/api/password/change", "{\"current\":\"bad\",\"password\":\"Yet-Another-Secret-88\"}", .session = s), 401);
+    assert_int_equal(call("POST", "/api/password/change", "{\"current\":\"Another-Long-Secret-77\",\"password\":\"Yet-Another-Secret-88\"}", .session = s), 200);
+    assert_int_equal(call("GET", "/api/me", NULL, .session = s), 200);   /* this session stays */
+}
+
+static void test_bad_input_changes_nothing(void **state)
+{
+    (void)state;
+    char s[TV_TOKEN_STRBYTES];
+    make_user("bad@example.org");
+    login("bad@example.org", s, T0);
+    int64_t users = count("SELECT count(*) FROM users"), visits = count("SELECT count(*) FROM visits");
+    static const struct { const char *body, *code; int status; } cases[] = {
+        { "{\"label\":", "msg_malformed_json", 400 },
+        { "[1]", "msg_not_object", 400 },
+        { "{\"label\":\"a\",\"label\":\"b\"}", "msg_duplicate_field", 400 },
+        { "{\"label\":5}", "msg_field_type", 400 },
+        { "{\"title\":\"x\"}", "msg_unknown_field", 400 },
+        { "{\"label\":\"\xff\"}", "msg_malformed_json", 400 },
+        { "\xef\xbb\xbf{}", "msg_malformed_json", 400 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(call("POST", "/api/visits", cases[i].body, .session = s), cases[i].status);
+        if (strcmp(jstr("error"), cases[i].code) != 0 && !(i == 5 && strcmp(jstr("error"), "bad_utf8") == 0))
+            fail_msg("case %zu: %s", i, jstr("error"));
+    }
+    assert_int_equal(call("POST", "/api/visits", "{}", .session = s, .ctype = "text/plain"), 415);
+    assert_int_equal(call("POST", "/api/visits", "{}", .session = s, .origin = "https://evil.example"), 403);
+    char *big = malloc(TV_API_BODY_MAX + 100);
+    memset(big, ' ', TV_API_BODY_MAX + 99);
+    big[TV_API_BODY_MAX + 99] = '\0';
+    assert_int_equal(call("POST", "/api/visits", big, .session = s), 413);
+    free(big);
+    assert_int_equal(call("DELETE", "/api/visits", NULL, .session = s), 405);
+    assert_int_equal(call("GET", "/api/nothing", NULL), 404);
+    assert_int_equal(count("SELECT count(*) FROM users"), users);
+    assert_int_equal(count("SELECT count(*) FROM visits"), visits);
+    /* the same origin is fine */
+    assert_int_equal(call("POST", "/api/visits", "{}", .session = s, .origin = "https://localhost:8443"), 201);
+}
+
+static void test_rate_limit(void **state)
+{
+    (void)state;
+    cfg.auth_per_minute = 5;
+    int limited = 0;
+    for (int i = 0; i < 8; i++)
+        if (call("POST", "/api/login", "{\"email\":\"r@example.org\",\"password\":\"x\"}", .ip = "203.0.113.9") == 429)
+            limited++;
+    assert_int_equal(limited, 3);
+    assert_true(rs.retry_after_s > 0);
+    /* another address is not affected, and a minute later it recovers */
+    assert_int_not_equal(call("POST", "/api/login", "{\"email\":\"r@example.org\",\"password\":\"x\"}", .ip = "203.0.113.10"), 429);
+    assert_int_not_equal(call("POST", "/api/login", "{\"email\":\"r@example.org\",\"password\":\"x\"}", .ip = "203.0.113.9",
+                              .now = T0 + 60000), 429);
+    cfg.auth_per_minute = 100000;
+}
+
+static void test_ip_allow_list(void **state)
+{
+    (void)state;
+    assert_true(tv_api_ip_allowed("", "1.2.3.4"));
+    assert_true(tv_api_ip_allowed("10.0.0.0/8", "10.200.3.4"));
+    assert_false(tv_api_ip_allowed("10.0.0.0/8", "11.0.0.1"));
+    assert_true(tv_api_ip_allowed("1.2.3.4 2001:db8::1", "2001:db8::1"));
+    assert_false(tv_api_ip_allowed("1.2.3.4", "1.2.3.40"));
+    assert_true(tv_api_ip_allowed("0.0.0.0/0", "8.8.8.8"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_register_and_activate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_enumeration, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lockout_doubles, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_totp_and_recovery, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_visits_and_audit_stay_with_owner, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_password_reset_and_change, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_input_changes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
+        cmocka_unit_test(test_ip_allow_list),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
