@@ -206,7 +206,7 @@ static int check_class(const field *f, const char *s, size_t len)
         case C_ID: ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
                         c == '_' || c == '-'; break;
         case C_SDP: ok = (c >= 0x20 && c < 0x7F) || c == '\r' || c == '\n'; break;
-        case C_CODE: ok = (c >= 'a' && c <= 'z') || c == '_'; break;
+        case C_CODE: ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; break;   /* bad_utf8 */
         case C_TOKEN: case C_ENUM: ok = 1; break;   /* checked whole below */
         default: ok = 0;
         }

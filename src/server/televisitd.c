@@ -13,6 +13,7 @@
 #include "tv_backup.h"
 #include "tv_api.h"
 #include "tv_jobs.h"
+#include "tv_ws.h"
 
 #include <curl/curl.h>
 #include <time.h>
@@ -306,17 +307,28 @@ int main(int argc, char **argv)
         return 1;
     }
     http.jobs = &jobs;
+    /* Signaling on the event loop, with the loop's own database connection. */
+    static tv_ws ws;
+    tv_ws_init(&ws, &cfg, &api, &store);
+    api.notify = tv_ws_notify;
+    api.notify_ctx = &ws;
+    http.ws = &ws;
 
     static const struct lws_protocols protocols[] = {
         { "http", tv_http_callback, sizeof(tv_http_session), 0, 0, NULL, 0 },
+        /* 4 KiB read at a time: larger messages are reassembled up to the protocol's cap */
+        { TV_WS_PROTOCOL, tv_ws_callback, sizeof(tv_ws_conn), 4096, 0, NULL, 0 },
         { NULL, NULL, 0, 0, 0, NULL, 0 },
     };
+    /* WebSocket heartbeats: a ping after 20 s of silence, hang up after 50 s without an answer */
+    static const lws_retry_bo_t heartbeat = { .secs_since_valid_ping = 20, .secs_since_valid_hangup = 50 };
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
     info.port = cfg.port;
     info.iface = cfg.bind;
     info.protocols = protocols;
     info.user = &http;
+    info.retry_and_idle_policy = &heartbeat;
     info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_VALIDATE_UTF8 |
                    LWS_SERVER_OPTION_DISABLE_IPV6;
     info.ssl_cert_filepath = cert;
@@ -333,6 +345,7 @@ int main(int argc, char **argv)
         return 1;
     }
     tv_jobs_set_context(&jobs, ctx);
+    tv_ws_start(&ws, ctx);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     printf("televisitd: listening on https://%s:%d/ (web root %s, data %s)\n",
@@ -340,9 +353,13 @@ int main(int argc, char **argv)
     fflush(stdout);
     while (!interrupted && lws_service(ctx, 0) >= 0)
         ;
+    tv_ws_stop(&ws);                    /* members are told the server is going away */
+    for (int i = 0; i < 10 && lws_service(ctx, 0) >= 0; i++)
+        ;                               /* ...and those last frames get a chance to go out */
     tv_jobs_set_context(&jobs, NULL);   /* no wake-up of a context being destroyed */
     lws_context_destroy(ctx);           /* closes connections: their pending jobs are orphaned */
     tv_jobs_stop(&jobs);
+    tv_ws_free(&ws);
     tv_api_free(&api);
     curl_global_cleanup();
     tv_store_close(&store);

@@ -302,8 +302,6 @@ int tv_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         tv_http *h = lws_context_user(lws_get_context(wsi));
         if (h->jobs)
             tv_http_jobs_done(h);
-        if (h->ws_wake)
-            h->ws_wake(h->ws_ctx);
         return 0;
     }
     case LWS_CALLBACK_HTTP: {

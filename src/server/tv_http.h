@@ -19,9 +19,7 @@ typedef struct tv_http {
     char root[TV_HTTP_PATH_MAX];   /* realpath of the web root */
     char csp[1200];
     struct tv_jobs *jobs;          /* answers /api/ requests; NULL: the API is off */
-    /* the WebSocket side's callback, for the wake-ups and closes routed through the http protocol */
-    int (*ws_wake)(void *ctx);
-    void *ws_ctx;
+    void *ws;                      /* the WebSocket side (tv_ws), which shares the context */
 } tv_http;
 
 /* Per-connection state: a request body being read, a job being answered, an answer being written. */

@@ -1,9 +1,11 @@
 #include "tv_test.h"
 #include "tv_msg.h"
+#include "tv_err.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define TOK "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"   /* 43 chars, canonical */
 #define C TV_MSG_FROM_CLIENT
@@ -381,10 +383,33 @@ static void type_names(void **s)
     assert_int_equal(tv_msg_type_from_name("joi", 3, &t), TV_ERR_MSG_UNKNOWN_TYPE);
 }
 
+/* Every error the server can send must fit the protocol's code class (bad_utf8 once did not). */
+static void every_error_code_is_sendable(void **state)
+{
+    (void)state;
+    static const int codes[] = {
+#define TV_ERR_VALUE_(name, value, str) value,
+        TV_ERR_LIST(TV_ERR_VALUE_)
+#undef TV_ERR_VALUE_
+    };
+    char out[512];
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        tv_msg m;
+        const char *code = tv_err_name(codes[i]);
+        assert_int_equal(tv_msg_init(&m, TV_MSG_ERROR, TV_MSG_FROM_SERVER), 0);
+        assert_int_equal(tv_msg_set_str(&m, "code", code, strlen(code)), 0);
+        assert_int_equal(tv_msg_set_str(&m, "message", "x", 1), 0);
+        if (tv_msg_serialize(&m, out, sizeof out, NULL) != 0)
+            fail_msg("error code %s does not fit the code class", code);
+        tv_msg_free(&m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_type_parses_in_its_direction),
+        cmocka_unit_test(every_error_code_is_sendable),
         cmocka_unit_test(malformed_messages_get_specific_errors),
         cmocka_unit_test(size_limits),
         cmocka_unit_test(reading_members),

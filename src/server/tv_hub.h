@@ -1,0 +1,79 @@
+/* The signaling hub: visits' rooms, the waiting room, roles and the relay between admitted members of
+ * the same visit, as described in docs/protocol.md. Sans-I/O like the core: the WebSocket layer hands
+ * it frames, connects and disconnects with the time, and carries out its sends and closes through
+ * tv_hub_io; it never touches a socket or a clock. It runs on the event loop with the loop's own
+ * database connection (visits, chat, audit). */
+#ifndef TV_HUB_H
+#define TV_HUB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tv_api.h"
+#include "tv_config.h"
+#include "tv_msg.h"
+#include "tv_store.h"
+#include "tv_token.h"
+
+#define TV_HUB_RESUME_MS 60000      /* a dropped participant keeps its place this long */
+#define TV_HUB_WAITING_MAX 50
+#define TV_HUB_ADMITTED_MAX 8
+#define TV_HUB_RATE_PER_S 50.0      /* messages a connection may send per second, sustained */
+#define TV_HUB_RATE_BURST 200.0
+#define TV_HUB_ROOM_BUCKETS 4096
+
+typedef struct tv_hub_participant tv_hub_participant;
+
+/* One WebSocket connection. The WebSocket layer owns it (in its per-connection storage). */
+typedef struct tv_hub_conn {
+    tv_hub_participant *p;          /* NULL until joined */
+    char ip[48];
+    char session[TV_TOKEN_STRBYTES];   /* the session cookie at the upgrade, "" if none */
+    double tokens;
+    int64_t tokens_at_ms;
+    int closing;
+    void *user;                     /* the WebSocket layer's handle */
+} tv_hub_conn;
+
+typedef struct tv_hub_io {
+    void *ctx;
+    /* Queues a frame. Nonzero: the connection's queue is full; the hub closes it (slow consumer). */
+    int (*send)(void *ctx, tv_hub_conn *c, const char *frame, size_t len);
+    /* Closes the connection once what is queued has been sent. The layer reports it back later
+     * with tv_hub_disconnect, never from inside this call. */
+    void (*close)(void *ctx, tv_hub_conn *c);
+} tv_hub_io;
+
+typedef struct tv_hub_room tv_hub_room;
+
+typedef struct tv_hub {
+    const tv_config *cfg;
+    tv_api *api;
+    tv_store *st;
+    tv_hub_io io;
+    tv_hub_room *rooms[TV_HUB_ROOM_BUCKETS];
+    size_t room_count, participant_count;
+    int64_t last_purge_ms;
+    char out[TV_MSG_MAX_BYTES + 1];
+} tv_hub;
+
+int tv_hub_init(tv_hub *h, const tv_config *cfg, tv_api *api, tv_store *st, tv_hub_io io);
+void tv_hub_free(tv_hub *h);
+
+/* session: the session cookie's token, or NULL. */
+void tv_hub_connect(tv_hub *h, tv_hub_conn *c, const char *ip, const char *session, int64_t now_ms);
+void tv_hub_message(tv_hub *h, tv_hub_conn *c, const char *text, size_t len, int64_t now_ms);
+void tv_hub_disconnect(tv_hub *h, tv_hub_conn *c, int64_t now_ms);
+
+/* Once a second or so: drops participants gone past the resume window, purges old chat. */
+void tv_hub_tick(tv_hub *h, int64_t now_ms);
+
+/* From the API: a visit ended or its link was revoked ("clinician_ended", "revoked"); a user's
+ * sessions were revoked (their connections close). */
+void tv_hub_visit_closed(tv_hub *h, const char *visit, const char *reason, int64_t now_ms);
+void tv_hub_user_revoked(tv_hub *h, int64_t uid, int64_t now_ms);
+
+/* Server shutdown: every member is told (ended, server_shutdown). */
+void tv_hub_shutdown(tv_hub *h, int64_t now_ms);
+
+#endif

@@ -1,0 +1,294 @@
+#define _POSIX_C_SOURCE 200809L
+#include "tv_ws.h"
+#include "tv_api.h"
+#include "tv_http.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+#include <time.h>
+
+struct tv_ws_frame {
+    tv_ws_frame *next;
+    size_t len;
+    unsigned char data[];   /* LWS_PRE bytes of room, then the frame */
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static tv_ws *ws_of(struct lws *wsi)
+{
+    tv_http *h = lws_context_user(lws_get_context(wsi));
+    return h->ws;
+}
+
+static int io_send(void *ctx, tv_hub_conn *hc, const char *frame, size_t len)
+{
+    (void)ctx;
+    tv_ws_conn *c = (tv_ws_conn *)hc;
+    if (c->queued_frames >= TV_WS_QUEUE_FRAMES || c->queued_bytes + len > TV_WS_QUEUE_BYTES)
+        return -1;
+    tv_ws_frame *f = malloc(sizeof *f + LWS_PRE + len);
+    if (f == NULL)
+        return -1;
+    f->next = NULL;
+    f->len = len;
+    memcpy(f->data + LWS_PRE, frame, len);
+    if (c->tail)
+        c->tail->next = f;
+    else
+        c->head = f;
+    c->tail = f;
+    c->queued_bytes += len;
+    c->queued_frames++;
+    lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+static void io_close(void *ctx, tv_hub_conn *hc)
+{
+    (void)ctx;
+    tv_ws_conn *c = (tv_ws_conn *)hc;
+    if (c->queued_frames >= TV_WS_QUEUE_FRAMES || c->queued_bytes >= TV_WS_QUEUE_BYTES / 2) {
+        /* a queue this full will not drain soon: close now */
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_REASON_BASE, LWS_TO_KILL_ASYNC);
+        return;
+    }
+    c->close_when_sent = 1;
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_REASON_BASE, 5);   /* it gets 5 s to take the last frames */
+    lws_callback_on_writable(c->wsi);
+}
+
+static void queue_free(tv_ws_conn *c)
+{
+    while (c->head) {
+        tv_ws_frame *n = c->head->next;
+        free(c->head);
+        c->head = n;
+    }
+    c->tail = NULL;
+    c->queued_bytes = c->queued_frames = 0;
+    free(c->rx);
+    c->rx = NULL;
+    c->rx_len = 0;
+}
+
+static void on_tick(lws_sorted_usec_list_t *sul)
+{
+    tv_ws *ws = lws_container_of(sul, tv_ws, tick);
+    if (ws->ctx == NULL)
+        return;   /* stopping */
+    tv_hub_tick(&ws->hub, now_ms());
+    lws_sul_schedule(ws->ctx, 0, &ws->tick, on_tick, LWS_US_PER_SEC);
+}
+
+static void drain_notes(tv_ws *ws)
+{
+    pthread_mutex_lock(&ws->lock);
+    tv_ws_note *n = ws->notes;
+    ws->notes = NULL;
+    pthread_mutex_unlock(&ws->lock);
+    /* they were pushed newest first; replay them in order */
+    tv_ws_note *rev = NULL;
+    while (n) {
+        tv_ws_note *next = n->next;
+        n->next = rev;
+        rev = n;
+        n = next;
+    }
+    while (rev) {
+        tv_ws_note *next = rev->next;
+        int64_t t = now_ms();
+        if (strcmp(rev->event, "visit_ended") == 0)
+            tv_hub_visit_closed(&ws->hub, rev->id, "clinician_ended", t);
+        else if (strcmp(rev->event, "visit_revoked") == 0)
+            tv_hub_visit_closed(&ws->hub, rev->id, "revoked", t);
+        else if (strcmp(rev->event, "user_sessions_revoked") == 0)
+            tv_hub_user_revoked(&ws->hub, strtoll(rev->id, NULL, 10), t);
+        free(rev);
+        rev = next;
+    }
+}
+
+void tv_ws_notify(void *p, const char *event, const char *id)
+{
+    tv_ws *ws = p;
+    tv_ws_note *n = calloc(1, sizeof *n);
+    if (n == NULL)
+        return;
+    snprintf(n->event, sizeof n->event, "%s", event);
+    snprintf(n->id, sizeof n->id, "%s", id);
+    pthread_mutex_lock(&ws->lock);
+    n->next = ws->notes;
+    ws->notes = n;
+    struct lws_context *ctx = ws->ctx;
+    pthread_mutex_unlock(&ws->lock);
+    if (ctx)
+        lws_cancel_service(ctx);
+}
+
+/* Browsers send Origin on a WebSocket upgrade: only our own pages may use the session cookie here. */
+static int origin_ok(struct lws *wsi)
+{
+    char origin[300], host[256], own[300];
+    if (lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) <= 0)
+        return 1;   /* not a browser: nothing rides on ambient cookies */
+    if (lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) <= 0)
+        return 0;
+    snprintf(own, sizeof own, "https://%s", host);
+    return strcmp(origin, own) == 0;
+}
+
+static void deliver(tv_ws *ws, tv_ws_conn *c, const char *in, size_t len, int first, int final)
+{
+    if (first) {
+        free(c->rx);
+        c->rx = NULL;
+        c->rx_len = 0;
+        c->rx_too_large = 0;
+    }
+    if (first && final) {   /* the common case: no copy */
+        tv_hub_message(&ws->hub, &c->hub, in, len, now_ms());
+        return;
+    }
+    if (!c->rx_too_large) {
+        if (c->rx_len + len > TV_MSG_CLIENT_MAX_BYTES) {
+            c->rx_too_large = 1;
+            free(c->rx);
+            c->rx = NULL;
+            c->rx_len = 0;
+        } else {
+            char *g = realloc(c->rx, c->rx_len + len + 1);
+            if (g == NULL) {
+                c->rx_too_large = 1;
+            } else {
+                c->rx = g;
+                memcpy(c->rx + c->rx_len, in, len);
+                c->rx_len += len;
+            }
+        }
+    }
+    if (!final)
+        return;
+    if (c->rx_too_large)   /* the parser refuses it by its length alone, with the usual error */
+        tv_hub_message(&ws->hub, &c->hub, "", TV_MSG_CLIENT_MAX_BYTES + 1, now_ms());
+    else
+        tv_hub_message(&ws->hub, &c->hub, c->rx, c->rx_len, now_ms());
+    free(c->rx);
+    c->rx = NULL;
+    c->rx_len = 0;
+}
+
+int tv_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+    tv_ws_conn *c = user;
+    switch (reason) {
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED: {
+        tv_ws *ws = ws_of(wsi);
+        if (ws)
+            drain_notes(ws);
+        return 0;
+    }
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+        char uri[16] = "";
+        if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 || strcmp(uri, "/ws") != 0)
+            return 1;
+        return origin_ok(wsi) ? 0 : 1;
+    }
+    case LWS_CALLBACK_ESTABLISHED: {
+        tv_ws *ws = ws_of(wsi);
+        char cookie[2048] = "", session[TV_TOKEN_STRBYTES], ip[64] = "";
+        int have = lws_hdr_copy(wsi, cookie, sizeof cookie, WSI_TOKEN_HTTP_COOKIE) > 0 &&
+                   tv_api_cookie_token(cookie, session, sizeof session) == 0;
+        lws_get_peer_simple(wsi, ip, sizeof ip);
+        memset(c, 0, sizeof *c);
+        c->wsi = wsi;
+        tv_hub_connect(&ws->hub, &c->hub, ip, have ? session : NULL, now_ms());
+        c->hub.user = wsi;
+        ws->connections++;
+        sodium_memzero(cookie, sizeof cookie);
+        sodium_memzero(session, sizeof session);
+        return 0;
+    }
+    case LWS_CALLBACK_RECEIVE:
+        if (lws_frame_is_binary(wsi)) {
+            tv_hub_message(&ws_of(wsi)->hub, &c->hub, "\xff", 1, now_ms());   /* refused: not UTF-8 JSON */
+            return 0;
+        }
+        deliver(ws_of(wsi), c, in, len, lws_is_first_fragment(wsi), lws_is_final_fragment(wsi));
+        return 0;
+    case LWS_CALLBACK_SERVER_WRITEABLE: {
+        tv_ws_frame *f = c->head;
+        if (f == NULL) {
+            if (c->close_when_sent) {
+                lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+                return -1;
+            }
+            return 0;
+        }
+        c->head = f->next;
+        if (c->head == NULL)
+            c->tail = NULL;
+        c->queued_bytes -= f->len;
+        c->queued_frames--;
+        int n = lws_write(wsi, f->data + LWS_PRE, f->len, LWS_WRITE_TEXT);
+        int ok = n >= (int)f->len;
+        free(f);
+        if (!ok)
+            return -1;
+        if (c->head || c->close_when_sent)
+            lws_callback_on_writable(wsi);
+        return 0;
+    }
+    case LWS_CALLBACK_CLOSED: {
+        tv_ws *ws = ws_of(wsi);
+        tv_hub_disconnect(&ws->hub, &c->hub, now_ms());
+        queue_free(c);
+        ws->connections--;
+        return 0;
+    }
+    default:
+        return 0;
+    }
+}
+
+int tv_ws_init(tv_ws *ws, const tv_config *cfg, tv_api *api, tv_store *st)
+{
+    memset(ws, 0, sizeof *ws);
+    tv_hub_io io = { ws, io_send, io_close };
+    pthread_mutex_init(&ws->lock, NULL);
+    return tv_hub_init(&ws->hub, cfg, api, st, io);
+}
+
+void tv_ws_start(tv_ws *ws, struct lws_context *ctx)
+{
+    pthread_mutex_lock(&ws->lock);
+    ws->ctx = ctx;
+    pthread_mutex_unlock(&ws->lock);
+    lws_sul_schedule(ctx, 0, &ws->tick, on_tick, LWS_US_PER_SEC);
+}
+
+void tv_ws_stop(tv_ws *ws)
+{
+    tv_hub_shutdown(&ws->hub, now_ms());
+    pthread_mutex_lock(&ws->lock);
+    ws->ctx = NULL;
+    pthread_mutex_unlock(&ws->lock);
+}
+
+void tv_ws_free(tv_ws *ws)
+{
+    tv_hub_free(&ws->hub);
+    while (ws->notes) {
+        tv_ws_note *n = ws->notes->next;
+        free(ws->notes);
+        ws->notes = n;
+    }
+    pthread_mutex_destroy(&ws->lock);
+}

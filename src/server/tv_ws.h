@@ -1,0 +1,51 @@
+/* The WebSocket side of televisitd: wss://HOST/ws with the subprotocol "televisit.v1", feeding the
+ * signaling hub. Per connection: frames reassembled up to the protocol's size cap, a bounded send
+ * queue (a consumer that does not read is disconnected rather than allowed to grow memory), an Origin
+ * check against cross-site WebSocket hijacking, and idle pings from libwebsockets. */
+#ifndef TV_WS_H
+#define TV_WS_H
+
+#include <libwebsockets.h>
+#include <pthread.h>
+
+#include "tv_hub.h"
+
+#define TV_WS_PROTOCOL "televisit.v1"
+#define TV_WS_QUEUE_BYTES (1024 * 1024)
+#define TV_WS_QUEUE_FRAMES 512
+
+typedef struct tv_ws_note { struct tv_ws_note *next; char event[32]; char id[72]; } tv_ws_note;
+
+typedef struct tv_ws {
+    tv_hub hub;
+    struct lws_context *ctx;
+    lws_sorted_usec_list_t tick;
+    pthread_mutex_t lock;            /* notes from the API's worker threads */
+    tv_ws_note *notes;
+    size_t connections;
+} tv_ws;
+
+typedef struct tv_ws_frame tv_ws_frame;
+
+typedef struct tv_ws_conn {
+    tv_hub_conn hub;
+    struct lws *wsi;
+    tv_ws_frame *head, *tail;
+    size_t queued_bytes, queued_frames;
+    int close_when_sent;
+    char *rx;                        /* a fragmented message being reassembled */
+    size_t rx_len;
+    int rx_too_large;
+} tv_ws_conn;
+
+int tv_ws_init(tv_ws *ws, const tv_config *cfg, tv_api *api, tv_store *st);
+void tv_ws_start(tv_ws *ws, struct lws_context *ctx);   /* after the context exists: the tick */
+void tv_ws_stop(tv_ws *ws);                             /* before it is destroyed: tells every member */
+void tv_ws_free(tv_ws *ws);
+
+/* tv_api's notify hook: any thread. */
+void tv_ws_notify(void *ws, const char *event, const char *id);
+
+int tv_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+
+#endif

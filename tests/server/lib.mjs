@@ -1,0 +1,141 @@
+// Shared by the server's integration tests: start the real televisitd on loopback with a fresh data
+// directory, talk to its API over HTTPS and to its signaling over WSS, trusting only its own certificate.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+
+export const BIN = 'build/native/televisitd';
+export const PASSWORD = 'Correct-Horse-Battery-9';
+
+export async function startServer({ args = [], dataDir = mkdtempSync(join(tmpdir(), 'tvd-')), port } = {}) {
+  port ??= 20000 + Math.floor(Math.random() * 40000);
+  const proc = spawn(BIN, ['--port', String(port), '--data-dir', dataDir, '--pwhash-mem-mib', '19', ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout.on('data', (d) => { out += d; });
+  proc.stderr.on('data', (d) => { out += d; });
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`televisitd did not start: ${out}`)), 15000);
+    const check = () => { if (out.includes('listening on')) { clearTimeout(timer); resolve(); } };
+    proc.stdout.on('data', check);
+    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`televisitd exited ${code}: ${out}`)); });
+  });
+  const server = {
+    proc, port, dataDir, ca: readFileSync(join(dataDir, 'tls-cert.pem')),
+    log: () => out,
+    stop: () => new Promise((resolve) => { proc.once('exit', resolve); proc.kill('SIGTERM'); }),
+    kill: () => new Promise((resolve) => { proc.once('exit', resolve); proc.kill('SIGKILL'); }),
+    remove: () => rmSync(dataDir, { recursive: true, force: true }),
+  };
+  proc.removeAllListeners('exit');
+  return server;
+}
+
+// One API call. cookie: the session token; the answer's Set-Cookie token comes back as .cookie.
+export function api(server, method, path, body, { cookie, origin, contentType = 'application/json', raw } = {}) {
+  return new Promise((resolve, reject) => {
+    const headers = {};
+    if (body !== undefined) headers['content-type'] = contentType;
+    if (cookie) headers.cookie = `__Host-tv_session=${cookie}`;
+    if (origin) headers.origin = origin;
+    const req = request({ host: '127.0.0.1', port: server.port, path, method, ca: server.ca, headers,
+      servername: 'localhost' }, (res) => {
+      let text = '';
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => {
+        const set = res.headers['set-cookie']?.[0] ?? '';
+        const m = /__Host-tv_session=([A-Za-z0-9_-]{43})/.exec(set);
+        let json = null;
+        try { json = JSON.parse(text); } catch { /* CSV and the like */ }
+        resolve({ status: res.statusCode, headers: res.headers, text, json, cookie: m?.[1], setCookie: set });
+      });
+    });
+    req.on('error', reject);
+    req.setTimeout(15000, () => req.destroy(new Error(`no answer to ${method} ${path}`)));
+    req.end(raw ?? (body === undefined ? undefined : JSON.stringify(body)));
+  });
+}
+
+// An active clinician (televisitd user add), signed in: returns its session token.
+export async function clinician(server, email) {
+  const r = spawnSync(BIN, ['user', 'add', email, '--data-dir', server.dataDir, '--pwhash-mem-mib', '19'],
+    { input: `${PASSWORD}\n`, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`user add: ${r.stderr}`);
+  const login = await api(server, 'POST', '/api/login', { email, password: PASSWORD });
+  if (login.status !== 200) throw new Error(`login: ${login.text}`);
+  return login.cookie;
+}
+
+// The key in the newest .eml to `to` (and the file is removed), or null.
+export function mailKey(server, to) {
+  const dir = join(server.dataDir, 'mail');
+  let key = null;
+  for (const f of readdirSync(dir)) {
+    const text = readFileSync(join(dir, f), 'utf8');
+    if (!text.includes(`To: <${to}>`)) continue;
+    key = /#key=([A-Za-z0-9_-]{43})/.exec(text)?.[1] ?? key;
+    unlinkSync(join(dir, f));
+  }
+  return key;
+}
+
+// A signaling client: every received message is kept; next() waits for the first unread one matching.
+export function connect(server, { cookie, origin, protocol = 'televisit.v1' } = {}) {
+  const headers = {};
+  if (cookie) headers.cookie = `__Host-tv_session=${cookie}`;
+  if (origin) headers.origin = origin;
+  const ws = new WebSocket(`wss://127.0.0.1:${server.port}/ws`, protocol, { ca: server.ca, servername: 'localhost', headers });
+  const inbox = [];
+  const waiters = [];
+  const client = {
+    ws, inbox,
+    opened: new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); }),
+    closed: new Promise((resolve) => ws.once('close', (code) => resolve(code))),
+    send: (msg) => ws.send(typeof msg === 'string' ? msg : JSON.stringify(msg)),
+    next(pred, timeout = 5000) {
+      const match = typeof pred === 'string' ? (m) => m.type === pred : pred;
+      const i = inbox.findIndex(match);
+      if (i >= 0) return Promise.resolve(inbox.splice(i, 1)[0]);
+      return new Promise((resolve, reject) => {
+        const w = { match, resolve, timer: setTimeout(() => {
+          waiters.splice(waiters.indexOf(w), 1);
+          reject(new Error(`no ${typeof pred === 'string' ? pred : 'matching message'} in ${timeout} ms; inbox: ${JSON.stringify(inbox).slice(0, 500)}`));
+        }, timeout) };
+        waiters.push(w);
+      });
+    },
+    // Nothing matching arrives within ms.
+    async none(pred, ms = 300) {
+      await new Promise((r) => setTimeout(r, ms));
+      const match = typeof pred === 'string' ? (m) => m.type === pred : pred;
+      return !inbox.some(match);
+    },
+    close: () => ws.close(),
+  };
+  ws.on('message', (data) => {
+    const m = JSON.parse(data.toString());
+    const w = waiters.find((x) => x.match(m));
+    if (w) {
+      waiters.splice(waiters.indexOf(w), 1);
+      clearTimeout(w.timer);
+      w.resolve(m);
+    } else {
+      inbox.push(m);
+    }
+  });
+  ws.on('error', () => {});
+  return client;
+}
+
+export function sqlite(server, sql) {
+  const r = spawnSync('sqlite3', [join(server.dataDir, 'televisit.db'), sql], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(r.stderr);
+  return r.stdout.trim();
+}
+
+export function auditVerify(server) {
+  return spawnSync(BIN, ['audit', 'verify', '--data-dir', server.dataDir], { encoding: 'utf8' });
+}

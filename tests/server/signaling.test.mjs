@@ -1,0 +1,261 @@
+// Signaling over real WSS against the real televisitd: the waiting room, admission and denial, the
+// relay between admitted members of one visit only, roles, chat stored encrypted and acknowledged,
+// resume after a dropped connection, bad frames, cross-site upgrades, TURN credentials, the audit log.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { api, auditVerify, clinician, connect, sqlite, startServer } from './lib.mjs';
+
+let server;
+let drA; // session of clinician A
+let drB;
+const TURN_SECRET = 'test-turn-secret';
+
+before(async () => {
+  server = await startServer({ args: ['--turn-urls', 'stun:127.0.0.1:3478 turn:127.0.0.1:3478?transport=udp turn:127.0.0.1:3478?transport=tcp',
+    '--turn-secret', TURN_SECRET, '--turn-ttl-s', '600'] });
+  drA = await clinician(server, 'a@example.org');
+  drB = await clinician(server, 'b@example.org');
+});
+
+after(async () => {
+  if (server) await server.stop();
+  server?.remove();
+});
+
+async function visit(cookie, label = 'x') {
+  const r = await api(server, 'POST', '/api/visits', { label }, { cookie });
+  assert.equal(r.status, 201, r.text);
+  return { id: r.json.id, token: r.json.link.split('/v/')[1] };
+}
+
+async function patient(token, name = 'Alice') {
+  const p = connect(server);
+  await p.opened;
+  p.send({ type: 'join', role: 'patient', invite: token, name });
+  const joined = await p.next('joined');
+  return { p, joined };
+}
+
+async function doctor(cookie, visitId) {
+  const c = connect(server, { cookie });
+  await c.opened;
+  c.send({ type: 'join', role: 'clinician', visit: visitId });
+  const joined = await c.next('joined');
+  return { c, joined };
+}
+
+test('waiting room, admission, relay, chat acknowledged after it is stored encrypted', async () => {
+  const v = await visit(drA, 'Mme Dupont');
+  const { p, joined } = await patient(v.token, 'Alice Martin');
+  assert.equal(joined.state, 'waiting');
+  assert.equal(joined.visit, v.id);
+  assert.equal(joined.resume.length, 43);
+
+  const { c, joined: cj } = await doctor(drA, v.id);
+  assert.equal(cj.state, 'admitted');
+  const wr = await c.next((m) => m.type === 'waiting_room' && m.patients.length === 1);
+  assert.equal(wr.patients[0].name, 'Alice Martin');
+  assert.equal(wr.patients[0].id, joined.you);
+
+  // a waiting patient cannot reach the clinician yet
+  p.send({ type: 'offer', sdp: 'v=0\r\n', id: 'o1' });
+  assert.equal((await p.next('error')).code, 'not_admitted');
+  assert.ok(await c.none('offer'));
+
+  c.send({ type: 'admit', participant: joined.you });
+  await p.next('admitted');
+  assert.equal((await p.next('peer_joined')).id, cj.you);
+  assert.equal((await c.next('peer_joined')).id, joined.you);
+  await c.next((m) => m.type === 'waiting_room' && m.patients.length === 0);
+
+  p.send({ type: 'offer', sdp: 'v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\n' });
+  const offer = await c.next('offer');
+  assert.equal(offer.from, joined.you);
+  assert.equal(offer.to, undefined);
+  c.send({ type: 'answer', to: joined.you, sdp: 'v=0\r\n' });
+  assert.equal((await p.next('answer')).from, cj.you);
+
+  c.send({ type: 'chat', cid: 'm1', text: 'Bonjour, pouvez-vous me voir ?' });
+  const ack = await c.next('chat_ack');
+  assert.equal(ack.cid, 'm1');
+  const got = await p.next('chat');
+  assert.equal(got.text, 'Bonjour, pouvez-vous me voir ?');
+  assert.equal(got.ts, ack.ts);
+  // stored, as ciphertext only
+  assert.equal(sqlite(server, `SELECT count(*) FROM chat WHERE visit_id = '${v.id}'`), '1');
+  assert.equal(sqlite(server, `SELECT count(*) FROM chat WHERE instr(body, 'Bonjour') > 0`), '0');
+  // ...and readable by the owner through the export
+  const exp = await api(server, 'GET', '/api/export', undefined, { cookie: drA });
+  assert.ok(exp.json.chat.some((m) => m.text === 'Bonjour, pouvez-vous me voir ?'));
+
+  // the patient cannot admit or end
+  p.send({ type: 'admit', participant: cj.you, id: 'x1' });
+  const e = await p.next('error');
+  assert.equal(e.code, 'forbidden');
+  assert.equal(e.ref, 'x1');
+  p.send({ type: 'end' });
+  assert.equal((await p.next('error')).code, 'forbidden');
+
+  c.send({ type: 'end' });
+  assert.equal((await p.next('ended')).reason, 'clinician_ended');
+  assert.equal((await c.next('ended')).reason, 'clinician_ended');
+  await p.closed;
+  const list = await api(server, 'GET', '/api/visits', undefined, { cookie: drA });
+  assert.equal(list.json.visits.find((x) => x.id === v.id).state, 'ended');
+  // an ended visit cannot be joined again
+  const again = connect(server);
+  await again.opened;
+  again.send({ type: 'join', role: 'patient', invite: v.token, name: 'Alice' });
+  assert.equal((await again.next('error')).code, 'visit_closed');
+  await again.closed;
+});
+
+test('nobody reaches another visit', async () => {
+  const va = await visit(drA);
+  const vb = await visit(drB);
+  const { c: ca, joined: a } = await doctor(drA, va.id);
+  const { c: cb, joined: b } = await doctor(drB, vb.id);
+  // B cannot join A's visit: it looks like no visit at all
+  const intruder = connect(server, { cookie: drB });
+  await intruder.opened;
+  intruder.send({ type: 'join', role: 'clinician', visit: va.id });
+  assert.equal((await intruder.next('error')).code, 'not_found');
+  await intruder.closed;
+  // messages addressed across visits go nowhere
+  ca.send({ type: 'offer', to: b.you, sdp: 'v=0\r\n' });
+  assert.equal((await ca.next('error')).code, 'not_found');
+  assert.ok(await cb.none('offer'));
+  // a clinician needs a session, and not a forged one
+  for (const cookie of [undefined, 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA']) {
+    const anon = connect(server, { cookie });
+    await anon.opened;
+    anon.send({ type: 'join', role: 'clinician', visit: va.id });
+    assert.equal((await anon.next('error')).code, 'unauthorized');
+    await anon.closed;
+  }
+  // a patient with a made-up invite
+  const fake = connect(server);
+  await fake.opened;
+  fake.send({ type: 'join', role: 'patient', invite: 'A'.repeat(43), name: 'Eve' });
+  assert.equal((await fake.next('error')).code, 'not_found');
+  ca.close();
+  cb.close();
+  void a;
+});
+
+test('bad frames get an error and the connection goes on', async () => {
+  const c = connect(server);
+  await c.opened;
+  const cases = [['{"type":', 'msg_malformed_json'], ['[]', 'msg_not_object'], ['{"type":"nope"}', 'msg_unknown_type'],
+    ['{"type":"joined"}', 'msg_wrong_direction'], ['{"type":"ping","ts":1,"ts":2}', 'msg_duplicate_field'],
+    ['{"type":"join","role":"patient","invite":"x","name":"a"}', 'msg_field_value'],
+    [`{"type":"chat","cid":"a","text":"${'x'.repeat(70000)}"}`, 'msg_too_large']];
+  for (const [frame, code] of cases) {
+    c.send(frame);
+    assert.equal((await c.next('error')).code, code, frame.slice(0, 40));
+  }
+  c.ws.send(Buffer.from([1, 2, 3]), { binary: true });
+  assert.ok((await c.next('error')).code);
+  c.send({ type: 'ping', ts: 42 });
+  assert.equal((await c.next('pong')).ts, 42);
+  c.close();
+});
+
+test('a cross-site page cannot open the signaling socket with the clinician\'s cookie', async () => {
+  const evil = connect(server, { cookie: drA, origin: 'https://evil.example' });
+  await assert.rejects(evil.opened);
+  const own = connect(server, { cookie: drA, origin: `https://127.0.0.1:${server.port}` });
+  await own.opened;
+  own.close();
+  const wrongProtocol = connect(server, { protocol: 'chat' });
+  await assert.rejects(wrongProtocol.opened);
+});
+
+test('a dropped patient resumes its place; a denied one is sent away', async () => {
+  const v = await visit(drA);
+  const { c, joined: cj } = await doctor(drA, v.id);
+  const { p, joined } = await patient(v.token, 'Bob');
+  await c.next((m) => m.type === 'waiting_room' && m.patients.length === 1);
+  c.send({ type: 'admit', participant: joined.you });
+  await p.next('admitted');
+  await c.next('peer_joined');
+  p.ws.terminate();   // no close frame: a lost network
+  const left = await c.next('peer_left');
+  assert.deepEqual([left.id, left.reason], [joined.you, 'disconnected']);
+  const back = connect(server);
+  await back.opened;
+  back.send({ type: 'join', role: 'patient', invite: v.token, name: 'Bob', resume: joined.resume });
+  const rj = await back.next('joined');
+  assert.equal(rj.you, joined.you);
+  assert.equal(rj.state, 'admitted');   // no second admission
+  assert.notEqual(rj.resume, joined.resume);
+  assert.equal((await c.next('peer_joined')).id, joined.you);
+  // the old resume token is spent
+  const replay = connect(server);
+  await replay.opened;
+  replay.send({ type: 'join', role: 'patient', invite: v.token, name: 'Mallory', resume: joined.resume });
+  const nj = await replay.next('joined');
+  assert.notEqual(nj.you, joined.you);
+  assert.equal(nj.state, 'waiting');
+  c.send({ type: 'deny', participant: nj.you, reason: 'Not expected' });
+  assert.equal((await replay.next('denied')).reason, 'Not expected');
+  await replay.closed;
+  back.close();
+  c.close();
+  void cj;
+});
+
+test('a security code mismatch ends the visit for both and is audited', async () => {
+  const v = await visit(drA);
+  const { c } = await doctor(drA, v.id);
+  const { p, joined } = await patient(v.token);
+  c.send({ type: 'admit', participant: joined.you });
+  await p.next('admitted');
+  p.send({ type: 'ice_path', local: 'host', remote: 'host', protocol: 'udp' });
+  p.send({ type: 'sas_result', match: false });
+  assert.equal((await c.next('ended')).reason, 'sas_mismatch');
+  assert.equal((await p.next('ended')).reason, 'sas_mismatch');
+  const log = await api(server, 'GET', '/api/audit', undefined, { cookie: drA });
+  const types = log.json.records.filter((r) => r.room === v.id).map((r) => r.type);
+  for (const t of ['visit_created', 'session_requested', 'session_accepted', 'ice_path_selected', 'sas_mismatch'])
+    assert.ok(types.includes(t), `${t} in ${types}`);
+  // B sees none of it
+  const other = await api(server, 'GET', '/api/audit', undefined, { cookie: drB });
+  assert.ok(!other.json.records.some((r) => r.room === v.id));
+});
+
+test('TURN credentials are coturn REST credentials for this secret, and are audited', async () => {
+  const v = await visit(drA);
+  const { joined } = await patient(v.token);
+  const turn = joined.ice_servers.find((s) => s.credential);
+  const stun = joined.ice_servers.find((s) => !s.credential);
+  assert.deepEqual(stun.urls, ['stun:127.0.0.1:3478']);
+  assert.deepEqual(turn.urls, ['turn:127.0.0.1:3478?transport=udp', 'turn:127.0.0.1:3478?transport=tcp']);
+  const [expiry] = turn.username.split(':');
+  const left = Number(expiry) - Date.now() / 1000;
+  assert.ok(left > 590 && left <= 601, `expires in ${left} s`);
+  assert.equal(turn.credential, createHmac('sha1', TURN_SECRET).update(turn.username).digest('base64'));
+  assert.notEqual(turn.credential, createHmac('sha1', 'another-secret').update(turn.username).digest('base64'));
+  assert.ok(Number(sqlite(server, `SELECT count(*) FROM audit WHERE type = 'turn_credential_issued' AND room = '${v.id}'`)) >= 1);
+});
+
+test('a client that stops reading is disconnected, not buffered without end', async () => {
+  const v = await visit(drA);
+  const { c } = await doctor(drA, v.id);
+  const { p, joined } = await patient(v.token);
+  c.send({ type: 'admit', participant: joined.you });
+  await p.next('admitted');
+  p.ws._socket.pause();   // the patient's side stops reading
+  const sdp = `v=0\r\n${'a=x\r\n'.repeat(6000)}`;   // 30 KB
+  for (let i = 0; i < 190; i++) c.send({ type: 'offer', sdp });
+  const left = await c.next('peer_left', 15000);
+  assert.deepEqual([left.id, left.reason], [joined.you, 'disconnected']);
+  c.close();
+});
+
+test('the audit chain verifies after all of this', () => {
+  const r = auditVerify(server);
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /chain intact/);
+});
