@@ -354,8 +354,8 @@ int main(int argc, char **argv)
     while (!interrupted && lws_service(ctx, 0) >= 0)
         ;
     tv_ws_stop(&ws);                    /* members are told the server is going away */
-    for (int i = 0; i < 10 && lws_service(ctx, 0) >= 0; i++)
-        ;                               /* ...and those last frames get a chance to go out */
+    for (int i = 0; i < 50 && ws.connections > 0 && lws_service(ctx, -1) >= 0; i++)
+        nanosleep(&(struct timespec){ 0, 10000000 }, NULL);   /* ...and up to half a second for those last frames to go out */
     tv_jobs_set_context(&jobs, NULL);   /* no wake-up of a context being destroyed */
     lws_context_destroy(ctx);           /* closes connections: their pending jobs are orphaned */
     tv_jobs_stop(&jobs);
