@@ -10,4 +10,42 @@ cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >build/release.configure.
   { cat build/release.configure.log; exit 1; }
 cmake --build build/release --target televisitd -j"$(nproc)" -- --no-print-directory 2>&1 |
   { grep -vE '^\[ *[0-9]+%\]' || true; }
-exec build/release/televisitd "$@"
+
+# TURN: coturn on loopback with a generated secret, when it is installed and nothing else is configured.
+# The secret stays in the data directory (0600) and reaches televisitd through its environment, not
+# its command line (which any local user can read in ps).
+DATA_DIR="${TELEVISIT_DATA_DIR:-data}"
+TURN_PID=""
+if [ -z "${TELEVISIT_TURN_URLS:-}" ] && command -v turnserver >/dev/null; then
+  mkdir -p "$DATA_DIR" && chmod 700 "$DATA_DIR"
+  if [ ! -s "$DATA_DIR/turn.secret" ]; then
+    (umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$DATA_DIR/turn.secret")
+  fi
+  TURN_PORT="${TELEVISIT_TURN_PORT:-3478}"
+  mkdir -p "$DATA_DIR/turn" && chmod 700 "$DATA_DIR/turn"
+  # The secret goes into coturn's own database through sqlite3's standard input: never on a command
+  # line (ps shows those to every local user). coturn ignores static-auth-secret in a config file.
+  turnadmin -l -b "$DATA_DIR/turn/turndb" >/dev/null 2>&1 || true
+  printf "DELETE FROM turn_secret; INSERT INTO turn_secret (realm, value) VALUES ('televisit', '%s');\n" \
+    "$(cat "$DATA_DIR/turn.secret")" | sqlite3 "$DATA_DIR/turn/turndb"
+  chmod 600 "$DATA_DIR/turn/turndb"
+  turnserver -n --use-auth-secret --realm=televisit --listening-ip=127.0.0.1 --relay-ip=127.0.0.1 \
+    --listening-port="$TURN_PORT" --min-port=49152 --max-port=49352 --fingerprint --no-cli --no-tls \
+    --no-dtls --allow-loopback-peers --no-multicast-peers --userdb="$DATA_DIR/turn/turndb" \
+    --log-file="$DATA_DIR/turn/turn.log" --pidfile="$DATA_DIR/turn/turn.pid" >/dev/null 2>&1 &
+  TURN_PID=$!
+  export TELEVISIT_TURN_URLS="stun:127.0.0.1:$TURN_PORT turn:127.0.0.1:$TURN_PORT?transport=udp turn:127.0.0.1:$TURN_PORT?transport=tcp"
+  TELEVISIT_TURN_SECRET="$(cat "$DATA_DIR/turn.secret")"
+  export TELEVISIT_TURN_SECRET
+  echo "start: coturn on 127.0.0.1:$TURN_PORT (time-limited credentials; log in $DATA_DIR/turn/turn.log)"
+fi
+
+if [ -z "$TURN_PID" ]; then
+  exec build/release/televisitd "$@"
+fi
+build/release/televisitd "$@" &
+SERVER_PID=$!
+trap 'kill -TERM "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID"; kill -TERM "$TURN_PID" 2>/dev/null' INT TERM
+wait "$SERVER_PID" || status=$?
+kill -TERM "$TURN_PID" 2>/dev/null || true
+exit "${status:-0}"

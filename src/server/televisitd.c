@@ -350,6 +350,9 @@ int main(int argc, char **argv)
     signal(SIGTERM, on_signal);
     printf("televisitd: listening on https://%s:%d/ (web root %s, data %s)\n",
            strcmp(cfg.bind, "127.0.0.1") == 0 ? "localhost" : cfg.bind, cfg.port, http.root, cfg.data_dir);
+    printf("televisitd: TURN %s\n", cfg.turn_urls[0] && cfg.turn_secret[0] ? cfg.turn_urls : "not configured (calls that cannot go peer to peer will fail)");
+    printf("televisitd: mail %s\n", cfg.smtp_url[0] ? cfg.smtp_url : "is written to the data directory's mail/ folder (no relay configured)");
+    printf("televisitd: first clinician: register in the web client, or run televisitd user add EMAIL\n");
     fflush(stdout);
     while (!interrupted && lws_service(ctx, 0) >= 0)
         ;
