@@ -1,0 +1,243 @@
+// npm run bench:signaling: WSS clients in pairs exchanging messages through televisitd and, in the
+// same run, through a reference relay written with Node's `ws` (bench/ref-relay.mjs). Reports the
+// connections held, server memory per connection, relay latency p50/p99 at a fixed 2,000 messages/s,
+// and saturated throughput with the server's CPU time per relayed message. The load generator is one
+// node process on the same 2 cores, so saturated throughput is partly the client's limit; the
+// server's CPU per message is the figure that compares the servers themselves.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import WebSocket from 'ws';
+
+const N = Number(process.env.TV_BENCH_CONNS ?? 10000);
+const PAIRS = Math.floor(N / 2);
+const RATE = Number(process.env.TV_BENCH_RATE ?? 2000);
+const RATE_SECONDS = 10;
+const SAT_SECONDS = 5;
+const SAT_PAIRS = Math.min(PAIRS, 500);
+const WINDOW = 8;
+const BIN = process.env.TV_BENCH_BIN ?? 'build/release/televisitd';
+const PASSWORD = 'Correct-Horse-Battery-9';
+const TICK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const rssKb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+const cpuSeconds = (pid) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) / TICK;   // utime + stime
+};
+const pct = (xs, p) => xs[Math.min(xs.length - 1, Math.floor(xs.length * p))];
+
+function waitFor(proc, text, what) {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const t = setTimeout(() => reject(new Error(`${what} did not start: ${out}`)), 20000);
+    proc.stdout.on('data', (d) => { out += d; if (out.includes(text)) { clearTimeout(t); resolve(); } });
+    proc.stderr.on('data', (d) => { out += d; });
+  });
+}
+
+async function pool(count, concurrency, fn) {
+  let i = 0;
+  const workers = Array.from({ length: concurrency }, async () => { while (i < count) await fn(i++); });
+  await Promise.all(workers);
+}
+
+// A bench client: counts and timestamps by a sequence number inside the candidate string.
+function client(url, ca, headers, onMessage) {
+  const ws = new WebSocket(url, 'televisit.v1', { ca, servername: 'localhost', headers, perMessageDeflate: false });
+  const waiters = [];
+  ws.on('message', (data) => {
+    const s = data.toString();
+    if (onMessage(s)) return;
+    const w = waiters.findIndex((x) => s.includes(`"type":"${x.type}"`));
+    if (w >= 0) waiters.splice(w, 1)[0].resolve(JSON.parse(s));
+  });
+  ws.on('error', () => {});
+  return {
+    ws,
+    open: new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); }),
+    next: (type) => new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no ${type}`)), 30000);
+      waiters.push({ type, resolve: (m) => { clearTimeout(t); resolve(m); } });
+    }),
+  };
+}
+
+function ice(seq) {
+  return `{"type":"ice","candidate":{"candidate":"candidate:1 1 udp 2122260223 192.0.2.1 5000 typ host s=${seq}","sdpMid":"0","sdpMLineIndex":0}}`;
+}
+
+// Shared by both targets: the measurement, given pairs [a, b] of open, joined, paired clients.
+function makeCounter() {
+  const sent = new Map();
+  const lat = [];
+  let received = 0;
+  let onReceive = null;
+  return {
+    sent, lat,
+    get received() { return received; },
+    set onReceive(f) { onReceive = f; },
+    handle(s, pairIndex, side) {
+      const i = s.indexOf('s=');
+      if (i < 0 || !s.startsWith('{"type":"ice"')) return false;
+      const seq = Number(s.slice(i + 2, s.indexOf('"', i)));
+      const t0 = sent.get(seq);
+      if (t0 !== undefined) { lat.push(performance.now() - t0); sent.delete(seq); }
+      received++;
+      if (onReceive) onReceive(pairIndex, side);
+      return true;
+    },
+  };
+}
+
+async function measure(name, pid, pairs, counter) {
+  const held = pairs.reduce((n, [a, b]) => n + (a.ws.readyState === 1) + (b.ws.readyState === 1), 0);
+  // fixed rate
+  let seq = 0;
+  const perTick = RATE / 100;
+  const end = performance.now() + RATE_SECONDS * 1000;
+  while (performance.now() < end) {
+    for (let k = 0; k < perTick; k++) {
+      const [a, b] = pairs[Math.floor(Math.random() * pairs.length)];
+      const from = seq % 2 ? a : b;
+      counter.sent.set(seq, performance.now());
+      from.ws.send(ice(seq++));
+    }
+    await sleep(10);
+  }
+  await sleep(1000);
+  const lost = counter.sent.size;
+  const lat = counter.lat.slice().sort((x, y) => x - y);
+  // saturation: SAT_PAIRS pairs, each keeping WINDOW messages in flight
+  const before = counter.received;
+  counter.onReceive = (i, side) => {
+    if (i < SAT_PAIRS) (side === 'a' ? pairs[i][1] : pairs[i][0]).ws.send(ice(-1));
+  };
+  const cpu0 = cpuSeconds(pid);
+  const t0 = performance.now();
+  for (let i = 0; i < SAT_PAIRS; i++) for (let w = 0; w < WINDOW; w++) pairs[i][w % 2].ws.send(ice(-1));
+  await sleep(SAT_SECONDS * 1000);
+  const delivered = counter.received - before;
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = cpuSeconds(pid) - cpu0;
+  counter.onReceive = null;
+  return {
+    name, held, lost,
+    p50: pct(lat, 0.5), p99: pct(lat, 0.99), samples: lat.length,
+    throughput: delivered / seconds, cpuPerMsgUs: (cpu / delivered) * 1e6, cpuShare: cpu / seconds,
+  };
+}
+
+function api(port, ca, agent, method, path, body, cookie) {
+  return new Promise((resolve, reject) => {
+    const headers = { 'content-type': 'application/json' };
+    if (cookie) headers.cookie = `__Host-tv_session=${cookie}`;
+    const req = request({ host: '127.0.0.1', port, path, method, ca, headers, agent, servername: 'localhost' }, (res) => {
+      let t = '';
+      res.on('data', (d) => { t += d; });
+      res.on('end', () => resolve({ status: res.statusCode, json: JSON.parse(t), setCookie: res.headers['set-cookie']?.[0] }));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+async function benchTelevisitd() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tv-bench-'));
+  const port = 30000 + Math.floor(Math.random() * 20000);
+  const proc = spawn(BIN, ['--port', String(port), '--data-dir', dataDir, '--pwhash-mem-mib', '19', '--auth-per-minute', '100000'],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  await waitFor(proc, 'listening on', 'televisitd');
+  const ca = readFileSync(join(dataDir, 'tls-cert.pem'));
+  const add = spawnSync(BIN, ['user', 'add', 'bench@example.org', '--data-dir', dataDir, '--pwhash-mem-mib', '19'],
+    { input: `${PASSWORD}\n`, encoding: 'utf8' });
+  if (add.status !== 0) throw new Error(add.stderr);
+  const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+  const login = await api(port, ca, agent, 'POST', '/api/login', { email: 'bench@example.org', password: PASSWORD });
+  const cookie = /__Host-tv_session=([^;]+)/.exec(login.setCookie)[1];
+  process.stdout.write(`televisitd: creating ${PAIRS} visits...\n`);
+  const visits = [];
+  await pool(PAIRS, 4, async (i) => {
+    const r = await api(port, ca, agent, 'POST', '/api/visits', {}, cookie);
+    visits[i] = { id: r.json.id, token: r.json.link.split('/v/')[1] };
+  });
+  const rss0 = rssKb(proc.pid);
+  const counter = makeCounter();
+  const pairs = new Array(PAIRS);
+  const url = `wss://127.0.0.1:${port}/ws`;
+  process.stdout.write(`televisitd: opening ${PAIRS * 2} connections...\n`);
+  await pool(PAIRS, 64, async (i) => {
+    const a = client(url, ca, { cookie: `__Host-tv_session=${cookie}` }, (s) => counter.handle(s, i, 'a'));
+    await a.open;
+    a.ws.send(JSON.stringify({ type: 'join', role: 'clinician', visit: visits[i].id }));
+    await a.next('joined');
+    const b = client(url, ca, {}, (s) => counter.handle(s, i, 'b'));
+    await b.open;
+    const waiting = a.next('waiting_room');
+    b.ws.send(JSON.stringify({ type: 'join', role: 'patient', invite: visits[i].token, name: 'Bench' }));
+    const joined = await b.next('joined');
+    await waiting;
+    const admitted = b.next('admitted');
+    a.ws.send(JSON.stringify({ type: 'admit', participant: joined.you }));
+    await admitted;
+    pairs[i] = [a, b];
+  });
+  await sleep(1000);
+  const rss1 = rssKb(proc.pid);
+  const r = await measure('televisitd (C, libwebsockets)', proc.pid, pairs, counter);
+  r.kbPerConn = (rss1 - rss0) / (PAIRS * 2);
+  for (const [a, b] of pairs) { a.ws.terminate(); b.ws.terminate(); }
+  agent.destroy();
+  proc.kill('SIGTERM');
+  await new Promise((res) => proc.once('exit', res));
+  return { r, dataDir };
+}
+
+async function benchReference(certDir) {
+  const port = 30000 + Math.floor(Math.random() * 20000);
+  const proc = spawn('node', ['bench/ref-relay.mjs', join(certDir, 'tls-cert.pem'), join(certDir, 'tls-key.pem'), String(port)],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  await waitFor(proc, 'listening', 'reference relay');
+  const ca = readFileSync(join(certDir, 'tls-cert.pem'));
+  const rss0 = rssKb(proc.pid);
+  const counter = makeCounter();
+  const pairs = new Array(PAIRS);
+  const url = `wss://127.0.0.1:${port}/ws`;
+  process.stdout.write(`reference: opening ${PAIRS * 2} connections...\n`);
+  await pool(PAIRS, 64, async (i) => {
+    const a = client(url, ca, {}, (s) => counter.handle(s, i, 'a'));
+    const b = client(url, ca, {}, (s) => counter.handle(s, i, 'b'));
+    await Promise.all([a.open, b.open]);
+    a.ws.send(JSON.stringify({ type: 'join', room: `r${i}` }));
+    await a.next('joined');
+    b.ws.send(JSON.stringify({ type: 'join', room: `r${i}` }));
+    await b.next('joined');
+    pairs[i] = [a, b];
+  });
+  await sleep(1000);
+  const rss1 = rssKb(proc.pid);
+  const r = await measure('reference (Node ws)', proc.pid, pairs, counter);
+  r.kbPerConn = (rss1 - rss0) / (PAIRS * 2);
+  for (const [a, b] of pairs) { a.ws.terminate(); b.ws.terminate(); }
+  proc.kill('SIGTERM');
+  return r;
+}
+
+const { r: ours, dataDir } = await benchTelevisitd();
+const ref = await benchReference(dataDir);
+rmSync(dataDir, { recursive: true, force: true });
+
+const f = (x, d = 1) => x.toFixed(d);
+console.log(`\nbench:signaling: ${PAIRS * 2} WSS connections in ${PAIRS} pairs; ${RATE} msg/s for ${RATE_SECONDS} s; then ${SAT_PAIRS} pairs x ${WINDOW} in flight for ${SAT_SECONDS} s\n`);
+console.log('server                          held   KiB/conn  p50 ms  p99 ms  lost  msg/s (saturated)  server CPU us/msg  CPU used');
+for (const r of [ours, ref]) {
+  console.log(`${r.name.padEnd(30)} ${String(r.held).padStart(6)} ${f(r.kbPerConn).padStart(9)} ${f(r.p50, 2).padStart(7)} ${f(r.p99, 2).padStart(7)} ${String(r.lost).padStart(5)} ${f(r.throughput, 0).padStart(18)} ${f(r.cpuPerMsgUs).padStart(18)} ${f(r.cpuShare * 100, 0).padStart(8)}%`);
+}
+console.log(`\nratios (televisitd / reference): saturated throughput ${f(ours.throughput / ref.throughput, 2)}x, ` +
+  `server CPU per message ${f(ref.cpuPerMsgUs / ours.cpuPerMsgUs, 2)}x less, memory per connection ${f(ref.kbPerConn / ours.kbPerConn, 2)}x less`);
+console.log(`targets: ${N} connections held: ${ours.held === PAIRS * 2 ? 'met' : 'NOT met'}; p99 < 5 ms at ${RATE} msg/s: ${ours.p99 < 5 ? 'met' : 'NOT met'}; ` +
+  `2x the reference's throughput: ${ours.throughput / ref.throughput >= 2 ? 'met' : 'NOT met'} (per server CPU: ${ref.cpuPerMsgUs / ours.cpuPerMsgUs >= 2 ? 'met' : 'NOT met'})`);
