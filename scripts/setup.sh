@@ -10,8 +10,9 @@ PACKAGES=(
   gcc g++ make cmake pkg-config libcmocka-dev
   # the core's libraries (native); their Debian sources are rebuilt for wasm
   libsodium-dev libmbedtls-dev libcjson-dev libopus-dev libzxcvbn-dev libqrencode-dev
-  # the server (libwebsockets brings OpenSSL's headers), and the openssl client its tests use
-  libwebsockets-dev libsqlite3-dev openssl sqlite3
+  # the server (libwebsockets brings OpenSSL's headers; its libev plugin gives it epoll), libcurl for
+  # mail, and the openssl client its tests use
+  libwebsockets-dev libwebsockets-evlib-ev libev-dev libcurl4-openssl-dev libsqlite3-dev openssl sqlite3
   # wasm toolchain and what building Debian's sources for it takes
   emscripten binaryen dpkg-dev autoconf automake libtool patch xz-utils bzip2
   # fuzzing (libFuzzer lives in clang's runtime package)
