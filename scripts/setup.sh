@@ -19,6 +19,8 @@ PACKAGES=(
   clang libclang-rt-14-dev
   # independent checks: TOTP reference implementation, QR rendering and decoding
   oathtool librsvg2-bin zbar-tools
+  # a real SMTP server for the mail tests
+  python3-aiosmtpd
   # browser tests (Playwright drives Debian's Chromium; it cannot download its own here), and the
   # TURN server the relayed-call tests start on loopback
   chromium coturn

@@ -321,15 +321,12 @@ int main(int argc, char **argv)
         { TV_WS_PROTOCOL, tv_ws_callback, sizeof(tv_ws_conn), 4096, 0, NULL, 0 },
         { NULL, NULL, 0, 0, 0, NULL, 0 },
     };
-    /* WebSocket heartbeats: a ping after 20 s of silence, hang up after 50 s without an answer */
-    static const lws_retry_bo_t heartbeat = { .secs_since_valid_ping = 20, .secs_since_valid_hangup = 50 };
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
     info.port = cfg.port;
     info.iface = cfg.bind;
     info.protocols = protocols;
     info.user = &http;
-    info.retry_and_idle_policy = &heartbeat;
     /* libev (epoll): libwebsockets' own loop polls every socket on every turn, which at thousands of
      * connections costs more than the messages (bench:signaling) */
     info.options = LWS_SERVER_OPTION_LIBEV | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_VALIDATE_UTF8 |

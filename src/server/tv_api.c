@@ -649,6 +649,19 @@ static void link_for(tv_api *api, const char *page, const char *token, char *out
 
 /* ---- routes: accounts ---- */
 
+static void send_activation(tv_api *api, const char *email, const char *token)
+{
+    char link[TV_CONFIG_STR + 128], text[2048], err[256];
+    link_for(api, "activate.html", token, link, sizeof link);
+    snprintf(text, sizeof text,
+             "Welcome to televisit.\r\n\r\nTo activate your account, open this link within 24 hours:\r\n\r\n"
+             "%s\r\n\r\nIf you did not register, ignore this message: the account stays inactive.\r\n", link);
+    if (tv_mail_send(api->cfg, email, "Activate your televisit account", text, link, err, sizeof err) != 0)
+        fprintf(stderr, "televisitd: activation mail not sent: %s\n", err);
+    sodium_memzero(link, sizeof link);
+    sodium_memzero(text, sizeof text);
+}
+
 static int do_register(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
 {
     static const body_field f[] = { { "email", B_STR, TV_MAIL_ADDRESS_MAX, 1 }, { "password", B_STR, TV_PASSWORD_MAX_BYTES, 1 }, { 0 } };
@@ -684,15 +697,15 @@ static int do_register(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_r
         }
         if ((rc = commit(st, rc)) == 0) {
             audit(st, rq, "account_created", uid, NULL, "clinician account registered", NULL);
-            link_for(api, "activate.html", token, link, sizeof link);
-            snprintf(text, sizeof text,
-                     "Welcome to televisit.\r\n\r\nTo activate your account, open this link within 24 hours:\r\n\r\n"
-                     "%s\r\n\r\nIf you did not register, ignore this message: the account stays inactive.\r\n", link);
-            if (tv_mail_send(api->cfg, email, "Activate your televisit account", text, link, err, sizeof err) != 0)
-                fprintf(stderr, "televisitd: activation mail not sent: %s\n", err);
+            send_activation(api, email, token);
         }
+    } else if (rc == 0 && exists && strcmp(u.status, "pending") == 0) {
+        /* not activated yet (the first mail may never have arrived): a fresh key, the same answer */
+        if (mail_key_create(st, u.id, "activate", rq->now_ms + 24 * 3600 * 1000LL, token) == 0) {
+            send_activation(api, email, token);
+        }
+        wipe_user(&u);
     } else if (rc == 0 && exists) {
-        link_for(api, "reset.html", "", link, sizeof link);
         snprintf(text, sizeof text,
                  "Someone tried to register a televisit account with this address, which already has one.\r\n\r\n"
                  "If it was you, sign in, or reset your password from the sign-in page.\r\n");

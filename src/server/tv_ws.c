@@ -84,7 +84,13 @@ static void on_tick(lws_sorted_usec_list_t *sul)
     tv_ws *ws = lws_container_of(sul, tv_ws, tick);
     if (ws->ctx == NULL)
         return;   /* stopping */
-    tv_hub_tick(&ws->hub, now_ms());
+    int64_t now = now_ms();
+    tv_hub_tick(&ws->hub, now);
+    /* Our own idle check rather than libwebsockets' ping policy: that one re-sorts a timer list
+     * of every connection on each message, which at 10,000 connections dominated the relay's cost. */
+    for (tv_ws_conn *c = ws->all; c; c = c->next)
+        if (now - c->last_rx_ms > TV_WS_IDLE_MS)
+            lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_REASON_BASE, LWS_TO_KILL_ASYNC);
     lws_sul_schedule(ws->ctx, 0, &ws->tick, on_tick, LWS_US_PER_SEC);
 }
 
@@ -209,14 +215,20 @@ int tv_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
         lws_get_peer_simple(wsi, ip, sizeof ip);
         memset(c, 0, sizeof *c);
         c->wsi = wsi;
-        tv_hub_connect(&ws->hub, &c->hub, ip, have ? session : NULL, now_ms());
+        c->last_rx_ms = now_ms();
+        tv_hub_connect(&ws->hub, &c->hub, ip, have ? session : NULL, c->last_rx_ms);
         c->hub.user = wsi;
         ws->connections++;
+        c->next = ws->all;
+        if (ws->all)
+            ws->all->prev = c;
+        ws->all = c;
         sodium_memzero(cookie, sizeof cookie);
         sodium_memzero(session, sizeof session);
         return 0;
     }
     case LWS_CALLBACK_RECEIVE:
+        c->last_rx_ms = now_ms();
         if (lws_frame_is_binary(wsi)) {
             tv_hub_message(&ws_of(wsi)->hub, &c->hub, "\xff", 1, now_ms());   /* refused: not UTF-8 JSON */
             return 0;
@@ -251,6 +263,13 @@ int tv_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
         tv_hub_disconnect(&ws->hub, &c->hub, now_ms());
         queue_free(c);
         ws->connections--;
+        if (c->prev)
+            c->prev->next = c->next;
+        else if (ws->all == c)
+            ws->all = c->next;
+        if (c->next)
+            c->next->prev = c->prev;
+        c->prev = c->next = NULL;
         return 0;
     }
     default:

@@ -1,7 +1,7 @@
 /* The WebSocket side of televisitd: wss://HOST/ws with the subprotocol "televisit.v1", feeding the
  * signaling hub. Per connection: frames reassembled up to the protocol's size cap, a bounded send
  * queue (a consumer that does not read is disconnected rather than allowed to grow memory), an Origin
- * check against cross-site WebSocket hijacking, and idle pings from libwebsockets. */
+ * check against cross-site WebSocket hijacking, and an idle timeout (clients ping). */
 #ifndef TV_WS_H
 #define TV_WS_H
 
@@ -13,6 +13,7 @@
 #define TV_WS_PROTOCOL "televisit.v1"
 #define TV_WS_QUEUE_BYTES (1024 * 1024)
 #define TV_WS_QUEUE_FRAMES 512
+#define TV_WS_IDLE_MS 60000     /* a connection that sends nothing (not even a ping) this long is closed */
 
 typedef struct tv_ws_note { struct tv_ws_note *next; char event[32]; char id[72]; } tv_ws_note;
 
@@ -23,6 +24,7 @@ typedef struct tv_ws {
     pthread_mutex_t lock;            /* notes from the API's worker threads */
     tv_ws_note *notes;
     size_t connections;
+    struct tv_ws_conn *all;          /* every connection, for the idle check */
 } tv_ws;
 
 typedef struct tv_ws_frame tv_ws_frame;
@@ -36,6 +38,8 @@ typedef struct tv_ws_conn {
     char *rx;                        /* a fragmented message being reassembled */
     size_t rx_len;
     int rx_too_large;
+    int64_t last_rx_ms;
+    struct tv_ws_conn *prev, *next;
 } tv_ws_conn;
 
 int tv_ws_init(tv_ws *ws, const tv_config *cfg, tv_api *api, tv_store *st);

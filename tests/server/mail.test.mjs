@@ -1,0 +1,76 @@
+// Activation mail through a real SMTP server (Debian's aiosmtpd) via libcurl, and what happens when the
+// relay is down: the account waits, and registering again sends a fresh key.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { PASSWORD, api, startServer } from './lib.mjs';
+
+async function smtpServer(port) {
+  const proc = spawn('/usr/bin/python3', ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout.on('data', (d) => { out += d; });
+  for (let i = 0; i < 50; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const net = await import('node:net');
+    const up = await new Promise((resolve) => {
+      const s = net.createConnection({ host: '127.0.0.1', port }, () => { s.end(); resolve(true); });
+      s.on('error', () => resolve(false));
+    });
+    if (up) break;
+  }
+  return { proc, output: () => out };
+}
+
+async function waitFor(fn, ms = 10000) {
+  for (const end = Date.now() + ms; Date.now() < end;) {
+    const v = fn();
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return null;
+}
+
+test('activation mail goes through the SMTP relay, and the key in it activates the account', async () => {
+  const smtpPort = 20000 + Math.floor(Math.random() * 40000);
+  const smtp = await smtpServer(smtpPort);
+  const server = await startServer({ args: ['--smtp-url', `smtp://127.0.0.1:${smtpPort}`, '--smtp-from', 'noreply@televisit.test',
+    '--public-url', 'https://visits.example.org'] });
+  try {
+    const r = await api(server, 'POST', '/api/register', { email: 'new@example.org', password: PASSWORD });
+    assert.equal(r.status, 202);
+    const key = await waitFor(() => /https:\/\/visits\.example\.org\/activate\.html#key=([A-Za-z0-9_-]{43})/.exec(smtp.output())?.[1]);
+    assert.ok(key, `no activation link in: ${smtp.output().slice(-2000)}`);
+    assert.match(smtp.output(), /To: <new@example\.org>/);
+    assert.match(smtp.output(), /From: televisit <noreply@televisit\.test>/);
+    // through a relay, nothing is left on disk and the key is not on the console
+    assert.ok(!existsSync(join(server.dataDir, 'mail')) || readdirSync(join(server.dataDir, 'mail')).length === 0);
+    assert.ok(!server.log().includes(key));
+    assert.equal((await api(server, 'POST', '/api/activate', { key })).status, 200);
+    assert.equal((await api(server, 'POST', '/api/login', { email: 'new@example.org', password: PASSWORD })).status, 200);
+  } finally {
+    await server.stop();
+    server.remove();
+    smtp.proc.kill();
+  }
+});
+
+test('with the relay down the account waits; registering again sends a fresh key', async () => {
+  const smtpPort = 20000 + Math.floor(Math.random() * 40000);
+  const server = await startServer({ args: ['--smtp-url', `smtp://127.0.0.1:${smtpPort}`] });
+  let smtp;
+  try {
+    assert.equal((await api(server, 'POST', '/api/register', { email: 'late@example.org', password: PASSWORD })).status, 202);
+    assert.ok(await waitFor(() => server.log().includes('activation mail not sent')), server.log());
+    smtp = await smtpServer(smtpPort);
+    assert.equal((await api(server, 'POST', '/api/register', { email: 'late@example.org', password: PASSWORD })).status, 202);
+    const key = await waitFor(() => /#key=([A-Za-z0-9_-]{43})/.exec(smtp.output())?.[1]);
+    assert.ok(key);
+    assert.equal((await api(server, 'POST', '/api/activate', { key })).status, 200);
+  } finally {
+    await server.stop();
+    server.remove();
+    smtp?.proc.kill();
+  }
+});
