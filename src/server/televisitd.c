@@ -163,8 +163,12 @@ static int audit_verify(const tv_config *cfg)
         fprintf(stderr, "televisitd: %s\n", err);
         return 1;
     }
-    int64_t count = 0, bad = 0;
+    int64_t count = 0, bad = 0, cut = 0;
+    int anchored = 0;
     int rc = tv_auditlog_verify(&st, &count, &bad);
+    int arc = rc == 0 ? tv_auditlog_anchor_check(&st, &anchored, &cut) : 0;
+    char anchor[sizeof st.audit_anchor];
+    snprintf(anchor, sizeof anchor, "%s", st.audit_anchor);
     tv_store_close(&st);
     if (rc != 0) {
         fprintf(stderr, "televisitd: cannot read the audit log\n");
@@ -174,7 +178,17 @@ static int audit_verify(const tv_config *cfg)
         printf("audit log: BROKEN at record %lld (the records from there on cannot be trusted)\n", (long long)bad);
         return 3;
     }
-    printf("audit log: %lld records, chain intact\n", (long long)count);
+    if (arc != 0) {
+        printf("audit log: the anchor %s is unreadable; the end of the log cannot be checked\n", anchor);
+        return 3;
+    }
+    if (cut) {
+        printf("audit log: BROKEN at record %lld: the anchor %s names it, the log does not have it "
+               "(records were cut from the end, or replaced)\n", (long long)cut, anchor);
+        return 3;
+    }
+    printf("audit log: %lld records, chain intact%s\n", (long long)count,
+           anchored ? ", its end matches the anchor" : " (no anchor yet)");
     return 0;
 }
 

@@ -1,7 +1,12 @@
+#define _POSIX_C_SOURCE 200809L
 #include "tv_auditlog.h"
 #include "tv_err.h"
 
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *col_text(sqlite3_stmt *q, int i)
 {
@@ -56,6 +61,8 @@ int tv_auditlog_append(tv_store *st, const tv_audit_record *r, int64_t *seq_out)
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     else if (seq_out)
         *seq_out = seq;
+    if (rc == 0 && st->audit_anchor[0] && tv_auditlog_anchor_write(st) != 0)
+        fprintf(stderr, "televisitd: cannot update the audit anchor %s\n", st->audit_anchor);
     return rc;
 }
 
@@ -86,4 +93,77 @@ int tv_auditlog_verify(tv_store *st, int64_t *count, int64_t *first_bad)
     sqlite3_finalize(q);
     *count = n;
     return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : TV_ERR_INVALID;
+}
+
+#define ANCHOR_MAGIC "televisit-audit-anchor v1"
+
+static int last_record(tv_store *st, int64_t *seq, uint8_t hash[TV_AUDIT_HASHBYTES])
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(st->db, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", -1, &q, NULL) != SQLITE_OK)
+        return TV_ERR_INVALID;
+    int rc = TV_ERR_NOT_FOUND;
+    if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_bytes(q, 1) == TV_AUDIT_HASHBYTES) {
+        *seq = sqlite3_column_int64(q, 0);
+        memcpy(hash, sqlite3_column_blob(q, 1), TV_AUDIT_HASHBYTES);
+        rc = 0;
+    }
+    sqlite3_finalize(q);
+    return rc;
+}
+
+int tv_auditlog_anchor_write(tv_store *st)
+{
+    int64_t seq;
+    uint8_t hash[TV_AUDIT_HASHBYTES];
+    char hex[2 * TV_AUDIT_HASHBYTES + 1], line[160], tmp[4200];
+    if (st == NULL || st->audit_anchor[0] == '\0' || last_record(st, &seq, hash) != 0)
+        return TV_ERR_INVALID;
+    sodium_bin2hex(hex, sizeof hex, hash, sizeof hash);
+    int n = snprintf(line, sizeof line, ANCHOR_MAGIC " %lld %s\n", (long long)seq, hex);
+    uint8_t r[8];
+    char rh[17];
+    randombytes_buf(r, sizeof r);
+    sodium_bin2hex(rh, sizeof rh, r, sizeof r);
+    snprintf(tmp, sizeof tmp, "%s.%s.tmp", st->audit_anchor, rh);   /* one per writer: threads share the anchor */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return TV_ERR_INVALID;
+    int ok = write(fd, line, (size_t)n) == n;
+    close(fd);
+    if (!ok || rename(tmp, st->audit_anchor) != 0) {
+        unlink(tmp);
+        return TV_ERR_INVALID;
+    }
+    return 0;
+}
+
+int tv_auditlog_anchor_check(tv_store *st, int *anchored, int64_t *first_bad)
+{
+    *anchored = 0;
+    *first_bad = 0;
+    FILE *f = fopen(st->audit_anchor, "r");
+    if (f == NULL)
+        return 0;
+    char line[200] = "", hex[2 * TV_AUDIT_HASHBYTES + 2];
+    long long seq = 0;
+    int ok = fgets(line, sizeof line, f) != NULL &&
+             sscanf(line, ANCHOR_MAGIC " %lld %65s", &seq, hex) == 2 && seq > 0 && strlen(hex) == 2 * TV_AUDIT_HASHBYTES;
+    fclose(f);
+    if (!ok)
+        return TV_ERR_ENCODING;
+    *anchored = 1;
+    uint8_t want[TV_AUDIT_HASHBYTES];
+    if (sodium_hex2bin(want, sizeof want, hex, strlen(hex), NULL, NULL, NULL) != 0)
+        return TV_ERR_ENCODING;
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(st->db, "SELECT hash FROM audit WHERE seq = ?", -1, &q, NULL) != SQLITE_OK)
+        return TV_ERR_INVALID;
+    sqlite3_bind_int64(q, 1, seq);
+    int same = sqlite3_step(q) == SQLITE_ROW && sqlite3_column_bytes(q, 0) == TV_AUDIT_HASHBYTES &&
+               memcmp(sqlite3_column_blob(q, 0), want, sizeof want) == 0;
+    sqlite3_finalize(q);
+    if (!same)
+        *first_bad = seq;
+    return 0;
 }

@@ -206,6 +206,16 @@ int tv_backup_restore(const char *backup_path, const char *key_path, const char 
     }
     if (rc == 0 && rename(tmp, db_path) != 0)
         rc = fail(err, err_size, db_path, strerror(errno));
+    if (rc == 0) {
+        /* the restored log is older than the anchor: the anchor follows it (restoring is the
+         * operator's deliberate act, and is announced on the console) */
+        tv_store st;
+        char e2[256];
+        if (tv_store_open(&st, db_path, key_path, e2, sizeof e2) == 0) {
+            tv_auditlog_anchor_write(&st);
+            tv_store_close(&st);
+        }
+    }
     if (rc != 0) {
         unlink(tmp);
         char side[4200];

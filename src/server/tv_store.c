@@ -222,9 +222,14 @@ int tv_store_open(tv_store *st, const char *db_path, const char *key_path, char 
         tv_store_close(st);
         return TV_ERR_INVALID;
     }
-    if ((rc = migrate(st, err, err_size)) != 0)
+    if ((rc = migrate(st, err, err_size)) != 0) {
         tv_store_close(st);
-    return rc;
+        return rc;
+    }
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", key_path);
+    snprintf(st->audit_anchor, sizeof st->audit_anchor, "%s/audit.anchor", dirname(dir));
+    return 0;
 }
 
 void tv_store_close(tv_store *st)

@@ -13,6 +13,9 @@
 typedef struct tv_store {
     sqlite3 *db;
     uint8_t master[TV_RECORD_KEYBYTES];
+    /* The audit log's anchor: the last record's number and hash, kept beside the master key (so off
+     * the database's disk where the key is), to detect records cut from the end of the log. */
+    char audit_anchor[4096];
 } tv_store;
 
 /* Reads the key file, or creates it (exclusively, 0600, synced) when absent. A key file others can

@@ -88,11 +88,44 @@ static void tampering_is_found_where_it_happened(void **s)
     }
 }
 
+/* Records cut from the end leave an intact chain: only the anchor, kept apart, shows it. */
+static void cut_or_rewritten_tail_is_found_by_the_anchor(void **s)
+{
+    (void)s;
+    tv_store st;
+    int64_t n, cut;
+    int anchored;
+    assert_int_equal(fresh(&st), 0);
+    assert_int_equal(tv_auditlog_anchor_check(&st, &anchored, &cut), 0);
+    assert_int_equal(anchored, 1);
+    assert_int_equal(cut, 0);
+    assert_int_equal(sqlite3_exec(st.db, "DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE seq > 97;", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(verify(&st, &n), 0);   /* the chain alone cannot tell */
+    assert_int_equal(n, 97);
+    assert_int_equal(tv_auditlog_anchor_check(&st, &anchored, &cut), 0);
+    assert_int_equal(cut, 100);
+    /* a tail written again with other content (by someone who cannot reach the anchor) */
+    char anchor[sizeof st.audit_anchor];
+    memcpy(anchor, st.audit_anchor, sizeof anchor);
+    st.audit_anchor[0] = '\0';
+    for (int i = 0; i < 3; i++) {
+        tv_audit_record r = { 0, 1700000000999LL, "login_success", "user:2", "forged", "", "", "" };
+        assert_int_equal(tv_auditlog_append(&st, &r, NULL), 0);
+    }
+    memcpy(st.audit_anchor, anchor, sizeof anchor);
+    assert_int_equal(verify(&st, &n), 0);
+    assert_int_equal(n, 100);
+    assert_int_equal(tv_auditlog_anchor_check(&st, &anchored, &cut), 0);
+    assert_int_equal(cut, 100);
+    tv_store_close(&st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(intact_chain_verifies),
         cmocka_unit_test(tampering_is_found_where_it_happened),
+        cmocka_unit_test(cut_or_rewritten_tail_is_found_by_the_anchor),
     };
     return cmocka_run_group_tests(tests, setup, tv_test_dir_remove);
 }
