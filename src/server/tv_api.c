@@ -324,6 +324,15 @@ static int reply_bad_credentials(tv_api_resp *rs)
     return reply_error(rs, 401, TV_ERR_CREDENTIALS, "The e-mail or the password is wrong.");
 }
 
+/* A wrong password or code on a signed-in route counts toward the lockout like one at sign-in. */
+static int reply_auth_failure(tv_api *api, tv_store *st, const tv_api_req *rq, user *u, const char *what,
+                              const char *message, tv_api_resp *rs)
+{
+    if (record_failure(api, st, rq, u, what))
+        return reply_locked(rs, rq->now_ms + lock_duration(u->lockouts + 1), rq->now_ms);
+    return reply_error(rs, 401, TV_ERR_CREDENTIALS, message);
+}
+
 /* ---- sessions ---- */
 
 static void session_cookie(tv_api_resp *rs, const char *token, int64_t max_age_s)
@@ -1004,6 +1013,19 @@ static int authed(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *
     return 0;
 }
 
+/* A signed-in route with a body: both checked, or the answer is already in rs. */
+static int authed_body(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs, const body_field *fields,
+                       int allow_unenrolled, user *u, cJSON **b)
+{
+    if (authed(api, st, rq, rs, u, allow_unenrolled) != 0)
+        return TV_ERR_UNAUTHORIZED;
+    if (read_body(rq, fields, b, rs) != 0) {
+        wipe_user(u);
+        return TV_ERR_INVALID;
+    }
+    return 0;
+}
+
 static int do_logout(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
 {
     user u;
@@ -1046,13 +1068,9 @@ static int do_settings(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_r
 {
     static const body_field f[] = { { "ip_allow", B_STR, 500, 1 }, { 0 } };
     user u;
-    if (authed(api, st, rq, rs, &u, 0) != 0)
-        return 0;
     cJSON *b;
-    if (read_body(rq, f, &b, rs) != 0) {
-        wipe_user(&u);
+    if (authed_body(api, st, rq, rs, f, 0, &u, &b) != 0)
         return 0;
-    }
     const char *list = str_of(b, "ip_allow");
     int rc;
     if (!ip_list_valid(list))
@@ -1169,13 +1187,9 @@ static int do_totp_confirm(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
 {
     static const body_field f[] = { { "code", B_STR, 16, 1 }, { 0 } };
     user u;
-    if (authed(api, st, rq, rs, &u, 1) != 0)
-        return 0;
     cJSON *b;
-    if (read_body(rq, f, &b, rs) != 0) {
-        wipe_user(&u);
+    if (authed_body(api, st, rq, rs, f, 1, &u, &b) != 0)
         return 0;
-    }
     int rc;
     if (u.totp_enabled) {
         rc = reply_error(rs, 409, TV_ERR_CONFLICT, "Two-factor authentication is already on.");
@@ -1210,13 +1224,9 @@ static int do_totp_disable(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
 {
     static const body_field f[] = { { "password", B_STR, TV_PASSWORD_MAX_BYTES, 1 }, { "code", B_STR, 16, 1 }, { 0 } };
     user u;
-    if (authed(api, st, rq, rs, &u, 0) != 0)
-        return 0;
     cJSON *b;
-    if (read_body(rq, f, &b, rs) != 0) {
-        wipe_user(&u);
+    if (authed_body(api, st, rq, rs, f, 0, &u, &b) != 0)
         return 0;
-    }
     int rc;
     if (api->cfg->require_2fa) {
         rc = reply_error(rs, 403, TV_ERR_FORBIDDEN, "Your administrator requires two-factor authentication.");
@@ -1224,8 +1234,7 @@ static int do_totp_disable(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
         rc = reply_error(rs, 409, TV_ERR_CONFLICT, "Two-factor authentication is already off.");
     } else if (verify_password(api, &u, str_of(b, "password")) != 0 ||
                totp_check(st, &u, str_of(b, "code"), rq->now_ms) != 0) {
-        rc = record_failure(api, st, rq, &u, "totp_disable") ? reply_locked(rs, rq->now_ms + lock_duration(u.lockouts + 1), rq->now_ms)
-                                                             : reply_error(rs, 401, TV_ERR_CREDENTIALS, "The password or the code is wrong.");
+        rc = reply_auth_failure(api, st, rq, &u, "totp_disable", "The password or the code is wrong.", rs);
     } else {
         rc = begin(st);
         sqlite3_stmt *q = rc == 0 ? prep(st, "UPDATE users SET totp_enabled = 0, totp_secret = NULL WHERE id = ?") : NULL;
@@ -1256,17 +1265,12 @@ static int do_password_change(tv_api *api, tv_store *st, const tv_api_req *rq, t
 {
     static const body_field f[] = { { "current", B_STR, TV_PASSWORD_MAX_BYTES, 1 }, { "password", B_STR, TV_PASSWORD_MAX_BYTES, 1 }, { 0 } };
     user u;
-    if (authed(api, st, rq, rs, &u, 1) != 0)
-        return 0;
     cJSON *b;
-    if (read_body(rq, f, &b, rs) != 0) {
-        wipe_user(&u);
+    if (authed_body(api, st, rq, rs, f, 1, &u, &b) != 0)
         return 0;
-    }
     int rc;
     if (verify_password(api, &u, str_of(b, "current")) != 0) {
-        rc = record_failure(api, st, rq, &u, "password_change") ? reply_locked(rs, rq->now_ms + lock_duration(u.lockouts + 1), rq->now_ms)
-                                                                : reply_error(rs, 401, TV_ERR_CREDENTIALS, "The current password is wrong.");
+        rc = reply_auth_failure(api, st, rq, &u, "password_change", "The current password is wrong.", rs);
     } else if (check_password(api, str_of(b, "password"), u.email, rs) != 0) {
         rc = 0;
     } else if (set_password(api, st, u.id, str_of(b, "password")) == 0) {
@@ -1394,13 +1398,9 @@ static int do_visit_create(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
 {
     static const body_field f[] = { { "label", B_STR, 200, 0 }, { 0 } };
     user u;
-    if (authed(api, st, rq, rs, &u, 0) != 0)
-        return 0;
     cJSON *b;
-    if (read_body(rq, f, &b, rs) != 0) {
-        wipe_user(&u);
+    if (authed_body(api, st, rq, rs, f, 0, &u, &b) != 0)
         return 0;
-    }
     const char *label = str_of(b, "label");
     if (label && tv_utf8_check(label, strlen(label), NULL) != 0) {
         body_free(b);
@@ -1492,13 +1492,9 @@ static int do_visit_close(tv_api *api, tv_store *st, const tv_api_req *rq, tv_ap
 {
     static const body_field f[] = { { "id", B_STR, 64, 1 }, { 0 } };
     user u;
-    if (authed(api, st, rq, rs, &u, 0) != 0)
-        return 0;
     cJSON *b;
-    if (read_body(rq, f, &b, rs) != 0) {
-        wipe_user(&u);
+    if (authed_body(api, st, rq, rs, f, 0, &u, &b) != 0)
         return 0;
-    }
     const char *id = str_of(b, "id");
     /* another clinician's visit looks exactly like one that does not exist */
     sqlite3_stmt *q = prep(st, "UPDATE visits SET state = ?, ended_ms = ? WHERE id = ? AND clinician_id = ? AND state = 'open'");
@@ -1718,17 +1714,12 @@ static int do_account_delete(tv_api *api, tv_store *st, const tv_api_req *rq, tv
 {
     static const body_field f[] = { { "password", B_STR, TV_PASSWORD_MAX_BYTES, 1 }, { 0 } };
     user u;
-    if (authed(api, st, rq, rs, &u, 1) != 0)
-        return 0;
     cJSON *b;
-    if (read_body(rq, f, &b, rs) != 0) {
-        wipe_user(&u);
+    if (authed_body(api, st, rq, rs, f, 1, &u, &b) != 0)
         return 0;
-    }
     int rc;
     if (verify_password(api, &u, str_of(b, "password")) != 0) {
-        rc = record_failure(api, st, rq, &u, "account_delete") ? reply_locked(rs, rq->now_ms + lock_duration(u.lockouts + 1), rq->now_ms)
-                                                               : reply_error(rs, 401, TV_ERR_CREDENTIALS, "The password is wrong.");
+        rc = reply_auth_failure(api, st, rq, &u, "account_delete", "The password is wrong.", rs);
     } else {
         /* visits, chat, sessions, keys and codes go with the account (ON DELETE CASCADE); the audit log
          * keeps its records, which name the account only by number */

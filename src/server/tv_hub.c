@@ -245,34 +245,21 @@ static void room_end(tv_hub *h, tv_hub_room *r, const char *reason, int64_t now,
 
 typedef struct visit_row { char id[65]; int64_t owner, expires; char state[12]; } visit_row;
 
-static int visit_by_token(tv_hub *h, const char *token, visit_row *v)
+/* One visit by its invite token's hash or by its id. */
+static int visit_lookup(tv_hub *h, const char *token, const char *id, visit_row *v)
 {
     uint8_t hash[TV_TOKEN_HASHBYTES];
-    if (tv_token_hash(token, TV_TOKEN_CHARS, hash, sizeof hash) != 0)
+    if (token && tv_token_hash(token, TV_TOKEN_CHARS, hash, sizeof hash) != 0)
         return TV_ERR_NOT_FOUND;
     sqlite3_stmt *q = NULL;
-    if (sqlite3_prepare_v2(h->st->db, "SELECT id, clinician_id, expires_ms, state FROM visits WHERE token_hash = ?", -1, &q,
-                           NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(h->st->db, token ? "SELECT id, clinician_id, expires_ms, state FROM visits WHERE token_hash = ?"
+                                            : "SELECT id, clinician_id, expires_ms, state FROM visits WHERE id = ?",
+                           -1, &q, NULL) != SQLITE_OK)
         return TV_ERR_STORAGE;
-    sqlite3_bind_blob(q, 1, hash, sizeof hash, SQLITE_TRANSIENT);
-    int rc = TV_ERR_NOT_FOUND;
-    if (sqlite3_step(q) == SQLITE_ROW) {
-        snprintf(v->id, sizeof v->id, "%s", (const char *)sqlite3_column_text(q, 0));
-        v->owner = sqlite3_column_int64(q, 1);
-        v->expires = sqlite3_column_int64(q, 2);
-        snprintf(v->state, sizeof v->state, "%s", (const char *)sqlite3_column_text(q, 3));
-        rc = 0;
-    }
-    sqlite3_finalize(q);
-    return rc;
-}
-
-static int visit_by_id(tv_hub *h, const char *id, visit_row *v)
-{
-    sqlite3_stmt *q = NULL;
-    if (sqlite3_prepare_v2(h->st->db, "SELECT id, clinician_id, expires_ms, state FROM visits WHERE id = ?", -1, &q, NULL) != SQLITE_OK)
-        return TV_ERR_STORAGE;
-    sqlite3_bind_text(q, 1, id, -1, SQLITE_TRANSIENT);
+    if (token)
+        sqlite3_bind_blob(q, 1, hash, sizeof hash, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_text(q, 1, id, -1, SQLITE_TRANSIENT);
     int rc = TV_ERR_NOT_FOUND;
     if (sqlite3_step(q) == SQLITE_ROW) {
         snprintf(v->id, sizeof v->id, "%s", (const char *)sqlite3_column_text(q, 0));
@@ -364,7 +351,7 @@ static void on_join(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref, int64
     int64_t uid = 0;
     if (role == PATIENT) {
         const char *invite = tv_msg_get_str(m, "invite", NULL);
-        if (visit_by_token(h, invite, &v) != 0)
+        if (visit_lookup(h, invite, NULL, &v) != 0)
             return refuse(h, c, TV_ERR_NOT_FOUND, "This visit link is not valid. Check it, or ask for a new one.", ref);
         if (strcmp(v.state, "open") != 0 || v.expires < now)
             return refuse(h, c, TV_ERR_VISIT_CLOSED,
@@ -378,7 +365,7 @@ static void on_join(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref, int64
         if (rc != 0)
             return refuse(h, c, TV_ERR_UNAUTHORIZED, "Sign in first.", ref);
         /* someone else's visit looks like one that does not exist */
-        if (visit_by_id(h, tv_msg_get_str(m, "visit", NULL), &v) != 0 || v.owner != uid)
+        if (visit_lookup(h, NULL, tv_msg_get_str(m, "visit", NULL), &v) != 0 || v.owner != uid)
             return refuse(h, c, TV_ERR_NOT_FOUND, "No visit of yours has this id.", ref);
         if (strcmp(v.state, "open") != 0)
             return refuse(h, c, TV_ERR_VISIT_CLOSED, "This visit has ended.", ref);
