@@ -788,6 +788,11 @@ void tv_hub_shutdown(tv_hub *h, int64_t now)
             room_end(h, h->rooms[b], "server_shutdown", now, 0);
 }
 
+const char *tv_hub_conn_participant(const tv_hub_conn *c)
+{
+    return c && c->p ? c->p->id : NULL;
+}
+
 int tv_hub_init(tv_hub *h, const tv_config *cfg, tv_api *api, tv_store *st, tv_hub_io io)
 {
     memset(h, 0, sizeof *h);

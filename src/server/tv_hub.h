@@ -73,6 +73,9 @@ void tv_hub_tick(tv_hub *h, int64_t now_ms);
 void tv_hub_visit_closed(tv_hub *h, const char *visit, const char *reason, int64_t now_ms);
 void tv_hub_user_revoked(tv_hub *h, int64_t uid, int64_t now_ms);
 
+/* The participant id of a joined connection, or NULL. */
+const char *tv_hub_conn_participant(const tv_hub_conn *c);
+
 /* Server shutdown: every member is told (ended, server_shutdown). */
 void tv_hub_shutdown(tv_hub *h, int64_t now_ms);
 
