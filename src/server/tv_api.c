@@ -1811,7 +1811,7 @@ int tv_api_handle(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *
             return reply_error(rs, 415, TV_ERR_INVALID, "Send JSON, with Content-Type: application/json.");
         if (rq->origin && strcmp(rq->origin, own) != 0)
             return reply_error(rs, 403, TV_ERR_FORBIDDEN, "Requests from other sites are refused.");
-        if (rq->body_len > TV_API_BODY_MAX)
+        if (rq->body_too_large || rq->body_len > TV_API_BODY_MAX)
             return reply_error(rs, 413, TV_ERR_TOO_LONG, "The request body is too large.");
     }
     int retry = 0;

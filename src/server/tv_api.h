@@ -36,6 +36,7 @@ typedef struct tv_api_req {
     const char *body;
     size_t body_len;
     int64_t now_ms;
+    int body_too_large;        /* the front end stopped reading past TV_API_BODY_MAX: answer 413 */
 } tv_api_req;
 
 typedef struct tv_api_resp {

@@ -38,7 +38,7 @@ export async function startServer({ args = [], dataDir = mkdtempSync(join(tmpdir
 export function api(server, method, path, body, { cookie, origin, contentType = 'application/json', raw } = {}) {
   return new Promise((resolve, reject) => {
     const headers = {};
-    if (body !== undefined) headers['content-type'] = contentType;
+    if (body !== undefined || raw !== undefined) headers['content-type'] = contentType;
     if (cookie) headers.cookie = `__Host-tv_session=${cookie}`;
     if (origin) headers.origin = origin;
     const req = request({ host: '127.0.0.1', port: server.port, path, method, ca: server.ca, headers,
