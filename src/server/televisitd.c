@@ -14,6 +14,7 @@
 #include "tv_api.h"
 #include "tv_jobs.h"
 #include "tv_ws.h"
+#include "tv_clock.h"
 
 #include <curl/curl.h>
 #include <ev.h>
@@ -63,20 +64,19 @@ static void usage(FILE *out)
             "a copy of it, somewhere else. restore checks a backup and puts it in place of a missing database.\n");
 }
 
-static int64_t now_ms(void)
+static void store_paths(const tv_config *cfg, char *db, size_t db_size, char *key, size_t key_size)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    snprintf(db, db_size, "%s/televisit.db", cfg->data_dir);
+    if (cfg->key_file[0])
+        snprintf(key, key_size, "%s", cfg->key_file);
+    else
+        snprintf(key, key_size, "%s/master.key", cfg->data_dir);
 }
 
 static int user_add(const tv_config *cfg, const char *email, int admin)
 {
     char err[512], db_path[TV_CONFIG_STR + 32], key_path[TV_CONFIG_STR + 32], pw[TV_PASSWORD_MAX_BYTES + 2];
-    snprintf(db_path, sizeof db_path, "%s/televisit.db", cfg->data_dir);
-    snprintf(key_path, sizeof key_path, "%s", cfg->key_file[0] ? cfg->key_file : "");
-    if (!cfg->key_file[0])
-        snprintf(key_path, sizeof key_path, "%s/master.key", cfg->data_dir);
+    store_paths(cfg, db_path, sizeof db_path, key_path, sizeof key_path);
     if (isatty(0))
         fprintf(stderr, "password for %s: ", email);
     if (fgets(pw, sizeof pw, stdin) == NULL) {
@@ -96,7 +96,7 @@ static int user_add(const tv_config *cfg, const char *email, int admin)
     } else {
         if (tv_api_init(&api, cfg) != 0)
             fprintf(stderr, "televisitd: cannot set up password hashing\n");
-        else if (tv_api_user_add(&api, &st, email, pw, admin, now_ms(), err, sizeof err) != 0)
+        else if (tv_api_user_add(&api, &st, email, pw, admin, tv_clock_ms(), err, sizeof err) != 0)
             fprintf(stderr, "televisitd: %s\n", err);
         else {
             printf("added %s%s; it can sign in now\n", email, admin ? " (administrator)" : "");
@@ -109,14 +109,6 @@ static int user_add(const tv_config *cfg, const char *email, int admin)
     return rc;
 }
 
-static void store_paths(const tv_config *cfg, char *db, size_t db_size, char *key, size_t key_size)
-{
-    snprintf(db, db_size, "%s/televisit.db", cfg->data_dir);
-    if (cfg->key_file[0])
-        snprintf(key, key_size, "%s", cfg->key_file);
-    else
-        snprintf(key, key_size, "%s/master.key", cfg->data_dir);
-}
 
 static int backup_or_restore(const tv_config *cfg, int restore, const char *arg)
 {
@@ -154,11 +146,7 @@ static int audit_verify(const tv_config *cfg)
 {
     tv_store st;
     char err[256], db_path[TV_CONFIG_STR + 32], key_path[TV_CONFIG_STR + 32];
-    snprintf(db_path, sizeof db_path, "%s/televisit.db", cfg->data_dir);
-    if (cfg->key_file[0])
-        snprintf(key_path, sizeof key_path, "%s", cfg->key_file);
-    else
-        snprintf(key_path, sizeof key_path, "%s/master.key", cfg->data_dir);
+    store_paths(cfg, db_path, sizeof db_path, key_path, sizeof key_path);
     if (tv_store_open(&st, db_path, key_path, err, sizeof err) != 0) {
         fprintf(stderr, "televisitd: %s\n", err);
         return 1;
@@ -273,11 +261,7 @@ int main(int argc, char **argv)
     /* The database and its master key: encrypted fields are useless without the key file. */
     static tv_store store;
     char db_path[TV_CONFIG_STR + 32], key_path[TV_CONFIG_STR + 32];
-    snprintf(db_path, sizeof db_path, "%s/televisit.db", cfg.data_dir);
-    if (cfg.key_file[0])
-        snprintf(key_path, sizeof key_path, "%s", cfg.key_file);
-    else
-        snprintf(key_path, sizeof key_path, "%s/master.key", cfg.data_dir);
+    store_paths(&cfg, db_path, sizeof db_path, key_path, sizeof key_path);
     if (tv_store_open(&store, db_path, key_path, err, sizeof err) != 0) {
         fprintf(stderr, "televisitd: %s\n", err);
         return 1;

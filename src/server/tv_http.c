@@ -5,6 +5,7 @@
 #include "tv_api.h"
 #include "tv_jobs.h"
 #include "tv_token.h"
+#include "tv_clock.h"
 
 #include <sodium.h>
 #include <time.h>
@@ -206,8 +207,6 @@ static int write_answer(struct lws *wsi, tv_http_session *s)
         return 0;
     }
     answer_reset(s);
-    if (s->close_after)
-        return -1;
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
@@ -262,9 +261,7 @@ static int submit_api(struct lws *wsi, tv_http_session *s, const char *method)
     header(wsi, WSI_TOKEN_HTTP_URI_ARGS, query, sizeof query, &rq.query);
     lws_get_peer_simple(wsi, ip, sizeof ip);
     rq.ip = ip;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    rq.now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    rq.now_ms = tv_clock_ms();
     if (s->too_large) {   /* what was read is dropped; the API answers 413 without it */
         rq.body = NULL;
         rq.body_len = 0;
@@ -315,7 +312,6 @@ int tv_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         int is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
         int is_api = strncmp(uri, "/api/", 5) == 0 && http_of(wsi)->jobs != NULL;
         request_reset(s);
-        s->close_after = 0;
         if (is_api && strlen(uri) < sizeof s->path)
             snprintf(s->path, sizeof s->path, "%s", uri);
         if (is_api && is_get)

@@ -32,7 +32,7 @@ typedef struct tv_http_session {
     size_t in_len;
     struct tv_job *job;      /* pending on a worker */
     /* the answer */
-    int status, headers_done, head_only, close_after;
+    int status, headers_done, head_only;
     char *out;
     size_t out_len, out_off;
     const char *content_type;

@@ -654,6 +654,19 @@ void tv_hub_connect(tv_hub *h, tv_hub_conn *c, const char *ip, const char *sessi
     c->tokens_at_ms = now_ms;
 }
 
+static void refused(tv_hub *h, tv_hub_conn *c, int code, const char *field)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg, "The message was refused (%s%s%s).", tv_err_name(code), field[0] ? ": " : "", field);
+    send_error(h, c, code, msg, NULL);
+}
+
+void tv_hub_refused(tv_hub *h, tv_hub_conn *c, int code)
+{
+    if (!c->closing)
+        refused(h, c, code, "");
+}
+
 void tv_hub_message(tv_hub *h, tv_hub_conn *c, const char *text, size_t len, int64_t now)
 {
     if (c->closing)
@@ -672,9 +685,7 @@ void tv_hub_message(tv_hub *h, tv_hub_conn *c, const char *text, size_t len, int
     tv_msg m;
     int rc = tv_msg_parse(text, len, TV_MSG_FROM_CLIENT, &m);
     if (rc != 0) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "The message was refused (%s%s%s).", tv_err_name(rc), m.err_field[0] ? ": " : "", m.err_field);
-        send_error(h, c, rc, msg, NULL);
+        refused(h, c, rc, m.err_field);
         return;
     }
     char ref[65] = "";

@@ -65,6 +65,10 @@ void tv_hub_connect(tv_hub *h, tv_hub_conn *c, const char *ip, const char *sessi
 void tv_hub_message(tv_hub *h, tv_hub_conn *c, const char *text, size_t len, int64_t now_ms);
 void tv_hub_disconnect(tv_hub *h, tv_hub_conn *c, int64_t now_ms);
 
+/* A frame the WebSocket layer refused before it could be a message (too large to reassemble:
+ * TV_ERR_MSG_TOO_LARGE; binary: TV_ERR_UTF8): the sender gets the error a parse would give. */
+void tv_hub_refused(tv_hub *h, tv_hub_conn *c, int code);
+
 /* Once a second or so: drops participants gone past the resume window, purges old chat. */
 void tv_hub_tick(tv_hub *h, int64_t now_ms);
 

@@ -2,6 +2,8 @@
 #include "tv_ws.h"
 #include "tv_api.h"
 #include "tv_http.h"
+#include "tv_clock.h"
+#include "tv_err.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,13 +16,6 @@ struct tv_ws_frame {
     size_t len;
     unsigned char data[];   /* LWS_PRE bytes of room, then the frame */
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static tv_ws *ws_of(struct lws *wsi)
 {
@@ -84,7 +79,7 @@ static void on_tick(lws_sorted_usec_list_t *sul)
     tv_ws *ws = lws_container_of(sul, tv_ws, tick);
     if (ws->ctx == NULL)
         return;   /* stopping */
-    int64_t now = now_ms();
+    int64_t now = tv_clock_ms();
     tv_hub_tick(&ws->hub, now);
     /* Our own idle check rather than libwebsockets' ping policy: that one re-sorts a timer list
      * of every connection on each message, which at 10,000 connections dominated the relay's cost. */
@@ -110,7 +105,7 @@ static void drain_notes(tv_ws *ws)
     }
     while (rev) {
         tv_ws_note *next = rev->next;
-        int64_t t = now_ms();
+        int64_t t = tv_clock_ms();
         if (strcmp(rev->event, "visit_ended") == 0)
             tv_hub_visit_closed(&ws->hub, rev->id, "clinician_ended", t);
         else if (strcmp(rev->event, "visit_revoked") == 0)
@@ -151,7 +146,7 @@ static int origin_ok(struct lws *wsi)
     return strcmp(origin, own) == 0;
 }
 
-static void deliver(tv_ws *ws, tv_ws_conn *c, const char *in, size_t len, int first, int final)
+static void deliver(tv_ws *ws, tv_ws_conn *c, const char *in, size_t len, int first, int final, int64_t now)
 {
     if (first) {
         free(c->rx);
@@ -160,7 +155,7 @@ static void deliver(tv_ws *ws, tv_ws_conn *c, const char *in, size_t len, int fi
         c->rx_too_large = 0;
     }
     if (first && final) {   /* the common case: no copy */
-        tv_hub_message(&ws->hub, &c->hub, in, len, now_ms());
+        tv_hub_message(&ws->hub, &c->hub, in, len, now);
         return;
     }
     if (!c->rx_too_large) {
@@ -182,10 +177,10 @@ static void deliver(tv_ws *ws, tv_ws_conn *c, const char *in, size_t len, int fi
     }
     if (!final)
         return;
-    if (c->rx_too_large)   /* the parser refuses it by its length alone, with the usual error */
-        tv_hub_message(&ws->hub, &c->hub, "", TV_MSG_CLIENT_MAX_BYTES + 1, now_ms());
+    if (c->rx_too_large)
+        tv_hub_refused(&ws->hub, &c->hub, TV_ERR_MSG_TOO_LARGE);
     else
-        tv_hub_message(&ws->hub, &c->hub, c->rx, c->rx_len, now_ms());
+        tv_hub_message(&ws->hub, &c->hub, c->rx, c->rx_len, now);
     free(c->rx);
     c->rx = NULL;
     c->rx_len = 0;
@@ -215,7 +210,7 @@ int tv_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
         lws_get_peer_simple(wsi, ip, sizeof ip);
         memset(c, 0, sizeof *c);
         c->wsi = wsi;
-        c->last_rx_ms = now_ms();
+        c->last_rx_ms = tv_clock_ms();
         tv_hub_connect(&ws->hub, &c->hub, ip, have ? session : NULL, c->last_rx_ms);
         c->hub.user = wsi;
         ws->connections++;
@@ -228,12 +223,13 @@ int tv_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
         return 0;
     }
     case LWS_CALLBACK_RECEIVE:
-        c->last_rx_ms = now_ms();
+        c->last_rx_ms = tv_clock_ms();
         if (lws_frame_is_binary(wsi)) {
-            tv_hub_message(&ws_of(wsi)->hub, &c->hub, "\xff", 1, now_ms());   /* refused: not UTF-8 JSON */
+            if (lws_is_final_fragment(wsi))
+                tv_hub_refused(&ws_of(wsi)->hub, &c->hub, TV_ERR_UTF8);   /* the protocol is JSON text */
             return 0;
         }
-        deliver(ws_of(wsi), c, in, len, lws_is_first_fragment(wsi), lws_is_final_fragment(wsi));
+        deliver(ws_of(wsi), c, in, len, lws_is_first_fragment(wsi), lws_is_final_fragment(wsi), c->last_rx_ms);
         return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE: {
         tv_ws_frame *f = c->head;
@@ -260,7 +256,7 @@ int tv_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
     }
     case LWS_CALLBACK_CLOSED: {
         tv_ws *ws = ws_of(wsi);
-        tv_hub_disconnect(&ws->hub, &c->hub, now_ms());
+        tv_hub_disconnect(&ws->hub, &c->hub, tv_clock_ms());
         queue_free(c);
         ws->connections--;
         if (c->prev)
@@ -295,7 +291,7 @@ void tv_ws_start(tv_ws *ws, struct lws_context *ctx)
 
 void tv_ws_stop(tv_ws *ws)
 {
-    tv_hub_shutdown(&ws->hub, now_ms());
+    tv_hub_shutdown(&ws->hub, tv_clock_ms());
     pthread_mutex_lock(&ws->lock);
     ws->ctx = NULL;
     pthread_mutex_unlock(&ws->lock);
