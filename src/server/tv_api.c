@@ -144,6 +144,20 @@ static int commit(tv_store *st, int rc)
     return rc ? rc : TV_ERR_STORAGE;
 }
 
+/* One statement whose only parameter is a row id (most of the writes here). */
+static int exec_id(tv_store *st, const char *sql, int64_t id)
+{
+    sqlite3_stmt *q = prep(st, sql);
+    if (q)
+        sqlite3_bind_int64(q, 1, id);
+    return run(q);
+}
+
+static int reply_storage(tv_api_resp *rs)
+{
+    return reply_error(rs, 500, TV_ERR_STORAGE, "The server could not save this. Try again.");
+}
+
 static void audit(tv_store *st, const tv_api_req *rq, const char *type, int64_t uid, const char *room,
                   const char *message, const char *extra)
 {
@@ -591,7 +605,7 @@ static int reply_key_error(tv_api_resp *rs, int rc)
         return reply_error(rs, 400, rc, "This link has expired. Ask for a new one.");
     if (rc == TV_ERR_TOKEN_FORMAT || rc == TV_ERR_TOKEN_MISMATCH)
         return reply_error(rs, 400, TV_ERR_TOKEN_MISMATCH, "This link is not valid or was already used.");
-    return reply_error(rs, 500, TV_ERR_STORAGE, "The server could not save this. Try again.");
+    return reply_storage(rs);
 }
 
 /* ---- passwords ---- */
@@ -631,17 +645,23 @@ static int check_password(tv_api *api, const char *pw, const char *email, tv_api
     return TV_ERR_PASSWORD_POLICY;
 }
 
-static int set_password(tv_api *api, tv_store *st, int64_t uid, const char *pw)
+/* A new password hash, and the failure count starts over. */
+static int store_hash(tv_store *st, int64_t uid, const char *hash)
 {
-    char hash[TV_PWHASH_STRBYTES];
-    if (tv_pwhash(&api->cost, pw, strlen(pw), hash, sizeof hash) != 0)
-        return TV_ERR_PASSWORD_HASH;
     sqlite3_stmt *q = prep(st, "UPDATE users SET pw_hash = ?, failures = 0, locked_until_ms = 0 WHERE id = ?");
     if (q) {
         sqlite3_bind_text(q, 1, hash, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(q, 2, uid);
     }
     return run(q);
+}
+
+static int set_password(tv_api *api, tv_store *st, int64_t uid, const char *pw)
+{
+    char hash[TV_PWHASH_STRBYTES];
+    if (tv_pwhash(&api->cost, pw, strlen(pw), hash, sizeof hash) != 0)
+        return TV_ERR_PASSWORD_HASH;
+    return store_hash(st, uid, hash);
 }
 
 static int verify_password(tv_api *api, const user *u, const char *pw)
@@ -654,6 +674,23 @@ static void link_for(tv_api *api, const char *page, const char *token, char *out
 {
     /* The key rides in the fragment: browsers never send it to a server, a log or a Referer. */
     snprintf(out, out_size, "%s/%s#key=%s", api->public_url, page, token);
+}
+
+static int insert_user(tv_store *st, const char *email, const char *hash, const char *status, int is_admin,
+                       int64_t now_ms, int64_t *uid)
+{
+    sqlite3_stmt *q = prep(st, "INSERT INTO users (email, pw_hash, status, is_admin, created_ms) VALUES (?, ?, ?, ?, ?)");
+    if (q) {
+        sqlite3_bind_text(q, 1, email, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(q, 2, hash, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(q, 3, status, -1, SQLITE_STATIC);
+        sqlite3_bind_int(q, 4, is_admin);
+        sqlite3_bind_int64(q, 5, now_ms);
+    }
+    int rc = run(q);
+    if (rc == 0)
+        *uid = sqlite3_last_insert_rowid(st->db);
+    return rc;
 }
 
 /* ---- routes: accounts ---- */
@@ -694,16 +731,10 @@ static int do_register(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_r
     if (rc == 0 && !exists) {
         int64_t uid = 0;
         rc = begin(st);
-        sqlite3_stmt *q = rc == 0 ? prep(st, "INSERT INTO users (email, pw_hash, status, created_ms) VALUES (?, ?, 'pending', ?)") : NULL;
-        if (q) {
-            sqlite3_bind_text(q, 1, email, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_text(q, 2, hash, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(q, 3, rq->now_ms);
-        }
-        if (rc == 0 && (rc = run(q)) == 0) {
-            uid = sqlite3_last_insert_rowid(st->db);
+        if (rc == 0)
+            rc = insert_user(st, email, hash, "pending", 0, rq->now_ms, &uid);
+        if (rc == 0)
             rc = mail_key_create(st, uid, "activate", rq->now_ms + 24 * 3600 * 1000LL, token);
-        }
         if ((rc = commit(st, rc)) == 0) {
             audit(st, rq, "account_created", uid, NULL, "clinician account registered", NULL);
             send_activation(api, email, token);
@@ -727,7 +758,7 @@ static int do_register(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_r
     sodium_memzero(text, sizeof text);
     body_free(b);
     if (rc != 0)
-        return reply_error(rs, 500, TV_ERR_STORAGE, "The server could not save this. Try again.");
+        return reply_storage(rs);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "status", "check_mail");
     cJSON_AddStringToObject(o, "message", "If this address can be registered, an activation link is on its way.");
@@ -785,10 +816,7 @@ static cJSON *me_json(tv_api *api, tv_store *st, const user *u)
 
 static int login_done(tv_api *api, tv_store *st, const tv_api_req *rq, user *u, const char *method, tv_api_resp *rs)
 {
-    sqlite3_stmt *q = prep(st, "UPDATE users SET failures = 0, lockouts = 0 WHERE id = ?");
-    if (q)
-        sqlite3_bind_int64(q, 1, u->id);
-    run(q);
+    exec_id(st, "UPDATE users SET failures = 0, lockouts = 0 WHERE id = ?", u->id);
     if (session_create(api, st, rq, u->id, "full", rs) != 0)
         return reply_error(rs, 500, TV_ERR_STORAGE, "The server could not sign you in. Try again.");
     char extra[64];
@@ -925,7 +953,7 @@ static int totp_check(tv_store *st, user *u, const char *code, int64_t now_ms)
     return rc;
 }
 
-static int recovery_use(tv_store *st, int64_t uid, const char *code, int64_t now_ms, int *left)
+static int recovery_use(tv_store *st, int64_t uid, const char *code, int64_t now_ms)
 {
     uint8_t h[32];
     recovery_hash(st, code, h);
@@ -936,13 +964,6 @@ static int recovery_use(tv_store *st, int64_t uid, const char *code, int64_t now
     sqlite3_bind_int64(q, 2, uid);
     sqlite3_bind_blob(q, 3, h, sizeof h, SQLITE_TRANSIENT);
     int rc = sqlite3_step(q) == SQLITE_DONE ? (sqlite3_changes(st->db) == 1 ? 0 : TV_ERR_CREDENTIALS) : TV_ERR_STORAGE;
-    sqlite3_finalize(q);
-    q = prep(st, "SELECT count(*) FROM recovery_codes WHERE user_id = ? AND used_ms IS NULL");
-    if (q) {
-        sqlite3_bind_int64(q, 1, uid);
-        if (sqlite3_step(q) == SQLITE_ROW)
-            *left = sqlite3_column_int(q, 0);
-    }
     sqlite3_finalize(q);
     return rc;
 }
@@ -970,8 +991,7 @@ static int do_login_second(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
         wipe_user(&u);
         return rc;
     }
-    int left = -1;
-    rc = code ? totp_check(st, &u, code, rq->now_ms) : recovery_use(st, u.id, rec, rq->now_ms, &left);
+    rc = code ? totp_check(st, &u, code, rq->now_ms) : recovery_use(st, u.id, rec, rq->now_ms);
     body_free(b);
     if (rc != 0) {
         int locked = record_failure(api, st, rq, &u, code ? (rc == TV_ERR_OTP_REPLAY ? "totp_replay" : "totp") : "recovery_code");
@@ -984,14 +1004,7 @@ static int do_login_second(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
         return rc;
     }
     session_delete(st, u.session_hash);   /* a new id for the signed-in session: no fixation */
-    rc = login_done(api, st, rq, &u, code ? "totp" : "recovery_code", rs);
-    if (rc == 0 && left >= 0 && rs->status == 200) {
-        cJSON *o = cJSON_Parse(rs->body);
-        free(rs->body);
-        rs->body = NULL;
-        cJSON_AddNumberToObject(o, "recovery_codes_left", left);
-        rc = reply_json(rs, 200, o);
-    }
+    rc = login_done(api, st, rq, &u, code ? "totp" : "recovery_code", rs);   /* user.recovery_codes_left tells what is left */
     wipe_user(&u);
     return rc;
 }
@@ -1092,7 +1105,7 @@ static int do_settings(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_r
             free(extra);
             rc = reply_ok(rs, 200, "status", "saved");
         } else {
-            rc = reply_error(rs, 500, TV_ERR_STORAGE, "The server could not save this. Try again.");
+            rc = reply_storage(rs);
         }
     }
     body_free(b);
@@ -1157,10 +1170,7 @@ static int do_totp_enroll(tv_api *api, tv_store *st, const tv_api_req *rq, tv_ap
 static int make_recovery_codes(tv_store *st, int64_t uid, cJSON *arr)
 {
     static const char alphabet[] = "abcdefghjkmnpqrstuvwxyz23456789";   /* no 0/o, 1/l/i */
-    sqlite3_stmt *del = prep(st, "DELETE FROM recovery_codes WHERE user_id = ?");
-    if (del)
-        sqlite3_bind_int64(del, 1, uid);
-    int rc = run(del);
+    int rc = exec_id(st, "DELETE FROM recovery_codes WHERE user_id = ?", uid);
     for (int i = 0; rc == 0 && i < TV_API_RECOVERY_CODES; i++) {
         char code[12];
         for (int k = 0, j = 0; k < 10; k++) {
@@ -1200,11 +1210,8 @@ static int do_totp_confirm(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
         cJSON *o = cJSON_CreateObject();
         cJSON *arr = cJSON_AddArrayToObject(o, "recovery_codes");
         rc = begin(st);
-        sqlite3_stmt *q = rc == 0 ? prep(st, "UPDATE users SET totp_enabled = 1 WHERE id = ?") : NULL;
-        if (q)
-            sqlite3_bind_int64(q, 1, u.id);
         if (rc == 0)
-            rc = run(q);
+            rc = exec_id(st, "UPDATE users SET totp_enabled = 1 WHERE id = ?", u.id);
         if (rc == 0)
             rc = make_recovery_codes(st, u.id, arr);
         if ((rc = commit(st, rc)) == 0) {
@@ -1212,7 +1219,7 @@ static int do_totp_confirm(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
             rc = reply_json(rs, 200, o);
         } else {
             cJSON_Delete(o);
-            rc = reply_error(rs, 500, TV_ERR_STORAGE, "The server could not save this. Try again.");
+            rc = reply_storage(rs);
         }
     }
     body_free(b);
@@ -1237,21 +1244,15 @@ static int do_totp_disable(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
         rc = reply_auth_failure(api, st, rq, &u, "totp_disable", "The password or the code is wrong.", rs);
     } else {
         rc = begin(st);
-        sqlite3_stmt *q = rc == 0 ? prep(st, "UPDATE users SET totp_enabled = 0, totp_secret = NULL WHERE id = ?") : NULL;
-        if (q)
-            sqlite3_bind_int64(q, 1, u.id);
         if (rc == 0)
-            rc = run(q);
-        q = rc == 0 ? prep(st, "DELETE FROM recovery_codes WHERE user_id = ?") : NULL;
-        if (q)
-            sqlite3_bind_int64(q, 1, u.id);
+            rc = exec_id(st, "UPDATE users SET totp_enabled = 0, totp_secret = NULL WHERE id = ?", u.id);
         if (rc == 0)
-            rc = run(q);
+            rc = exec_id(st, "DELETE FROM recovery_codes WHERE user_id = ?", u.id);
         if ((rc = commit(st, rc)) == 0) {
             audit(st, rq, "totp_disabled", u.id, NULL, "two-factor authentication turned off", NULL);
             rc = reply_ok(rs, 200, "status", "off");
         } else {
-            rc = reply_error(rs, 500, TV_ERR_STORAGE, "The server could not save this. Try again.");
+            rc = reply_storage(rs);
         }
     }
     body_free(b);
@@ -1278,7 +1279,7 @@ static int do_password_change(tv_api *api, tv_store *st, const tv_api_req *rq, t
         audit(st, rq, "password_changed", u.id, NULL, "password changed; other sessions ended", NULL);
         rc = reply_ok(rs, 200, "status", "changed");
     } else {
-        rc = reply_error(rs, 500, TV_ERR_STORAGE, "The server could not save this. Try again.");
+        rc = reply_storage(rs);
     }
     body_free(b);
     wipe_user(&u);
@@ -1352,14 +1353,8 @@ static int do_password_reset(tv_api *api, tv_store *st, const tv_api_req *rq, tv
     rc = tv_pwhash(&api->cost, pw, strlen(pw), pwh, sizeof pwh) == 0 ? begin(st) : TV_ERR_PASSWORD_HASH;
     if (rc == 0)
         rc = mail_key_take(st, key, "reset", rq->now_ms, &uid);
-    if (rc == 0) {
-        q = prep(st, "UPDATE users SET pw_hash = ?, failures = 0, locked_until_ms = 0 WHERE id = ?");
-        if (q) {
-            sqlite3_bind_text(q, 1, pwh, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(q, 2, uid);
-        }
-        rc = run(q);
-    }
+    if (rc == 0)   /* hashed before the transaction: Argon2id never holds the write lock */
+        rc = store_hash(st, uid, pwh);
     if (rc == 0)
         rc = sessions_delete_user(st, uid, NULL);
     rc = commit(st, rc);
@@ -1723,10 +1718,7 @@ static int do_account_delete(tv_api *api, tv_store *st, const tv_api_req *rq, tv
     } else {
         /* visits, chat, sessions, keys and codes go with the account (ON DELETE CASCADE); the audit log
          * keeps its records, which name the account only by number */
-        sqlite3_stmt *q = prep(st, "DELETE FROM users WHERE id = ?");
-        if (q)
-            sqlite3_bind_int64(q, 1, u.id);
-        if (run(q) == 0) {
+        if (exec_id(st, "DELETE FROM users WHERE id = ?", u.id) == 0) {
             audit(st, rq, "account_deleted", u.id, NULL, "account and its data deleted by its owner", NULL);
             char id[24];
             snprintf(id, sizeof id, "%lld", (long long)u.id);
@@ -1873,16 +1865,9 @@ int tv_api_user_add(tv_api *api, tv_store *st, const char *email, const char *pa
     char hash[TV_PWHASH_STRBYTES];
     if (tv_pwhash(&api->cost, password, strlen(password), hash, sizeof hash) != 0)
         return snprintf(err, err_size, "cannot hash the password"), TV_ERR_PASSWORD_HASH;
-    sqlite3_stmt *q = prep(st, "INSERT INTO users (email, pw_hash, status, is_admin, created_ms) VALUES (?, ?, 'active', ?, ?)");
-    if (q) {
-        sqlite3_bind_text(q, 1, email, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(q, 2, hash, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int(q, 3, is_admin);
-        sqlite3_bind_int64(q, 4, now_ms);
-    }
-    if (run(q) != 0)
+    int64_t uid;
+    if (insert_user(st, email, hash, "active", is_admin, now_ms, &uid) != 0)
         return snprintf(err, err_size, "cannot add %s: %s", email, sqlite3_errmsg(st->db)), TV_ERR_CONFLICT;
-    int64_t uid = sqlite3_last_insert_rowid(st->db);
     tv_api_req rq = { .now_ms = now_ms, .ip = "" };
     audit(st, &rq, "account_created", uid, NULL, "account added with televisitd user add", is_admin ? "{\"admin\":true}" : NULL);
     return 0;

@@ -303,7 +303,7 @@ static void test_totp_and_recovery(void **state)
     cookie_of(s2);
     snprintf(body, sizeof body, "{\"recovery_code\":\"%s\"}", codes[3]);
     assert_int_equal(call("POST", "/api/login/second", body, .session = s2, .now = t), 200);
-    assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(json, "recovery_codes_left")), 9);
+    assert_int_equal((int)cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(json, "user"), "recovery_codes_left")), 9);
     snprintf(body, sizeof body, "{\"email\":\"totp@example.org\",\"password\":\"%s\"}", PW);
     assert_int_equal(call("POST", "/api/login", body, .now = t), 200);
     cookie_of(s2);
