@@ -547,6 +547,7 @@ int tv_msg_parse(const char *text, size_t len, tv_msg_origin origin, tv_msg *m)
         return rc;
     }
     m->json = root;
+    m->valid = 1;
     return 0;
 }
 
@@ -558,6 +559,7 @@ int tv_msg_validate(tv_msg *m)
     int rc = validate_root(m, m->json);
     if (rc == 0 && m->type != declared)
         rc = TV_ERR_MSG_FIELD_VALUE;
+    m->valid = rc == 0;
     return rc;
 }
 
@@ -567,6 +569,7 @@ void tv_msg_free(tv_msg *m)
         return;
     cJSON_Delete(m->json);
     m->json = NULL;
+    m->valid = 0;
 }
 
 /* ---- Reading ---- */
@@ -639,6 +642,7 @@ static int put_member(tv_msg *m, const char *field, cJSON *value)
     }
     if (value == NULL)
         return TV_ERR_NOMEM;
+    m->valid = 0;
     cJSON_DeleteItemFromObjectCaseSensitive(m->json, field);
     if (!cJSON_AddItemToObject(m->json, field, value)) {
         cJSON_Delete(value);
@@ -684,6 +688,7 @@ int tv_msg_relay(tv_msg *m, const char *from, size_t from_len, int64_t ts_ms)
         return TV_ERR_INVALID;
     if (!tv_msg_relayed(m->type))
         return TV_ERR_MSG_DIRECTION;
+    m->valid = 0;
     cJSON_DeleteItemFromObjectCaseSensitive(m->json, "to");
     cJSON_DeleteItemFromObjectCaseSensitive(m->json, "id");
     m->origin = TV_MSG_FROM_SERVER;
@@ -699,7 +704,7 @@ int tv_msg_serialize(tv_msg *m, char *out, size_t out_size, size_t *out_len)
 {
     if (out == NULL)
         return TV_ERR_INVALID;
-    int rc = tv_msg_validate(m);
+    int rc = m != NULL && m->valid && m->json != NULL ? 0 : tv_msg_validate(m);
     if (rc != 0)
         return rc;
     char *s = cJSON_PrintUnformatted(m->json);

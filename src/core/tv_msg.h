@@ -32,7 +32,10 @@ typedef enum tv_msg_origin { TV_MSG_FROM_CLIENT = 0, TV_MSG_FROM_SERVER = 1 } tv
 typedef struct tv_msg {
     tv_msg_type type;
     tv_msg_origin origin;
-    struct cJSON *json;     /* owned; NULL after tv_msg_free or a failed parse */
+    struct cJSON *json;     /* owned; NULL after tv_msg_free or a failed parse; change it only through
+                               tv_msg_set_* (they clear `valid`) */
+    int valid;              /* checked against the schema since its last change: serializing skips the
+                               check, so a relayed message is checked once on the way in and once out */
     char err_field[48];     /* after an error: the member concerned ("" if none), for the error text */
 } tv_msg;
 

@@ -383,6 +383,25 @@ static void type_names(void **s)
     assert_int_equal(tv_msg_type_from_name("joi", 3, &t), TV_ERR_MSG_UNKNOWN_TYPE);
 }
 
+/* Serializing skips the schema check for an unchanged parsed message, never for a changed one. */
+static void a_changed_message_is_checked_again(void **state)
+{
+    (void)state;
+    char out[256];
+    tv_msg m;
+    const char *ping = "{\"type\":\"ping\",\"ts\":5}";
+    assert_int_equal(tv_msg_parse(ping, strlen(ping), TV_MSG_FROM_CLIENT, &m), 0);
+    assert_int_equal(tv_msg_serialize(&m, out, sizeof out, NULL), 0);
+    assert_int_equal(tv_msg_set_str(&m, "ts", "soon", 4), 0);   /* ts must be a number */
+    assert_int_equal(tv_msg_serialize(&m, out, sizeof out, NULL), TV_ERR_MSG_FIELD_TYPE);
+    tv_msg_free(&m);
+    const char *offer = "{\"type\":\"offer\",\"to\":\"p1\",\"sdp\":\"v=0\"}";
+    assert_int_equal(tv_msg_parse(offer, strlen(offer), TV_MSG_FROM_CLIENT, &m), 0);
+    assert_int_equal(tv_msg_relay(&m, "bad id!", 7, 0), TV_ERR_MSG_FIELD_VALUE);   /* relay checks its result */
+    assert_int_not_equal(tv_msg_serialize(&m, out, sizeof out, NULL), 0);
+    tv_msg_free(&m);
+}
+
 /* Every error the server can send must fit the protocol's code class (bad_utf8 once did not). */
 static void every_error_code_is_sendable(void **state)
 {
@@ -410,6 +429,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_type_parses_in_its_direction),
         cmocka_unit_test(every_error_code_is_sendable),
+        cmocka_unit_test(a_changed_message_is_checked_again),
         cmocka_unit_test(malformed_messages_get_specific_errors),
         cmocka_unit_test(size_limits),
         cmocka_unit_test(reading_members),
