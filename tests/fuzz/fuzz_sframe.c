@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size > sizeof out - 64)
         return 0;
 
-    uint64_t kid, ctr;
+    uint64_t kid = 0, ctr = 0;
     size_t hlen;
     if (tv_sframe_header_decode(data, size, &kid, &ctr, &hlen) == 0) {
         uint8_t h[TV_SFRAME_HEADER_MAX];
