@@ -2,23 +2,12 @@
 // registration and chat message is there, and the audit chain verifies.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PASSWORD, api, auditVerify, clinician, connect, sqlite, startServer } from './lib.mjs';
+import { PASSWORD, admittedPair, api, auditVerify, clinician, sqlite, startServer, waitFor } from './lib.mjs';
 
 test('nothing acknowledged is lost on kill -9', async () => {
   let server = await startServer();
   const dr = await clinician(server, 'dr@example.org');
-  const v = await api(server, 'POST', '/api/visits', {}, { cookie: dr });
-  const token = v.json.link.split('/v/')[1];
-  const c = connect(server, { cookie: dr });
-  await c.opened;
-  c.send({ type: 'join', role: 'clinician', visit: v.json.id });
-  await c.next('joined');
-  const p = connect(server);
-  await p.opened;
-  p.send({ type: 'join', role: 'patient', invite: token, name: 'Pat' });
-  const pj = await p.next('joined');
-  c.send({ type: 'admit', participant: pj.you });
-  await p.next('admitted');
+  const { p } = await admittedPair(server, dr);
 
   const registered = [];
   const acked = [];
@@ -43,8 +32,7 @@ test('nothing acknowledged is lost on kill -9', async () => {
     }
   })();
   // kill in the middle of the traffic, once some of each is acknowledged (however loaded the machine)
-  for (const end = Date.now() + 20000; Date.now() < end && (registered.length < 3 || acked.length < 20);)
-    await new Promise((r) => setTimeout(r, 50));
+  await waitFor(() => registered.length >= 3 && acked.length >= 20, 20000);
   await new Promise((r) => setTimeout(r, 200));
   await server.kill();
   stop = true;

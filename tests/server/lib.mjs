@@ -1,7 +1,7 @@
 // Shared by the server's integration tests: start the real televisitd on loopback with a fresh data
 // directory, talk to its API over HTTPS and to its signaling over WSS, trusting only its own certificate.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,14 +35,15 @@ export async function startServer({ args = [], dataDir = mkdtempSync(join(tmpdir
 }
 
 // One API call. cookie: the session token; the answer's Set-Cookie token comes back as .cookie.
-export function api(server, method, path, body, { cookie, origin, contentType = 'application/json', raw } = {}) {
+// servername: the TLS name checked against the certificate (undefined: the address itself, so the IP SAN).
+export function api(server, method, path, body, { cookie, origin, contentType = 'application/json', raw, servername = 'localhost' } = {}) {
   return new Promise((resolve, reject) => {
     const headers = {};
     if (body !== undefined || raw !== undefined) headers['content-type'] = contentType;
     if (cookie) headers.cookie = `__Host-tv_session=${cookie}`;
     if (origin) headers.origin = origin;
     const req = request({ host: '127.0.0.1', port: server.port, path, method, ca: server.ca, headers,
-      servername: 'localhost' }, (res) => {
+      servername }, (res) => {
       let text = '';
       res.on('data', (d) => { text += d; });
       res.on('end', () => {
@@ -67,19 +68,6 @@ export async function clinician(server, email) {
   const login = await api(server, 'POST', '/api/login', { email, password: PASSWORD });
   if (login.status !== 200) throw new Error(`login: ${login.text}`);
   return login.cookie;
-}
-
-// The key in the newest .eml to `to` (and the file is removed), or null.
-export function mailKey(server, to) {
-  const dir = join(server.dataDir, 'mail');
-  let key = null;
-  for (const f of readdirSync(dir)) {
-    const text = readFileSync(join(dir, f), 'utf8');
-    if (!text.includes(`To: <${to}>`)) continue;
-    key = /#key=([A-Za-z0-9_-]{43})/.exec(text)?.[1] ?? key;
-    unlinkSync(join(dir, f));
-  }
-  return key;
 }
 
 // A signaling client: every received message is kept; next() waits for the first unread one matching.
@@ -107,9 +95,12 @@ export function connect(server, { cookie, origin, protocol = 'televisit.v1' } = 
         waiters.push(w);
       });
     },
-    // Nothing matching arrives within ms.
-    async none(pred, ms = 300) {
-      await new Promise((r) => setTimeout(r, ms));
+    // Nothing matching has arrived by the time a ping sent now is answered: the server handles a
+    // connection's frames in order, so whatever it was going to send ahead of the pong is here.
+    async none(pred) {
+      const ts = Math.floor(Math.random() * 1e9);
+      ws.send(JSON.stringify({ type: 'ping', ts }));
+      await client.next((m) => m.type === 'pong' && m.ts === ts);
       const match = typeof pred === 'string' ? (m) => m.type === pred : pred;
       return !inbox.some(match);
     },
@@ -138,4 +129,44 @@ export function sqlite(server, sql) {
 
 export function auditVerify(server) {
   return spawnSync(BIN, ['audit', 'verify', '--data-dir', server.dataDir], { encoding: 'utf8' });
+}
+
+export async function waitFor(fn, ms = 10000) {
+  for (const end = Date.now() + ms; Date.now() < end;) {
+    const v = fn();
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return null;
+}
+
+// A visit of the clinician with this session: its id and invite token.
+export async function visit(server, cookie, label = 'x') {
+  const r = await api(server, 'POST', '/api/visits', { label }, { cookie });
+  if (r.status !== 201) throw new Error(`visit: ${r.text}`);
+  return { id: r.json.id, token: r.json.link.split('/v/')[1] };
+}
+
+export async function patient(server, token, name = 'Alice') {
+  const p = connect(server);
+  await p.opened;
+  p.send({ type: 'join', role: 'patient', invite: token, name });
+  return { p, joined: await p.next('joined') };
+}
+
+export async function doctor(server, cookie, visitId) {
+  const c = connect(server, { cookie });
+  await c.opened;
+  c.send({ type: 'join', role: 'clinician', visit: visitId });
+  return { c, joined: await c.next('joined') };
+}
+
+// A new visit with its clinician connected and a patient admitted.
+export async function admittedPair(server, cookie) {
+  const v = await visit(server, cookie);
+  const { c, joined: cj } = await doctor(server, cookie, v.id);
+  const { p, joined } = await patient(server, v.token);
+  c.send({ type: 'admit', participant: joined.you });
+  await p.next('admitted');
+  return { v, c, p, cj, joined };
 }

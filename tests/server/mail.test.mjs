@@ -5,31 +5,20 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { PASSWORD, api, startServer } from './lib.mjs';
+import { createConnection } from 'node:net';
+import { PASSWORD, api, startServer, waitFor } from './lib.mjs';
 
 async function smtpServer(port) {
   const proc = spawn('/usr/bin/python3', ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout.on('data', (d) => { out += d; });
-  for (let i = 0; i < 50; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    const net = await import('node:net');
-    const up = await new Promise((resolve) => {
-      const s = net.createConnection({ host: '127.0.0.1', port }, () => { s.end(); resolve(true); });
-      s.on('error', () => resolve(false));
-    });
-    if (up) break;
-  }
+  const listening = () => new Promise((resolve) => {
+    const s = createConnection({ host: '127.0.0.1', port }, () => { s.end(); resolve(true); });
+    s.on('error', () => resolve(false));
+  });
+  for (let i = 0; i < 50 && !(await listening()); i++) await new Promise((r) => setTimeout(r, 100));
+  if (!(await listening())) { proc.kill(); throw new Error('aiosmtpd did not start'); }
   return { proc, output: () => out };
-}
-
-async function waitFor(fn, ms = 10000) {
-  for (const end = Date.now() + ms; Date.now() < end;) {
-    const v = fn();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return null;
 }
 
 test('activation mail goes through the SMTP relay, and the key in it activates the account', async () => {

@@ -4,7 +4,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { api, auditVerify, clinician, connect, sqlite, startServer } from './lib.mjs';
+import * as lib from './lib.mjs';
+import { admittedPair, api, auditVerify, clinician, connect, sqlite, startServer } from './lib.mjs';
 
 let server;
 let drA; // session of clinician A
@@ -23,27 +24,9 @@ after(async () => {
   server?.remove();
 });
 
-async function visit(cookie, label = 'x') {
-  const r = await api(server, 'POST', '/api/visits', { label }, { cookie });
-  assert.equal(r.status, 201, r.text);
-  return { id: r.json.id, token: r.json.link.split('/v/')[1] };
-}
-
-async function patient(token, name = 'Alice') {
-  const p = connect(server);
-  await p.opened;
-  p.send({ type: 'join', role: 'patient', invite: token, name });
-  const joined = await p.next('joined');
-  return { p, joined };
-}
-
-async function doctor(cookie, visitId) {
-  const c = connect(server, { cookie });
-  await c.opened;
-  c.send({ type: 'join', role: 'clinician', visit: visitId });
-  const joined = await c.next('joined');
-  return { c, joined };
-}
+const visit = (cookie, label) => lib.visit(server, cookie, label);
+const patient = (token, name) => lib.patient(server, token, name);
+const doctor = (cookie, id) => lib.doctor(server, cookie, id);
 
 test('waiting room, admission, relay, chat acknowledged after it is stored encrypted', async () => {
   const v = await visit(drA, 'Mme Dupont');
@@ -114,7 +97,7 @@ test('waiting room, admission, relay, chat acknowledged after it is stored encry
 test('nobody reaches another visit', async () => {
   const va = await visit(drA);
   const vb = await visit(drB);
-  const { c: ca, joined: a } = await doctor(drA, va.id);
+  const { c: ca } = await doctor(drA, va.id);
   const { c: cb, joined: b } = await doctor(drB, vb.id);
   // B cannot join A's visit: it looks like no visit at all
   const intruder = connect(server, { cookie: drB });
@@ -141,7 +124,6 @@ test('nobody reaches another visit', async () => {
   assert.equal((await fake.next('error')).code, 'not_found');
   ca.close();
   cb.close();
-  void a;
 });
 
 test('bad frames get an error and the connection goes on', async () => {
@@ -174,7 +156,7 @@ test('a cross-site page cannot open the signaling socket with the clinician\'s c
 
 test('a dropped patient resumes its place; a denied one is sent away', async () => {
   const v = await visit(drA);
-  const { c, joined: cj } = await doctor(drA, v.id);
+  const { c } = await doctor(drA, v.id);
   const { p, joined } = await patient(v.token, 'Bob');
   await c.next((m) => m.type === 'waiting_room' && m.patients.length === 1);
   c.send({ type: 'admit', participant: joined.you });
@@ -203,15 +185,10 @@ test('a dropped patient resumes its place; a denied one is sent away', async () 
   await replay.closed;
   back.close();
   c.close();
-  void cj;
 });
 
 test('a security code mismatch ends the visit for both and is audited', async () => {
-  const v = await visit(drA);
-  const { c } = await doctor(drA, v.id);
-  const { p, joined } = await patient(v.token);
-  c.send({ type: 'admit', participant: joined.you });
-  await p.next('admitted');
+  const { v, c, p } = await admittedPair(server, drA);
   p.send({ type: 'ice_path', local: 'host', remote: 'host', protocol: 'udp' });
   p.send({ type: 'sas_result', match: false });
   assert.equal((await c.next('ended')).reason, 'sas_mismatch');
@@ -236,16 +213,11 @@ test('TURN credentials are coturn REST credentials for this secret, and are audi
   const left = Number(expiry) - Date.now() / 1000;
   assert.ok(left > 590 && left <= 601, `expires in ${left} s`);
   assert.equal(turn.credential, createHmac('sha1', TURN_SECRET).update(turn.username).digest('base64'));
-  assert.notEqual(turn.credential, createHmac('sha1', 'another-secret').update(turn.username).digest('base64'));
   assert.ok(Number(sqlite(server, `SELECT count(*) FROM audit WHERE type = 'turn_credential_issued' AND room = '${v.id}'`)) >= 1);
 });
 
 test('a client that stops reading is disconnected, not buffered without end', async () => {
-  const v = await visit(drA);
-  const { c } = await doctor(drA, v.id);
-  const { p, joined } = await patient(v.token);
-  c.send({ type: 'admit', participant: joined.you });
-  await p.next('admitted');
+  const { c, p, joined } = await admittedPair(server, drA);
   p.ws._socket.pause();   // the patient's side stops reading
   const sdp = `v=0\r\n${'a=x\r\n'.repeat(6000)}`;   // 30 KB
   for (let i = 0; i < 190; i++) c.send({ type: 'offer', sdp });

@@ -2,49 +2,23 @@
 // static files and their MIME types, refused paths and methods, the generated certificate, settings.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { BIN, api, auditVerify, sqlite, startServer } from './lib.mjs';
 
-const BIN = 'build/native/televisitd';
 const port = 20000 + Math.floor(Math.random() * 20000);
 const dataDir = mkdtempSync(join(tmpdir(), 'tvd-test-'));
 let server;
 let firstLog = '';
 
-function start(args = [], onPort = port) {
-  const proc = spawn(BIN, ['--port', String(onPort), '--data-dir', dataDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`televisitd did not start: ${out}`)), 10000);
-    proc.stdout.on('data', (d) => {
-      out += d;
-      if (out.includes('listening on')) { clearTimeout(timer); resolve({ proc, out }); }
-    });
-    proc.stderr.on('data', (d) => { out += d; });
-    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`televisitd exited ${code}: ${out}`)); });
-  });
-}
-
-function stop(proc) {
-  return new Promise((resolve) => { proc.once('exit', resolve); proc.kill('SIGTERM'); });
-}
+const start = (args = [], onPort = port) => startServer({ args, dataDir, port: onPort });
 
 // Verifies the server against its own certificate as the only trusted CA, by IP: the SAN must be right.
-function get(path, { method = 'GET', body = null, onPort = port } = {}) {
-  const ca = readFileSync(join(dataDir, 'tls-cert.pem'));
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: onPort, path, method, ca }, (res) => {
-      let body = '';
-      res.on('data', (d) => { body += d; });
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.setTimeout(5000, () => req.destroy(new Error(`no answer to ${method} ${path}`)));
-    req.end(body);
-  });
+async function get(path, { method = 'GET', body = null, on = server } = {}) {
+  const r = await api(on, method, path, undefined, { raw: body ?? undefined, servername: undefined });
+  return { ...r, body: r.text };
 }
 
 function handshake(...args) {
@@ -54,11 +28,12 @@ function handshake(...args) {
 }
 
 before(async () => {
-  ({ proc: server, out: firstLog } = await start());
+  server = await start();
+  firstLog = server.log();
 });
 
 after(async () => {
-  if (server) await stop(server);
+  if (server) await server.stop();
   rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -141,11 +116,10 @@ test('first start makes a self-signed certificate with a private key only its ow
   assert.equal(statSync(dataDir).mode & 0o777, 0o700);
   const openssl = spawnSync('openssl', ['x509', '-in', join(dataDir, 'tls-cert.pem'), '-noout', '-fingerprint', '-sha256'], { encoding: 'utf8' });
   assert.equal(openssl.stdout.trim().split('=')[1], fp);
-  await stop(server);
-  const again = await start();
-  server = again.proc;
-  assert.match(again.out, /using the self-signed certificate/);
-  assert.ok(again.out.includes(fp));
+  await server.stop();
+  server = await start();
+  assert.match(server.log(), /using the self-signed certificate/);
+  assert.ok(server.log().includes(fp));
 });
 
 test('HEAD gets headers without a body; a symlink out of the web root is not followed', async () => {
@@ -165,16 +139,16 @@ test('HEAD gets headers without a body; a symlink out of the web root is not fol
   writeFileSync(join(root, 'ok.txt'), 'inside');
   symlinkSync(join(secretDir, 'secret.txt'), join(root, 'leak.txt'));
   symlinkSync(secretDir, join(root, 'dir'));
-  const { proc } = await start(['--web-root', root], port + 1);
+  const other = await start(['--web-root', root], port + 1);
   try {
-    assert.equal((await get('/ok.txt', { onPort: port + 1 })).body, 'inside');
+    assert.equal((await get('/ok.txt', { on: other })).body, 'inside');
     for (const p of ['/leak.txt', '/dir/secret.txt']) {
-      const r = await get(p, { onPort: port + 1 });
+      const r = await get(p, { on: other });
       assert.equal(r.status, 404, p);
       assert.doesNotMatch(r.body, /outside/);
     }
   } finally {
-    await stop(proc);
+    await other.stop();
     rmSync(root, { recursive: true, force: true });
     rmSync(secretDir, { recursive: true, force: true });
   }
@@ -203,14 +177,12 @@ test('televisitd backup while running, restore elsewhere; never over an existing
 });
 
 test('televisitd audit verify: intact, then a forged record named', async () => {
-  const ok = spawnSync(BIN, ['audit', 'verify', '--data-dir', dataDir], { encoding: 'utf8' });
+  const ok = auditVerify(server);
   assert.equal(ok.status, 0, ok.stderr);
   assert.match(ok.stdout, /audit log: \d+ records, chain intact/);
   // A record written straight into the database, past the server: the chain does not hold it.
-  const db = join(dataDir, 'televisit.db');
-  const forge = spawnSync('sqlite3', [db, "INSERT INTO audit (seq, ts_ms, type, hash) VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM audit), 1, 'logout', zeroblob(32));"], { encoding: 'utf8' });
-  assert.equal(forge.status, 0, forge.stderr);
-  const broken = spawnSync(BIN, ['audit', 'verify', '--data-dir', dataDir], { encoding: 'utf8' });
+  sqlite(server, "INSERT INTO audit (seq, ts_ms, type, hash) VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM audit), 1, 'logout', zeroblob(32));");
+  const broken = auditVerify(server);
   assert.equal(broken.status, 3);
   assert.match(broken.stdout, /BROKEN at record \d+/);
   const unknown = spawnSync(BIN, ['audit', 'shred'], { encoding: 'utf8' });

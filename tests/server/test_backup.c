@@ -18,16 +18,6 @@ static int setup(void **s)
     return mkdir(out_dir, 0700);
 }
 
-static int64_t count(tv_store *st, const char *sql)
-{
-    sqlite3_stmt *q;
-    sqlite3_prepare_v2(st->db, sql, -1, &q, NULL);
-    sqlite3_step(q);
-    int64_t n = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    return n;
-}
-
 static void corrupt_copy(const char *from, const char *to, long at, long cut)
 {
     FILE *f = fopen(from, "rb");
@@ -82,8 +72,8 @@ static void backup_and_restore(void **s)
     snprintf(restored, sizeof restored, "%s/restored.db", tv_test_dir);
     assert_int_equal(tv_backup_restore(path, key, restored, err, sizeof err), 0);
     assert_int_equal(tv_store_open(&st, restored, key, err, sizeof err), 0);
-    assert_int_equal(count(&st, "SELECT COUNT(*) FROM users"), 2000);
-    assert_int_equal(count(&st, "SELECT COUNT(*) FROM users WHERE email = 'u1234@example.org'"), 1);
+    assert_int_equal(tv_test_int64(st.db, "SELECT COUNT(*) FROM users"), 2000);
+    assert_int_equal(tv_test_int64(st.db, "SELECT COUNT(*) FROM users WHERE email = 'u1234@example.org'"), 1);
     int64_t n, bad;
     assert_int_equal(tv_auditlog_verify(&st, &n, &bad), 0);
     assert_int_equal(bad, 0);

@@ -18,16 +18,6 @@ static int setup(void **s)
     return 0;
 }
 
-static int64_t pragma_int(tv_store *st, const char *sql)
-{
-    sqlite3_stmt *q;
-    assert_int_equal(sqlite3_prepare_v2(st->db, sql, -1, &q, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-    int64_t v = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    return v;
-}
-
 static int file_contains(const char *path, const void *needle, size_t n)
 {
     FILE *f = fopen(path, "rb");
@@ -56,8 +46,8 @@ static void opens_durable_and_migrated(void **s)
     assert_int_equal(sqlite3_step(q), SQLITE_ROW);
     assert_string_equal((const char *)sqlite3_column_text(q, 0), "wal");
     sqlite3_finalize(q);
-    assert_int_equal(pragma_int(&st, "PRAGMA synchronous"), 2);   /* FULL */
-    assert_int_equal(pragma_int(&st, "PRAGMA secure_delete"), 1);
+    assert_int_equal(tv_test_int64(st.db, "PRAGMA synchronous"), 2);   /* FULL */
+    assert_int_equal(tv_test_int64(st.db, "PRAGMA secure_delete"), 1);
     tv_store_close(&st);
     /* Reopening applies nothing twice and keeps the same key. */
     assert_int_equal(tv_store_open(&st, db, key, err, sizeof err), 0);

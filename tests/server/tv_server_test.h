@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "tv_err.h"
 #include "tv_init.h"
 
@@ -32,6 +34,17 @@ static inline int tv_test_dir_remove(void **state)
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tv_test_dir);
     return system(cmd) == 0 ? 0 : -1;
+}
+
+/* The one integer a query returns (a count, a pragma); the query must work. */
+static inline int64_t tv_test_int64(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return v;
 }
 
 #endif
