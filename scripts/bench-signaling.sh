@@ -3,8 +3,7 @@
 # each side (the client holds them too). TV_BENCH_CONNS and TV_BENCH_RATE change the load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-bash scripts/build.sh >/dev/null
+bash scripts/setup.sh   # the server alone: the bench serves no web page, so no wasm build
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >build/release.configure.log 2>&1 ||
   { cat build/release.configure.log; exit 1; }
 cmake --build build/release --target televisitd -j"$(nproc)" -- --no-print-directory >/dev/null
