@@ -1,5 +1,6 @@
 #include "tv_e2ee.h"
 #include "tv_err.h"
+#include "tv_totp.h"
 
 #include <mbedtls/hkdf.h>
 #include <mbedtls/md.h>
@@ -22,8 +23,7 @@ int tv_e2ee_keypair_generate(tv_e2ee_keypair *kp)
 {
     if (kp == NULL)
         return TV_ERR_INVALID;
-    randombytes_buf(kp->sk, sizeof kp->sk);
-    return crypto_scalarmult_base(kp->pk, kp->sk) == 0 ? 0 : TV_ERR_UNSUPPORTED;
+    return crypto_box_keypair(kp->pk, kp->sk) == 0 ? 0 : TV_ERR_UNSUPPORTED;   /* an X25519 pair */
 }
 
 void tv_e2ee_keypair_wipe(tv_e2ee_keypair *kp)
@@ -170,16 +170,9 @@ int tv_e2ee_commitment_check(const uint8_t commitment[TV_E2EE_COMMIT_BYTES], con
 
 int tv_e2ee_sas_digits(uint32_t sas, char *out, size_t out_size)
 {
-    if (out == NULL || sas >= TV_E2EE_SAS_MODULUS)
+    if (sas >= TV_E2EE_SAS_MODULUS)
         return TV_ERR_INVALID;
-    if (out_size < 7)
-        return TV_ERR_NOSPACE;
-    for (int i = 5; i >= 0; i--) {
-        out[i] = (char)('0' + sas % 10);
-        sas /= 10;
-    }
-    out[6] = '\0';
-    return 0;
+    return tv_otp_format(sas, 6, out, out_size);   /* the same zero-padded digits as a TOTP code */
 }
 
 int tv_e2ee_sas_symbols(uint32_t sas, uint8_t idx[TV_E2EE_SAS_SYMBOLS])

@@ -523,12 +523,8 @@ int tv_msg_parse(const char *text, size_t len, tv_msg_origin origin, tv_msg *m)
     /* A browser's frame leaves room for what the server adds when it forwards it ("from", "ts"). */
     if (len > (origin == TV_MSG_FROM_CLIENT ? TV_MSG_CLIENT_MAX_BYTES : TV_MSG_MAX_BYTES))
         return TV_ERR_MSG_TOO_LARGE;
-    if (len == 0)
-        return TV_ERR_MSG_JSON;
-    int rc = tv_utf8_check(text, len, NULL);
+    int rc = tv_json_strict_check(text, len);
     if (rc != 0)
-        return rc;
-    if ((rc = strict_json(text, len)) != 0)
         return rc;
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);

@@ -260,17 +260,6 @@ int tv_sframe_ratchet(tv_sframe_suite suite, const uint8_t *base_key, size_t bas
     return 0;
 }
 
-int tv_sframe_key_export(const tv_sframe_key *k, uint8_t *key, size_t key_size, uint8_t *salt, size_t salt_size)
-{
-    if (k == NULL || !k->ready || key == NULL || salt == NULL)
-        return TV_ERR_INVALID;
-    if (key_size < k->key_len || salt_size < TV_SFRAME_NONCE_BYTES)
-        return TV_ERR_NOSPACE;
-    memcpy(key, k->key, k->key_len);
-    memcpy(salt, k->salt, TV_SFRAME_NONCE_BYTES);
-    return 0;
-}
-
 void tv_sframe_key_wipe(tv_sframe_key *k)
 {
     if (k == NULL)

@@ -65,10 +65,6 @@ int tv_sframe_key_init_raw(tv_sframe_key *k, tv_sframe_suite suite, uint64_t kid
 int tv_sframe_ratchet(tv_sframe_suite suite, const uint8_t *base_key, size_t base_len,
                       uint8_t *out, size_t out_size, size_t *out_len);
 
-/* The derived key and salt, for the RFC's vectors and nothing else. */
-int tv_sframe_key_export(const tv_sframe_key *k, uint8_t *key, size_t key_size,
-                         uint8_t *salt, size_t salt_size);
-
 /* Zeroes every byte of key material, including the ciphers' schedules. Safe to call twice. */
 void tv_sframe_key_wipe(tv_sframe_key *k);
 

@@ -37,9 +37,7 @@ static void both_sides_agree(void **s)
     assert_memory_not_equal(kc.send_key, kc.recv_key, TV_E2EE_KEY_BYTES);
     assert_memory_equal(kc.transcript, kp.transcript, TV_E2EE_HASH_BYTES);
     assert_int_equal(kc.sas, kp.sas);
-    assert_true(kc.sas < TV_E2EE_SAS_MODULUS);
     assert_int_equal(kc.generation, kp.generation);
-    assert_true(kc.generation != 0 && kc.generation < (1ull << 60));
 
     /* The keys work as SFrame base keys: what the clinician sends, the patient reads. */
     tv_sframe_key tx, rx;

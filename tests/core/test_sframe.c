@@ -95,11 +95,9 @@ static void rfc_c3_sframe_all_suites(void **s)
     for (unsigned i = 0; i < sizeof rfc_sframe / sizeof rfc_sframe[0]; i++) {
         tv_sframe_key k;
         key_for(&k, i);
-        uint8_t key[TV_SFRAME_KEY_MAX], salt[12];
-        assert_int_equal(tv_sframe_key_export(&k, key, sizeof key, salt, sizeof salt), 0);
         assert_int_equal(k.key_len, rfc_sframe[i].key.n);
-        assert_memory_equal(key, rfc_sframe[i].key.p, rfc_sframe[i].key.n);
-        assert_memory_equal(salt, rfc_sframe[i].salt.p, 12);
+        assert_memory_equal(k.key, rfc_sframe[i].key.p, rfc_sframe[i].key.n);
+        assert_memory_equal(k.salt, rfc_sframe[i].salt.p, 12);
 
         uint8_t out[256], back[256];
         size_t n, m;
