@@ -6,7 +6,7 @@ import createTelevisitMedia from './televisit-media.mjs';
 
 const CODEC = { audio: 1, video: 2 };        // tv_media_codec: Opus, VP8
 const STAT_NAMES = ['encrypted', 'decrypted', 'failAuth', 'failReplay', 'failKid', 'failHeader',
-  'failShort', 'failOther', 'sendKid', 'recvKid'];
+  'failShort', 'failOther', 'sendKid', 'recvKid', 'sendDropped'];
 
 const wasm = createTelevisitMedia();
 let m = null;        // the module, once loaded
@@ -41,7 +41,7 @@ function transformFrame(direction, kind, frame, controller) {
   m.HEAPU8.set(data, inPtr);
   const fn = direction === 'send' ? m._tv_worker_encrypt : m._tv_worker_decrypt;
   const rc = fn(call, CODEC[kind], inPtr, data.length, outPtr, outSize, lenPtr);
-  if (rc !== 0) return;                          // counted in C by reason; the frame is dropped
+  if (rc !== 0) return;                          // dropped, and counted in C (by reason, or sendDropped)
   const n = m.HEAPU32[lenPtr >> 2];
   const out = new ArrayBuffer(n);
   new Uint8Array(out).set(m.HEAPU8.subarray(outPtr, outPtr + n));
@@ -84,7 +84,7 @@ function check(rc) {
 
 function stats() {
   const out = {};
-  const p = alloc(80);
+  const p = alloc(8 * STAT_NAMES.length);
   try {
     for (const kind of Object.keys(CODEC)) {
       m._tv_worker_stats(call, CODEC[kind], p);

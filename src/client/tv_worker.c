@@ -178,9 +178,10 @@ int tv_worker_stats(const void *p, int codec, double *out)
     if (m == NULL || out == NULL)
         return TV_ERR_INVALID;
     const tv_media_stats *s = &m->stats;
-    const uint64_t v[10] = { s->encrypted, s->decrypted, s->fail_auth, s->fail_replay, s->fail_kid,
-                             s->fail_header, s->fail_short, s->fail_other, s->send_kid, s->recv_kid };
-    for (int i = 0; i < 10; i++)
+    const uint64_t v[11] = { s->encrypted, s->decrypted, s->fail_auth, s->fail_replay, s->fail_kid,
+                             s->fail_header, s->fail_short, s->fail_other, s->send_kid, s->recv_kid,
+                             s->send_dropped };
+    for (int i = 0; i < 11; i++)
         out[i] = (double)v[i];
     return 0;
 }

@@ -84,19 +84,23 @@ static void count_failure(tv_media_stats *s, int rc)
 int tv_media_encrypt(tv_media *m, const uint8_t *frame, size_t len,
                      uint8_t *out, size_t out_size, size_t *out_len)
 {
-    if (m == NULL || !m->have_tx || (frame == NULL && len > 0) || out == NULL)
+    if (m == NULL)
         return TV_ERR_INVALID;
+    if (!m->have_tx || (frame == NULL && len > 0) || out == NULL) {
+        m->stats.send_dropped++;   /* before the keys are agreed, nothing leaves in clear */
+        return TV_ERR_INVALID;
+    }
     tv_media_codec codec = m->codec;
     /* A frame shorter than the bytes its codec keeps clear is malformed: the receiver could not
      * find the same split, so it is refused rather than sent with a guessed one. */
     size_t p = tv_media_clear_prefix(codec, frame, len), n;
-    if (len < p)
-        return TV_ERR_SFRAME_SHORT;
-    if (out_size < p)
-        return TV_ERR_NOSPACE;
-    int rc = tv_sframe_sender_protect(&m->tx, frame, p, frame + p, len - p, out + p, out_size - p, &n);
-    if (rc != 0)
+    int rc = len < p ? TV_ERR_SFRAME_SHORT : out_size < p ? TV_ERR_NOSPACE
+                                           : tv_sframe_sender_protect(&m->tx, frame, p, frame + p, len - p, out + p,
+                                                                      out_size - p, &n);
+    if (rc != 0) {
+        m->stats.send_dropped++;
         return rc;
+    }
     memcpy(out, frame, p);
     m->stats.encrypted++;
     m->stats.send_kid = tv_sframe_sender_kid(&m->tx);

@@ -14,6 +14,7 @@ typedef struct tv_media_stats {
     uint64_t encrypted, decrypted;
     uint64_t fail_auth, fail_replay, fail_kid, fail_header, fail_short, fail_other;
     uint64_t send_kid, recv_kid;     /* the KIDs last used each way */
+    uint64_t send_dropped;           /* outgoing frames refused (no send key yet, malformed): never sent */
 } tv_media_stats;
 
 /* One stream kind (audio or video) of a call. Each kind derives its own SFrame base keys from the

@@ -92,6 +92,12 @@ static void tampering_wrong_keys_and_replays_are_counted_and_dropped(void **s)
     assert_int_equal(tv_media_decrypt(&wrong, enc, n, dec, sizeof dec, &m), TV_ERR_SFRAME_AUTH);
     assert_int_equal(wrong.stats.fail_auth, 1);
     assert_int_equal(wrong.stats.decrypted, 0);
+    /* Without a send key nothing leaves, and the refusal is counted. */
+    uint8_t unsent[200];
+    size_t nn;
+    assert_int_equal(tv_media_encrypt(&wrong, f, sizeof f, unsent, sizeof unsent, &nn), TV_ERR_INVALID);
+    assert_int_equal(wrong.stats.send_dropped, 1);
+    assert_int_equal(wrong.stats.encrypted, 0);
     /* The genuine frame, then the same again. */
     assert_int_equal(tv_media_decrypt(&b, enc, n, dec, sizeof dec, &m), 0);
     assert_int_equal(tv_media_decrypt(&b, enc, n, dec, sizeof dec, &m), TV_ERR_SFRAME_REPLAY);
