@@ -9,10 +9,8 @@ TARGETS=(msg sframe sframe_ctx hub)
 
 CC=clang cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTV_FUZZ=ON -DTV_SANITIZE=ON \
   >build/fuzz.configure.log 2>&1 || { cat build/fuzz.configure.log; exit 1; }
-for t in "${TARGETS[@]}"; do
-  cmake --build build/fuzz --target "fuzz_$t" -j"$(nproc)" -- --no-print-directory >build/fuzz.build.log 2>&1 ||
-    { cat build/fuzz.build.log; exit 1; }
-done
+cmake --build build/fuzz --target "${TARGETS[@]/#/fuzz_}" -j"$(nproc)" -- --no-print-directory >build/fuzz.build.log 2>&1 ||
+  { cat build/fuzz.build.log; exit 1; }
 
 mkdir -p build/fuzz/findings
 failed=0

@@ -29,8 +29,11 @@ PACKAGES=(
 say() { printf 'setup: %s\n' "$*" >&2; }
 
 missing=()
+# one dpkg-query for the whole list: it runs before every npm command
+installed=" $(dpkg-query -W -f='${Package}:${Status}\n' "${PACKAGES[@]}" 2>/dev/null |
+  sed -n 's/:install ok installed$//p' | tr '\n' ' ') "
 for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  [[ "$installed" == *" $p "* ]] || missing+=("$p")
 done
 # Any node 18+ will do (the machine may bring its own); otherwise Debian's.
 command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
