@@ -8,6 +8,8 @@ const RULES = ['length', 'upper', 'lower', 'digit', 'strength'];
 const ROLES = { patient: 0, clinician: 1 };
 const ACTION_COUNT = 16;
 const NAME_MAX = 64;
+const RECORD_KEYBYTES = 32;
+const RECORD_OVERHEAD = 41;   // version byte, nonce, tag (tv_record.h)
 
 export class CoreError extends Error {
   constructor(code, name, field) {
@@ -157,6 +159,58 @@ class Core {
     return text;
   }
 
+  // n bytes from libsodium's generator (the one source of randomness, as on the server).
+  randomBytes(n) {
+    return this.withMemory([], n, (_, o) => {
+      this.m._randombytes_buf(o, n);
+      return this.m.HEAPU8.slice(o, o + n);
+    });
+  }
+
+  // A record key that lives only in wasm memory. From the device secret and the server's share
+  // (clinicians), or random (a patient's, for one visit). Call drop() to wipe it.
+  cacheKey(deviceSecret, share) {
+    const key = new RecordKey(this);
+    try {
+      this.withMemory([deviceSecret, share], 1, ([[d, dn], [s, sn]]) => {
+        const rc = this.m._tv_client_cache_key(d, dn, s, sn, key.ptr, RECORD_KEYBYTES);
+        if (rc !== 0) this.fail(rc);
+      });
+    } catch (e) {
+      key.drop();
+      throw e;
+    }
+    return key;
+  }
+
+  randomKey() {
+    const key = new RecordKey(this);
+    this.m._randombytes_buf(key.ptr, RECORD_KEYBYTES);
+    return key;
+  }
+
+  // XChaCha20-Poly1305 record (tv_record): identity binds it to its place (store and key).
+  seal(key, identity, bytes) {
+    const size = bytes.length + RECORD_OVERHEAD;
+    const lenAt = (size + 3) & ~3;   // the size_t out-length, aligned
+    return this.withMemory([identity, bytes], lenAt + 4, ([[i, il], [b, bl]], o) => {
+      const rc = this.m._tv_record_seal(key.live(), i, il, b, bl, o, size, o + lenAt);
+      if (rc !== 0) this.fail(rc);
+      return this.m.HEAPU8.slice(o, o + this.m.HEAPU32[(o + lenAt) >> 2]);
+    });
+  }
+
+  // Throws CoreError record_auth for a wrong key, a changed byte or a record moved elsewhere.
+  open(key, identity, record) {
+    const size = Math.max(record.length - RECORD_OVERHEAD, 0) + 1;
+    const lenAt = (size + 3) & ~3;
+    return this.withMemory([identity, record], lenAt + 4, ([[i, il], [r, rl]], o) => {
+      const rc = this.m._tv_record_open(key.live(), i, il, r, rl, o, size, o + lenAt);
+      if (rc !== 0) this.fail(rc);
+      return this.m.HEAPU8.slice(o, o + this.m.HEAPU32[(o + lenAt) >> 2]);
+    });
+  }
+
   visit(role, { joinTimeoutMs = 15000, reconnectMs = 60000 } = {}) {
     return new Visit(this, role, joinTimeoutMs, reconnectMs);
   }
@@ -194,6 +248,26 @@ class Visit {
 
   dispose() {
     if (this.ptr) this.core.m._tv_client_visit_free(this.ptr);
+    this.ptr = 0;
+  }
+}
+
+class RecordKey {
+  constructor(core) {
+    this.core = core;
+    this.ptr = core.m._malloc(RECORD_KEYBYTES);
+    if (!this.ptr) throw new Error('televisit core: out of memory');
+  }
+
+  live() {
+    if (!this.ptr) throw new Error('this key was dropped');
+    return this.ptr;
+  }
+
+  drop() {
+    if (!this.ptr) return;
+    this.core.m.HEAPU8.fill(0, this.ptr, this.ptr + RECORD_KEYBYTES);
+    this.core.m._free(this.ptr);
     this.ptr = 0;
   }
 }

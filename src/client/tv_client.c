@@ -3,9 +3,11 @@
 #include "tv_err.h"
 #include "tv_msg.h"
 #include "tv_password.h"
+#include "tv_record.h"
 #include "tv_totp.h"
 #include "tv_visit.h"
 
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,4 +97,24 @@ int tv_client_visit_state(const void *visit)
 void tv_client_visit_free(void *visit)
 {
     free(visit);
+}
+
+int tv_client_cache_key(const uint8_t *device_secret, size_t device_len, const uint8_t *share, size_t share_len,
+                        uint8_t *out, size_t out_size)
+{
+    static const char label[] = "televisit browser cache v1";
+    if (device_len != 32 || share_len != 32 || out_size != TV_RECORD_KEYBYTES)
+        return TV_ERR_INVALID;
+    uint8_t both[TV_RECORD_KEYBYTES];
+    crypto_generichash_state h;
+    /* keyed by the share, over the label and the device secret: neither half alone gives the key */
+    if (crypto_generichash_init(&h, share, share_len, sizeof both) != 0 ||
+        crypto_generichash_update(&h, (const uint8_t *)label, sizeof label - 1) != 0 ||
+        crypto_generichash_update(&h, device_secret, device_len) != 0 ||
+        crypto_generichash_final(&h, both, sizeof both) != 0)
+        return TV_ERR_INVALID;
+    int rc = tv_record_subkey(both, TV_RECORD_CACHE, out);
+    sodium_memzero(both, sizeof both);
+    sodium_memzero(&h, sizeof h);
+    return rc;
 }

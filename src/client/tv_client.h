@@ -26,4 +26,10 @@ int tv_client_visit_step(void *visit, int event, uint32_t *mask, uint32_t *timer
 int tv_client_visit_state(const void *visit);
 void tv_client_visit_free(void *visit);
 
+/* The browser cache's key (docs/architecture.md): the device secret (kept wrapped by a
+ * non-extractable WebCrypto key) and the server's per-account share, both needed; the key is then
+ * used with tv_record_seal/open, store and key name as the identity. out: TV_RECORD_KEYBYTES. */
+int tv_client_cache_key(const uint8_t *device_secret, size_t device_len, const uint8_t *share, size_t share_len,
+                        uint8_t *out, size_t out_size);
+
 #endif

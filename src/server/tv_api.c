@@ -1061,6 +1061,28 @@ static int do_me(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *r
     return rc;
 }
 
+/* The server's half of the browser cache key (docs/architecture.md): a keyed hash of the account,
+ * released only to a signed-in session, so a cache copied off the device, or left after sign-out or
+ * with the account disabled, cannot be opened. Derived, not stored: nothing to leak from the DB. */
+static int do_cache_share(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
+{
+    user u;
+    if (authed(api, st, rq, rs, &u, 0) != 0)
+        return 0;
+    uint8_t key[TV_RECORD_KEYBYTES], share[32];
+    char msg[40], b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+    int n = snprintf(msg, sizeof msg, "cache-share:%lld", (long long)u.id);
+    tv_record_subkey(st->master, TV_RECORD_CACHE_SHARE, key);
+    crypto_generichash(share, sizeof share, (const uint8_t *)msg, (size_t)n, key, sizeof key);
+    sodium_bin2base64(b64, sizeof b64, share, sizeof share, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    int rc = reply_ok(rs, 200, "share", b64);
+    sodium_memzero(key, sizeof key);
+    sodium_memzero(share, sizeof share);
+    sodium_memzero(b64, sizeof b64);
+    wipe_user(&u);
+    return rc;
+}
+
 static int do_sessions_revoke(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
 {
     user u;
@@ -1761,6 +1783,7 @@ static const struct route { const char *method, *path; handler fn; int flags; } 
     { "POST", "/api/login/second", do_login_second, AUTH_LIMITED },
     { "POST", "/api/logout", do_logout, 0 },
     { "GET", "/api/me", do_me, 0 },
+    { "GET", "/api/cache_share", do_cache_share, 0 },
     { "POST", "/api/sessions/revoke", do_sessions_revoke, 0 },
     { "POST", "/api/settings", do_settings, 0 },
     { "POST", "/api/totp/enroll", do_totp_enroll, 0 },

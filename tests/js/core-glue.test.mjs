@@ -116,3 +116,37 @@ test('bad arguments are refused, not guessed at', () => {
   assert.throws(() => core.parseMessage('{"type":"chat","cid":"m","text":"\ud800"}', 'client'), (e) => e.errName === 'msg_malformed_json');
   assert.throws(() => core.base32Decode('MZXW6YTBé'), (e) => e.errName === 'bad_encoding');
 });
+
+test('cache records: both key halves needed, bound to their place, tamper refused', () => {
+  const device = core.randomBytes(32);
+  const share = core.randomBytes(32);
+  assert.equal(device.length, 32);
+  assert.notDeepEqual(device, share);
+  const key = core.cacheKey(device, share);
+  const text = new TextEncoder().encode('Douleur thoracique depuis hier soir');
+  const rec = core.seal(key, 'chat/visit1/3', text);
+  assert.equal(rec.length, text.length + 41);
+  assert.equal(Buffer.from(rec).includes(Buffer.from('thoracique')), false);
+  assert.deepEqual(core.open(key, 'chat/visit1/3', rec), text);
+  const auth = (e) => e instanceof CoreError && e.errName === 'record_auth_failed';
+  // moved to another key of the store
+  assert.throws(() => core.open(key, 'chat/visit1/4', rec), auth);
+  // one flipped bit
+  const bad = rec.slice();
+  bad[30] ^= 1;
+  assert.throws(() => core.open(key, 'chat/visit1/3', bad), auth);
+  // the same device with another account's share (or after sign-out, a guessed one)
+  const other = core.cacheKey(device, core.randomBytes(32));
+  assert.throws(() => core.open(other, 'chat/visit1/3', rec), auth);
+  // the same share on another device
+  const otherDevice = core.cacheKey(core.randomBytes(32), share);
+  assert.throws(() => core.open(otherDevice, 'chat/visit1/3', rec), auth);
+  // the same halves give the same key (a reload opens the cache)
+  const again = core.cacheKey(device, share);
+  assert.deepEqual(core.open(again, 'chat/visit1/3', rec), text);
+  assert.deepEqual(core.open(again, 'x', core.seal(again, 'x', new Uint8Array(0))), new Uint8Array(0));
+  assert.throws(() => core.cacheKey(device.slice(0, 31), share), (e) => e.errName === 'invalid_argument');
+  key.drop();
+  assert.throws(() => core.seal(key, 'chat/visit1/3', text), /dropped/);
+  for (const k of [other, otherDevice, again]) k.drop();
+});

@@ -359,6 +359,32 @@ static void test_sessions(void **state)
     assert_int_equal(call("GET", "/api/me", NULL, .session = s, .ip = "192.0.2.77"), 200);
 }
 
+/* The cache share: the same for every session of one account, another for another account, and
+ * nothing without a live session (so a cache left after sign-out cannot be opened). */
+static void test_cache_share(void **state)
+{
+    (void)state;
+    char s1[TV_TOKEN_STRBYTES], s2[TV_TOKEN_STRBYTES], s3[TV_TOKEN_STRBYTES], a[64], b[64];
+    make_user("cache1@example.org");
+    make_user("cache2@example.org");
+    login("cache1@example.org", s1, T0);
+    login("cache1@example.org", s2, T0);
+    login("cache2@example.org", s3, T0);
+    assert_int_equal(call("GET", "/api/cache_share", NULL, .session = s1), 200);
+    snprintf(a, sizeof a, "%s", jstr("share"));
+    assert_int_equal(strlen(a), 43);
+    assert_int_equal(call("GET", "/api/cache_share", NULL, .session = s2), 200);
+    assert_string_equal(jstr("share"), a);
+    assert_int_equal(call("GET", "/api/cache_share", NULL, .session = s3), 200);
+    snprintf(b, sizeof b, "%s", jstr("share"));
+    assert_int_equal(strlen(b), 43);
+    assert_string_not_equal(a, b);
+    assert_int_equal(call("POST", "/api/logout", "{}", .session = s1), 200);
+    assert_int_equal(call("GET", "/api/cache_share", NULL, .session = s1), 401);
+    assert_null(strstr(rs.body ? rs.body : "", a));
+    assert_int_equal(call("GET", "/api/cache_share", NULL), 401);
+}
+
 static void test_visits_and_audit_stay_with_owner(void **state)
 {
     (void)state;
@@ -520,6 +546,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_password_reset_and_change, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_share, setup, teardown),
         cmocka_unit_test(test_ip_allow_list),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
