@@ -31,5 +31,6 @@ export async function startTurn({ port = 34780 } = {}) {
     return { urls: [`turn:127.0.0.1:${port}?transport=udp`, `turn:127.0.0.1:${port}?transport=tcp`], username, credential };
   };
   const stop = () => { proc.kill('SIGTERM'); rmSync(dir, { recursive: true, force: true }); };
-  return { credentials, stop };
+  const urls = [`turn:127.0.0.1:${port}?transport=udp`, `turn:127.0.0.1:${port}?transport=tcp`];
+  return { credentials, stop, secret, urls };
 }

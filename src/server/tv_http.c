@@ -4,7 +4,6 @@
 #include "tv_err.h"
 #include "tv_api.h"
 #include "tv_jobs.h"
-#include "tv_token.h"
 #include "tv_clock.h"
 
 #include <sodium.h>
@@ -232,8 +231,9 @@ static int serve_file(struct lws *wsi, tv_http_session *s, const char *rel)
 static int serve_static(struct lws *wsi, tv_http_session *s, const char *uri)
 {
     char rel[256];
-    /* /v/TOKEN: the patient's page; the token stays in the address bar, never in a Referer */
-    if (strncmp(uri, "/v/", 3) == 0 && tv_token_check(uri + 3, strlen(uri + 3)) == 0)
+    /* /v/TOKEN: the patient's page; the token stays in the address bar, never in a Referer. A
+     * malformed token gets the page too, which tells the patient the link is not valid. */
+    if (strncmp(uri, "/v/", 3) == 0 && strchr(uri + 3, '/') == NULL)
         return serve_file(wsi, s, "visit.html");
     if (tv_http_safe_path(uri, rel, sizeof rel) != 0)
         return send_json(wsi, s, HTTP_STATUS_BAD_REQUEST, "bad_path", "This path is not allowed.");

@@ -1,0 +1,106 @@
+// The clinician's console: one page, views by location hash. Which view a signed-in clinician may
+// see is the server's answer to /api/me (2FA enrollment first when the policy requires it).
+import { startPage, core, debugHook } from './page.mjs';
+import { api } from './api.mjs';
+import { addStrings } from './i18n.mjs';
+import { h, show } from './dom.mjs';
+import { Cache } from '/cache.mjs';
+import { strings } from './strings-console.mjs';
+import { loginView, registerView, forgotView, secondFactorView } from './auth.mjs';
+import { enrollView } from './enroll.mjs';
+import { settingsView } from './settings.mjs';
+import { auditView } from './audit.mjs';
+import { dashboardView } from './dashboard.mjs';
+import { visitView } from './visit-view.mjs';
+
+addStrings(strings);
+const main = startPage();
+const PUBLIC = new Set(['login', 'register', 'forgot', 'second']);
+
+const ctx = {
+  main,
+  me: null,
+  core: null,
+  cache: null,
+  leave: null,   // set by a view that must clean up (a call) before another is shown
+  go(route) {
+    if (location.hash === `#/${route}`) render();
+    else location.hash = `#/${route}`;
+  },
+  async reloadMe() {
+    try {
+      ctx.me = await api('GET', '/api/me');
+    } catch {
+      ctx.me = null;
+    }
+    nav();
+    return ctx.me;
+  },
+  // After a completed sign-in: open the cache with the server's share, then the first useful view.
+  async signedIn() {
+    await ctx.reloadMe();
+    await openCache();
+    ctx.go(ctx.me?.must_enroll_totp ? 'enroll' : '');
+  },
+  async signOut({ everywhere = false } = {}) {
+    try { await api('POST', everywhere ? '/api/sessions/revoke' : '/api/logout'); } catch { /* gone anyway */ }
+    ctx.cache?.close();
+    ctx.cache = null;
+    ctx.me = null;
+    nav();
+    ctx.go('login');
+  },
+};
+
+async function openCache() {
+  if (ctx.cache || !ctx.me) return;
+  try {
+    const { share } = await api('GET', '/api/cache_share');
+    ctx.cache = await Cache.forClinician(ctx.core, `user-${ctx.me.id}`, share);
+  } catch {
+    ctx.cache = null;   // no IndexedDB (private mode): the console works without its cache
+  }
+}
+
+function nav() {
+  const bar = document.querySelector('header.bar');
+  bar.querySelector('nav')?.remove();
+  if (!ctx.me) return;
+  const link = (route, key) => h('a', { href: `#/${route}`, i18n: key, class: 'button secondary' });
+  bar.insertBefore(h('nav', { 'aria-label': 'main', class: 'actions' },
+    link('', 'nav.dashboard'), link('audit', 'nav.audit'), link('settings', 'nav.settings'),
+    h('button', { type: 'button', class: 'secondary', i18n: 'nav.signout', onclick: () => ctx.signOut() })),
+  bar.querySelector('label'));
+}
+
+async function render() {
+  const [name, arg] = location.hash.replace(/^#\/?/, '').split('/');
+  const route = name || 'dashboard';
+  if (ctx.leave) {
+    const leave = ctx.leave;
+    ctx.leave = null;
+    await leave();
+  }
+  if (!PUBLIC.has(route) && !ctx.me) {
+    ctx.go('login');
+    return;
+  }
+  if (ctx.me?.must_enroll_totp && route !== 'enroll') {
+    ctx.go('enroll');
+    return;
+  }
+  const views = {
+    login: loginView, register: registerView, forgot: forgotView, second: secondFactorView,
+    enroll: enrollView, settings: settingsView, audit: auditView, dashboard: dashboardView,
+    visit: (c) => visitView(c, arg),
+  };
+  const view = views[route] || dashboardView;
+  show(main, await view(ctx));
+}
+
+debugHook().console = ctx;
+ctx.core = await core();
+await ctx.reloadMe();
+if (ctx.me) await openCache();
+window.addEventListener('hashchange', render);
+render();

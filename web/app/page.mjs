@@ -1,0 +1,28 @@
+// What every page does first: the language picker, the common strings, the C core (WebAssembly).
+import { addStrings, lang, setLang, translate } from './i18n.mjs';
+import { strings } from './strings-common.mjs';
+import { loadCore } from '/core.mjs';
+import createTelevisitCore from '/televisit-core.mjs';
+
+addStrings(strings);
+
+export function startPage() {
+  const picker = document.getElementById('lang');
+  picker.value = lang();
+  picker.addEventListener('change', () => setLang(picker.value));
+  translate(document);
+  return document.getElementById('app');
+}
+
+let corePromise = null;
+export function core() {
+  corePromise ??= loadCore(createTelevisitCore);
+  return corePromise;
+}
+
+// The debug hook for QA (the only global): Playwright reads state through it, never through
+// internals. Each page adds what it exposes.
+export function debugHook() {
+  globalThis.__televisit ??= {};
+  return globalThis.__televisit;
+}

@@ -1,0 +1,3 @@
+// (To be written.)
+import { h } from './dom.mjs';
+export function settingsView() { return h('h1', {}, 'settings'); }
