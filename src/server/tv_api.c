@@ -1541,7 +1541,6 @@ static int do_visit_close(tv_api *api, tv_store *st, const tv_api_req *rq, tv_ap
 /* For the patient's page: is this invite usable? Says nothing about the visit beyond its state. */
 static int do_invite(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
 {
-    (void)api;
     static const body_field f[] = { { "token", B_STR, 64, 1 }, { 0 } };
     cJSON *b;
     if (read_body(rq, f, &b, rs) != 0)
@@ -1569,6 +1568,8 @@ static int do_invite(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_res
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "state", state);
     cJSON_AddNumberToObject(o, "expires_ms", (double)expires);
+    /* the consent text tells the patient how long chat is kept */
+    cJSON_AddNumberToObject(o, "chat_retention_days", api->cfg->chat_retention_days);
     return reply_json(rs, 200, o);
 }
 

@@ -256,6 +256,8 @@ static int submit_api(struct lws *wsi, tv_http_session *s, const char *method)
     header(wsi, WSI_TOKEN_HTTP_COOKIE, cookie, sizeof cookie, &c);
     rq.session = c && tv_api_cookie_token(c, session, sizeof session) == 0 ? session : NULL;
     header(wsi, WSI_TOKEN_HOST, host, sizeof host, &rq.host);
+    if (rq.host == NULL)   /* HTTP/2 (browsers over TLS) names the host in :authority */
+        header(wsi, WSI_TOKEN_HTTP_COLON_AUTHORITY, host, sizeof host, &rq.host);
     header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof origin, &rq.origin);
     header(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, ctype, sizeof ctype, &rq.content_type);
     header(wsi, WSI_TOKEN_HTTP_URI_ARGS, query, sizeof query, &rq.query);

@@ -140,7 +140,8 @@ static int origin_ok(struct lws *wsi)
     char origin[300], host[256], own[300];
     if (lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) <= 0)
         return 1;   /* not a browser: nothing rides on ambient cookies */
-    if (lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) <= 0)
+    if (lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) <= 0 &&
+        lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HTTP_COLON_AUTHORITY) <= 0)   /* over HTTP/2 */
         return 0;
     snprintf(own, sizeof own, "https://%s", host);
     return strcmp(origin, own) == 0;

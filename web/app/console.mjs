@@ -85,6 +85,10 @@ async function render() {
     ctx.go('login');
     return;
   }
+  if (ctx.me && PUBLIC.has(route)) {   // already signed in: a bookmark to the sign-in page
+    ctx.go('');
+    return;
+  }
   if (ctx.me?.must_enroll_totp && route !== 'enroll') {
     ctx.go('enroll');
     return;

@@ -48,8 +48,8 @@ export function show(container, ...nodes) {
 // A labelled input: <label for> + <input id>, with an optional hint tied by aria-describedby.
 let seq = 0;
 export function field(labelKey, attrs = {}, hintKey) {
-  const id = `f${++seq}`;
-  const input = h('input', { id, ...attrs });
+  const id = attrs.id || `f${++seq}`;
+  const input = h('input', { ...attrs, id });
   const parts = [h('label', { for: id, i18n: labelKey }), input];
   if (hintKey) {
     const hint = h('p', { id: `${id}-hint`, class: 'hint', i18n: hintKey });

@@ -1,3 +1,51 @@
-// (To be written.)
-import { h } from './dom.mjs';
-export function visitView() { return h('h1', {}, 'visit-view'); }
+// The clinician inside one visit: the live waiting room (admit / deny), then the call. The
+// clinician's VisitCall joins the visit's signaling room as soon as the view opens.
+import { h, show } from './dom.mjs';
+import { callScreen } from './call-ui.mjs';
+import { VisitCall } from '/visit-call.mjs';
+import { debugHook } from './page.mjs';
+
+function waitingRoom(call) {
+  const list = h('ul', { class: 'waiting', id: 'waiting-list', 'aria-live': 'polite' });
+  const empty = h('p', { class: 'hint', i18n: 'visit.nobody' });
+  const draw = () => {
+    const patients = call.info.waiting || [];
+    empty.hidden = patients.length > 0;
+    list.replaceChildren(...patients.map((p) => h('li', { dataset: { participant: p.id } },
+      h('span', {}, h('strong', {}, p.name), ' ',
+        h('span', { class: 'hint', i18n: 'visit.since', vars: { time: new Date(p.since).toLocaleTimeString(document.documentElement.lang) } })),
+      h('span', { class: 'actions' },
+        h('button', { type: 'button', class: 'admit', i18n: 'visit.admit', i18nLabel: 'visit.admit_who', vars: { name: p.name },
+          onclick: () => call.admit(p.id) }),
+        h('button', { type: 'button', class: 'secondary deny', i18n: 'visit.deny', onclick: () => call.deny(p.id) })))));
+  };
+  call.addEventListener('change', draw);
+  draw();
+  return h('section', { class: 'card', 'aria-labelledby': 'wr-title' }, h('h2', { id: 'wr-title', i18n: 'visit.waiting_room' }), empty, list);
+}
+
+export function visitView(ctx, id) {
+  const call = new VisitCall({ core: ctx.core, role: 'clinician', visit: id, lang: document.documentElement.lang, cache: ctx.cache });
+  debugHook().call = call;
+  const room = waitingRoom(call);
+  const screen = callScreen(call);
+  const status = h('div', {});
+  const view = h('div', {}, h('h1', { i18n: 'visit.title' }), status, room, screen);
+  ctx.main.classList.add('wide');
+  ctx.leave = async () => {
+    ctx.main.classList.remove('wide');
+    if (!['ended', 'denied', 'expired', 'failed'].includes(call.state)) call.hangup();
+  };
+  call.addEventListener('change', () => {
+    const s = call.state;
+    room.hidden = !['waiting', 'joining', 'connecting', 'connected', 'reconnecting'].includes(s);
+    if (['ended', 'expired', 'failed'].includes(s) && !status.dataset.final) {
+      status.dataset.final = s;
+      const key = s === 'ended' ? (call.info.reason === 'sas_mismatch' ? 'ended.sas_mismatch' : 'visit.ended') : `visit.${s}`;
+      show(ctx.main, h('section', { class: 'card narrow' }, h('h1', { i18n: key }),
+        h('div', { class: 'actions' }, h('a', { class: 'button', href: '#/', i18n: 'visit.back' }))));
+    }
+  });
+  call.start();
+  return view;
+}
