@@ -79,6 +79,12 @@ export async function startStack({ turn = true, args = [] } = {}) {
     if (r.status !== 0) throw new Error(`user add: ${r.stderr}`);
   };
 
+  const sqlite = (sql) => {
+    const r = spawnSync('sqlite3', [join(dataDir, 'televisit.db'), sql], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(r.stderr);
+    return r.stdout.trim();
+  };
+
   const auditVerify = () => spawnSync(BIN, ['audit', 'verify', '--data-dir', dataDir], { encoding: 'utf8' });
 
   const stop = async () => {
@@ -87,7 +93,7 @@ export async function startStack({ turn = true, args = [] } = {}) {
     relay?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   };
-  return { origin, port, dataDir, mail, addUser, auditVerify, stop, log: () => log };
+  return { origin, port, dataDir, mail, addUser, sqlite, auditVerify, stop, log: () => log };
 }
 
 // Browser context options for the stack: its self-signed certificate, a fake camera and microphone.

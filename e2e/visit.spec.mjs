@@ -90,3 +90,160 @@ test('a visit: waiting room, admit, E2EE media both ways, same code, chat, end, 
   await pat.context.close();
   await doc.context.close();
 });
+
+// Clinician with a visit, patient admitted, both connected: the common start of the next scenarios.
+async function connectedCall(browser, testInfo, email, { patientQuery = '', lang } = {}) {
+  const doc = await clinicianWithVisit(browser, testInfo, email);
+  const pat = await openPatient(browser, doc.link, { query: patientQuery, ...(lang ? { lang } : {}) });
+  await patientToWaitingRoom(pat.page, null, 'Bob Durand');
+  await doc.page.locator('#waiting-list li', { hasText: 'Bob Durand' }).locator('button.admit').click();
+  await waitCall(doc.page, 'connected');
+  await waitCall(pat.page, 'connected');
+  return { doc, pat };
+}
+
+test('relay only: the call goes through coturn and still decodes, end to end encrypted', async ({ browser }, testInfo) => {
+  test.setTimeout(60_000);
+  const { doc, pat } = await connectedCall(browser, testInfo, 'relay@example.org', { patientQuery: '?relay=1' });
+  await expectDecoding(doc.page);
+  await expectDecoding(pat.page);
+  await expect.poll(() => pat.page.evaluate(() => window.__televisit.call.info.path?.local)).toBe('relay');
+  await expect(pat.page.locator('#path-status')).toHaveText(/Through the relay \((UDP|TCP)\)/);
+  await shot(pat.page, testInfo, 'patient-relay-call');
+  const audit = await doc.page.evaluate(async () => (await fetch('/api/audit')).json());
+  const path = audit.records.find((r) => r.type === 'ice_path_selected' && JSON.parse(r.extra || '{}').local === 'relay');
+  expect(path, 'the relay path is in the audit log').toBeTruthy();
+  expect(audit.records.some((r) => r.type === 'turn_credential_issued')).toBe(true);
+  await pat.context.close();
+  await doc.context.close();
+});
+
+test('deny, a withdrawn link, an expired link, a malformed link, a resume token from another visit', async ({ browser }, testInfo) => {
+  test.setTimeout(90_000);
+  const doc = await clinicianWithVisit(browser, testInfo, 'deny@example.org');
+
+  // Denied: the patient is told, the clinician's list empties, the audit log has it.
+  const p1 = await openPatient(browser, doc.link);
+  await patientToWaitingRoom(p1.page, null, 'Eve Denied');
+  const row = doc.page.locator('#waiting-list li', { hasText: 'Eve Denied' });
+  await row.locator('button.deny').click();
+  await expect(p1.page.getByRole('heading', { name: 'The clinician could not see you now' })).toBeVisible();
+  await shot(p1.page, testInfo, 'patient-denied');
+  await expect(doc.page.locator('#waiting-list li')).toHaveCount(0);
+  await waitCall(p1.page, 'denied');
+
+  // A patient of visit A, admitted, has a resume token; with visit B's link that token gives no
+  // admission there: the patient waits in B's waiting room like anyone.
+  const p2 = await openPatient(browser, doc.link);
+  await patientToWaitingRoom(p2.page, null, 'Carl Admitted');
+  await doc.page.locator('#waiting-list li', { hasText: 'Carl Admitted' }).locator('button.admit').click();
+  await waitCall(p2.page, 'connected');
+  const resumeA = await p2.page.evaluate(() => window.__televisit.call.resume);
+  expect(resumeA).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  const docB = await browser.newContext(contextOptions);
+  const pageB = await docB.newPage();
+  await signIn(pageB, stack, 'deny@example.org', PASSWORD);
+  await pageB.locator('#create-visit').click();
+  const linkB = await pageB.locator('#visit-link').inputValue();
+  await pageB.getByRole('link', { name: /^Open$/ }).first().click();
+  const p3 = await openPatient(browser, linkB);
+  await patientToWaitingRoom(p3.page, null, 'Carl Admitted');
+  const firstId = await p3.page.evaluate(() => window.__televisit.call.info.you);
+  // the connection drops and comes back presenting visit A's resume token
+  await p3.page.evaluate((r) => { window.__televisit.call.resume = r; window.__televisit.call.sig.drop(); }, resumeA);
+  await expect.poll(() => p3.page.evaluate(() => window.__televisit.call.info.you), { timeout: 15_000 }).not.toBe(firstId);
+  await waitCall(p3.page, 'waiting');
+  await expect(pageB.locator('#waiting-list li', { hasText: 'Carl Admitted' }).first()).toBeVisible();
+  // and visit A's call was not touched
+  await waitCall(p2.page, 'connected');
+  await p3.context.close();
+  await docB.close();
+
+  // Withdrawn: the connected patient's call ends; the link then gives the invalid-link page.
+  const id = doc.page.url().split('/visit/')[1];
+  const r = await doc.page.evaluate(async (vid) => (await fetch('/api/visits/revoke', { method: 'POST',
+    headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: vid }) })).status, id);
+  expect(r).toBe(200);
+  await expect(p2.page.getByText('The visit link was withdrawn.')).toBeVisible();
+  const p4 = await openPatient(browser, doc.link);
+  await expect(p4.page.getByRole('heading', { name: 'This link does not work' })).toBeVisible();
+  await shot(p4.page, testInfo, 'patient-invalid-link');
+
+  // Expired: a fresh visit whose expiry has passed (set in the database, as a day cannot be waited).
+  await doc.page.goto(`${stack.origin}/#/`);
+  await doc.page.locator('#create-visit').click();
+  const linkC = await doc.page.locator('#visit-link').inputValue();
+  const token = linkC.split('/v/')[1];
+  expect(stack.sqlite(`UPDATE visits SET expires_ms = 1 WHERE state = 'open'`)).toBe('');
+  const p5 = await openPatient(browser, linkC);
+  await expect(p5.page.getByRole('heading', { name: 'This link does not work' })).toBeVisible();
+  await expect(p5.page.getByLabel('Your name')).toHaveCount(0);   // no way on to the waiting room
+  expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+
+  // Malformed: a clear page, no stack trace.
+  const p6 = await openPatient(browser, `${stack.origin}/v/not-a-token`);
+  await expect(p6.page.getByRole('heading', { name: 'This link does not work' })).toBeVisible();
+  expect(p6.errors).toEqual([]);
+  for (const p of [p1, p2, p4, p5, p6]) await p.context.close();
+  await doc.context.close();
+});
+
+test('the patient goes offline for a few seconds and the call comes back without a new admission', async ({ browser }, testInfo) => {
+  test.setTimeout(90_000);
+  const { doc, pat } = await connectedCall(browser, testInfo, 'offline@example.org');
+  await expectDecoding(pat.page);
+  await pat.context.setOffline(true);
+  await expect.poll(() => pat.page.evaluate(() => window.__televisit.call.info.signaling), { timeout: 30_000 }).not.toBe('open');
+  await shot(pat.page, testInfo, 'patient-offline');
+  await new Promise((r) => setTimeout(r, 3000));
+  await pat.context.setOffline(false);
+  await waitCall(pat.page, 'connected', 45_000);
+  await waitCall(doc.page, 'connected', 45_000);
+  await expect.poll(() => pat.page.evaluate(() => window.__televisit.call.info.signaling), { timeout: 30_000 }).toBe('open');
+  // no second admission: the waiting room stayed empty throughout
+  await expect(doc.page.locator('#waiting-list li')).toHaveCount(0);
+  // media flows again (counters keep growing after the return)
+  const before = await doc.page.evaluate(async () => (await window.__televisit.call.stats()).video.framesDecoded || 0);
+  await expect.poll(async () => doc.page.evaluate(async () => (await window.__televisit.call.stats()).video.framesDecoded || 0),
+    { timeout: 15_000 }).toBeGreaterThan(before + 20);
+  await pat.context.close();
+  await doc.context.close();
+});
+
+test('IndexedDB holds no clear text of the chat, on either side', async ({ browser }, testInfo) => {
+  test.setTimeout(60_000);
+  const { doc, pat } = await connectedCall(browser, testInfo, 'idb@example.org');
+  const secret = 'Allergie pénicilline confirmée 7731';
+  await pat.page.locator('#chat-input').fill(secret);
+  await pat.page.locator('#chat-input').press('Enter');
+  await expect(doc.page.locator('#chat-log')).toContainText(secret);
+  await expect(pat.page.locator('#chat-log li.pending')).toHaveCount(0);
+  // Everything in every database of the origin, serialised with its bytes as text.
+  const dump = (page) => page.evaluate(async () => {
+    const out = [];
+    for (const { name } of await indexedDB.databases()) {
+      const db = await new Promise((res, rej) => { const r = indexedDB.open(name); r.onsuccess = () => res(r.result); r.onerror = rej; });
+      for (const store of db.objectStoreNames) {
+        const rows = await new Promise((res) => { const r = db.transaction(store).objectStore(store).getAll(); r.onsuccess = () => res(r.result); });
+        for (const row of rows) {
+          const rec = row.rec ? new TextDecoder('latin1').decode(row.rec) : '';
+          out.push(JSON.stringify({ store, id: row.id || '', rec }));
+        }
+      }
+      db.close();
+    }
+    return out;
+  });
+  await expect.poll(async () => (await dump(doc.page)).filter((r) => r.includes('/chat/')).length).toBeGreaterThan(0);
+  await expect.poll(async () => (await dump(pat.page)).filter((r) => r.includes('/chat/')).length).toBeGreaterThan(0);
+  for (const page of [doc.page, pat.page]) {
+    const rows = await dump(page);
+    expect(rows.join('\n')).not.toContain('pénicilline');
+    expect(rows.join('\n')).not.toContain('7731');
+  }
+  // and the cache opens with the session's key: the clinician's transcript reads back
+  const back = await doc.page.evaluate(async () => (await window.__televisit.console.cache.list('chat')).map((c) => c.text));
+  expect(back).toContain(secret);
+  await pat.context.close();
+  await doc.context.close();
+});

@@ -58,6 +58,13 @@ export class Signaling extends EventTarget {
     this.pinger = setTimeout(() => this.send({ type: 'ping', ts: Date.now() }), PING_MS);
   }
 
+  // The network is known to be gone (the browser says offline): give the connection up now rather
+  // than after TCP notices, and report it lost.
+  drop() {
+    clearTimeout(this.pinger);
+    this.ws?.close(4000);
+  }
+
   close() {
     this.closing = true;
     clearTimeout(this.pinger);

@@ -47,6 +47,23 @@ export class VisitCall extends EventTarget {
     };
   }
 
+  // The browser's own view of the network: offline drops signaling at once (the UI says so),
+  // online retries at once instead of waiting for the backoff.
+  watchNetwork() {
+    this.onOffline = () => this.sig?.drop();
+    this.onOnline = () => {
+      this.reconnectDelay = 500;
+      if (!this.sig && this.info.signaling === 'lost') this.openSignaling();
+    };
+    window.addEventListener('offline', this.onOffline);
+    window.addEventListener('online', this.onOnline);
+  }
+
+  unwatchNetwork() {
+    window.removeEventListener('offline', this.onOffline);
+    window.removeEventListener('online', this.onOnline);
+  }
+
   get state() {
     return this.lastState;
   }
@@ -54,6 +71,7 @@ export class VisitCall extends EventTarget {
   // ---- user actions ----
 
   start() {
+    this.watchNetwork();
     return this.step(this.role === 'patient' ? 'devices_ready' : 'open');
   }
 
@@ -167,7 +185,10 @@ export class VisitCall extends EventTarget {
     }
     this.lastState = r.state;
     for (const a of r.actions) this.perform(a, r.timerMs);
-    if (['ended', 'denied', 'expired', 'failed'].includes(r.state)) this.machine.dispose();
+    if (['ended', 'denied', 'expired', 'failed'].includes(r.state)) {
+      this.machine.dispose();
+      this.unwatchNetwork();
+    }
     this.changed();
     return true;
   }
@@ -264,7 +285,8 @@ export class VisitCall extends EventTarget {
   reconnect() {
     const delay = this.reconnectDelay;
     this.reconnectDelay = Math.min(delay * 2, 4000);
-    setTimeout(() => {
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = setTimeout(() => {
       if (!this.sig && !['ended', 'denied', 'expired', 'failed'].includes(this.state)) this.openSignaling();
     }, delay);
   }
