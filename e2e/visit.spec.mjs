@@ -247,3 +247,33 @@ test('IndexedDB holds no clear text of the chat, on either side', async ({ brows
   await pat.context.close();
   await doc.context.close();
 });
+
+test('in French from end to end: the patient by browser language, the clinician by the picker', async ({ browser }, testInfo) => {
+  test.setTimeout(60_000);
+  const doc = await clinicianWithVisit(browser, testInfo, 'fr@example.org');
+  await doc.page.locator('#lang').selectOption('fr');
+  await expect(doc.page.getByRole('heading', { name: 'Salle d’attente' })).toBeVisible();
+  expect(await doc.page.getAttribute('html', 'lang')).toBe('fr');
+  const pat = await openPatient(browser, doc.link, { lang: 'fr-FR' });
+  await patientToWaitingRoom(pat.page, testInfo, 'Chloé Lefèvre', { texts: {
+    welcome: 'Votre consultation vidéo', name: 'Votre nom', continue: 'Continuer',
+    devices: 'Vérifiez votre caméra et votre microphone',
+    waiting: 'Vous êtes en salle d’attente. Le soignant va vous faire entrer.',
+  } });
+  await doc.page.getByRole('button', { name: 'Faire entrer Chloé Lefèvre' }).click();
+  await waitCall(pat.page, 'connected');
+  await expect(pat.page.locator('#e2ee-status')).toHaveText('Chiffré de bout en bout : comparez le code');
+  await expect(pat.page.locator('#sas-match')).toHaveText('Les codes sont identiques');
+  await expect(doc.page.locator('#end-visit')).toHaveText('Terminer la consultation pour tous');
+  await shot(pat.page, testInfo, 'patient-call-fr');
+  await shot(doc.page, testInfo, 'clinician-call-fr');
+  // no English left on the patient's call screen
+  const text = await pat.page.locator('main').innerText();
+  for (const english of ['Mute', 'Leave', 'Security code', 'Send', 'Camera off']) expect(text).not.toContain(english);
+  await doc.page.locator('#end-visit').click();
+  await expect(pat.page.getByRole('heading', { name: 'La consultation est terminée' })).toBeVisible();
+  await expect(pat.page.getByText('Le soignant a terminé la consultation.')).toBeVisible();
+  await shot(pat.page, testInfo, 'patient-ended-fr');
+  await pat.context.close();
+  await doc.context.close();
+});
