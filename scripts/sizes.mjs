@@ -1,20 +1,64 @@
 // Prints the raw and gzip size of every file the browser downloads from a directory (level 9, as a
-// server with static compression would send it), and the total.
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+// server with static compression would send it), then what each page costs before a call: the page,
+// its stylesheet, every module it imports (followed through the import graph), the media worker and
+// the wasm each emscripten module loads. The patient's total has a target: under 300 KB gzip.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, posix, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
 const dir = process.argv[2];
-const files = readdirSync(dir).filter((f) => /\.(m?js|wasm|html|css|svg)$/.test(f)).sort();
-let raw = 0;
-let gz = 0;
+const TARGET_KB = 300;
 const kb = (n) => `${(n / 1024).toFixed(1)} KiB`.padStart(10);
+const gz = (f) => gzipSync(readFileSync(f), { level: 9 }).length;
+
+function walk(d) {
+  return readdirSync(d).flatMap((n) => (statSync(join(d, n)).isDirectory() ? walk(join(d, n)) : [join(d, n)]));
+}
+
+const files = walk(dir).filter((f) => /\.(m?js|wasm|html|css|svg)$/.test(f)).sort();
+let raw = 0;
+let zip = 0;
 console.log('shipped file                        raw      gzip');
 for (const f of files) {
-  const data = readFileSync(join(dir, f));
-  const z = gzipSync(data, { level: 9 }).length;
-  raw += data.length;
-  gz += z;
-  console.log(`${f.padEnd(28)}${kb(data.length)}${kb(z)}`);
+  const r = statSync(f).size;
+  const z = gz(f);
+  raw += r;
+  zip += z;
+  console.log(`${relative(dir, f).padEnd(28)}${kb(r)}${kb(z)}`);
 }
-console.log(`${'total'.padEnd(28)}${kb(raw)}${kb(gz)}`);
+console.log(`${'total'.padEnd(28)}${kb(raw)}${kb(zip)}`);
+
+// The files one page pulls in, by URL path relative to the web root.
+function graph(start) {
+  const seen = new Set();
+  const todo = [start];
+  while (todo.length) {
+    const rel = todo.pop();
+    if (seen.has(rel) || !existsSync(join(dir, rel))) continue;
+    seen.add(rel);
+    const text = readFileSync(join(dir, rel), 'utf8');
+    const refs = [];
+    if (rel.endsWith('.html')) {
+      for (const m of text.matchAll(/<(?:script|link)[^>]+(?:src|href)="([^"]+)"/g)) refs.push(m[1]);
+    } else if (/\.m?js$/.test(rel)) {
+      for (const m of text.matchAll(/(?:import|from)\s*['"]([^'"]+)['"]/g)) refs.push(m[1]);
+      for (const m of text.matchAll(/['"]([^'"]*-worker\.js)['"]/g)) refs.push(m[1]);
+      const wasm = rel.replace(/\.mjs$/, '.wasm');
+      if (rel.startsWith('televisit-') && existsSync(join(dir, wasm))) refs.push(`/${wasm}`);
+    }
+    for (const r of refs) {
+      if (/^[a-z]+:/.test(r)) continue;
+      todo.push(r.startsWith('/') ? r.slice(1) : posix.normalize(posix.join(dirname(rel), r)));
+    }
+  }
+  return [...seen];
+}
+
+console.log('\nwhat a page downloads before the call (gzip)');
+for (const [name, page] of [['patient (visit.html)', 'visit.html'], ['clinician (index.html)', 'index.html']]) {
+  const list = graph(page);
+  const total = list.reduce((s, f) => s + gz(join(dir, f)), 0);
+  const verdict = name.startsWith('patient') ? (total / 1024 < TARGET_KB ? `  under the ${TARGET_KB} KB target` : `  OVER the ${TARGET_KB} KB target`) : '';
+  console.log(`${name.padEnd(28)}${kb(total)}  in ${list.length} files${verdict}`);
+  if (process.env.TV_SIZES_LIST) console.log(`  ${list.sort().join(" ")}`);
+}
