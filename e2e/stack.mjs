@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { startTurn } from './turn.mjs';
 
 export const PASSWORD = 'Correct-Horse-Battery-9';
-const BIN = 'build/native/televisitd';
+// The sanitizer build by default (tests); benchmarks pass the release build.
+const BIN = process.env.TV_BIN || 'build/native/televisitd';
 
 const freePort = () => 20000 + Math.floor(Math.random() * 40000);
 
