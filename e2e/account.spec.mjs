@@ -1,0 +1,285 @@
+// The account views in a real browser against the real stack (televisitd, aiosmtpd, on loopback):
+// registration with live password rules, activation by the mailed link, TOTP enrollment and
+// sign-in, replay and recovery-code refusals, the audit view and its CSV, lockout and its lifting
+// by a password reset. The tests run in order on one page and share the account they create.
+import { test, expect } from '@playwright/test';
+import { readFile } from 'node:fs/promises';
+import * as OTPAuth from 'otpauth';
+import { startStack, contextOptions, PASSWORD } from './stack.mjs';
+
+test.describe.configure({ mode: 'serial' });
+
+const EMAIL = `clinician-${Date.now()}@televisit.test`;
+const STEP_MS = 30_000;
+const shared = { secret: '', confirmedStep: -1, lastCode: '', recovery: [] };
+let stack;
+let context;
+let page;
+const problems = [];   // uncaught page errors and CSP violations, checked at the end
+
+test.beforeAll(async ({ browser }) => {
+  stack = await startStack({ turn: false });
+  context = await browser.newContext(contextOptions);
+  page = await context.newPage();
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) problems.push(`csp: ${m.text()}`);
+  });
+});
+
+test.afterAll(async () => {
+  await context?.close();
+  await stack?.stop();
+});
+
+const snap = async (testInfo, name) =>
+  testInfo.attach(name, { body: await page.screenshot({ fullPage: true }), contentType: 'image/png' });
+
+const heading = (name) => page.getByRole('heading', { name, exact: true });
+const alert = () => page.locator('.notice.error:not(:empty)');
+const step = (ms) => Math.floor(ms / STEP_MS);
+const totpAt = (ms) => new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(shared.secret), algorithm: 'SHA1', digits: 6, period: 30 })
+  .generate({ timestamp: ms });
+
+// Clicks and waits for the API answer the click causes, so an unchanged message is not mistaken
+// for the answer to this attempt.
+async function submitTo(path, locator) {
+  const [res] = await Promise.all([
+    page.waitForResponse((r) => new URL(r.url()).pathname === path && r.request().method() === 'POST'),
+    locator.click(),
+  ]);
+  return res;
+}
+
+async function signIn(email, password) {
+  await expect(heading('Sign in')).toBeVisible();
+  await page.getByLabel('E-mail address').fill(email);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  return submitTo('/api/login', page.getByRole('button', { name: 'Sign in' }));
+}
+
+async function second(code, { recovery = false } = {}) {
+  await expect(heading('Two-factor authentication')).toBeVisible();
+  if (recovery) {
+    const toggle = page.getByRole('button', { name: 'Use a recovery code instead' });
+    if (await toggle.isVisible()) await toggle.click();
+    await page.getByLabel('Recovery code').fill(code);
+  } else {
+    await page.getByLabel('Code from the app').fill(code);
+  }
+  return submitTo('/api/login/second', page.getByRole('button', { name: 'Continue' }));
+}
+
+async function expectDashboard() {
+  await expect(page).toHaveURL(/#\/$/);
+  await expect(page.getByRole('navigation')).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Sign out' })).toBeVisible();
+}
+
+async function signOut() {
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await expect(heading('Sign in')).toBeVisible();
+  await expect(page.getByRole('navigation')).toHaveCount(0);
+}
+
+test('password rules update live as the user types, and a weak password is refused with the rules named', async ({}, testInfo) => {
+  await page.goto(`${stack.origin}/#/register`);
+  await expect(heading('Create a clinician account')).toBeVisible();
+  const rule = (name) => page.locator(`ul.rules li[data-rule=${name}]`);
+  const password = page.getByLabel('New password', { exact: true });
+  await expect(page.locator('ul.rules li.met')).toHaveCount(0);
+
+  await password.pressSequentially('abc');
+  await expect(rule('lower')).toHaveClass(/\bmet\b/);
+  for (const r of ['length', 'upper', 'digit']) await expect(rule(r)).not.toHaveClass(/\bmet\b/);
+  await expect(rule('length')).toHaveText(/at least 10 characters/);
+  await password.pressSequentially('DEF');
+  await expect(rule('upper')).toHaveClass(/\bmet\b/);
+  await snap(testInfo, 'register: rules while typing');
+
+  // Refused in the page, before anything is sent: the missing rules are named.
+  let registerCalls = 0;
+  page.on('request', (r) => { if (new URL(r.url()).pathname === '/api/register') registerCalls++; });
+  await page.getByLabel('Work e-mail address').fill(`weak-${Date.now()}@televisit.test`);
+  await page.getByLabel('Repeat the new password').fill('abcDEF');
+  await page.getByRole('button', { name: 'Create the account' }).click();
+  await expect(alert()).toHaveText('Password refused: it needs at least 10 characters, a digit.');
+  expect(registerCalls).toBe(0);
+  await snap(testInfo, 'register: refused in the page');
+
+  // Every rule the page can check is met, but zxcvbn on the server finds it guessable.
+  await password.fill('Password123');
+  await page.getByLabel('Repeat the new password').fill('Password123');
+  await expect(page.locator('ul.rules li:not(.met)')).toHaveCount(0);
+  const res = await submitTo('/api/register', page.getByRole('button', { name: 'Create the account' }));
+  expect(res.status()).toBe(400);
+  expect((await res.json()).failed).toEqual(['strength']);
+  await expect(alert()).toHaveText(/^Password refused: it needs to be hard to guess/);
+  await expect(password).toHaveValue('');
+  await snap(testInfo, 'register: refused by the server');
+});
+
+test('a clinician registers, activates by mail, enrolls TOTP, signs out and back in with a fresh code', async ({}, testInfo) => {
+  test.setTimeout(80_000);   // may wait up to one 30 s TOTP step
+  await page.goto(`${stack.origin}/`);
+  await expect(heading('Sign in')).toBeVisible();
+  await snap(testInfo, 'sign-in');
+  await page.getByRole('link', { name: 'Create an account' }).click();
+  await expect(heading('Create a clinician account')).toBeVisible();
+  await page.getByLabel('Work e-mail address').fill(EMAIL);
+  await page.getByLabel('New password', { exact: true }).fill(PASSWORD);
+  await page.getByLabel('Repeat the new password').fill(PASSWORD);
+  await expect(page.locator('ul.rules li:not(.met)')).toHaveCount(0);
+  await snap(testInfo, 'register: filled');
+  const res = await submitTo('/api/register', page.getByRole('button', { name: 'Create the account' }));
+  expect(res.status()).toBe(202);
+  await expect(heading('Check your mail')).toBeVisible();
+  await expect(page.getByText(`If ${EMAIL} can be registered`)).toBeVisible();
+  await snap(testInfo, 'register: check your mail');
+
+  const key = await stack.mail(EMAIL, /#key=([A-Za-z0-9_-]{43})/);
+  await page.goto(`${stack.origin}/activate.html#key=${key}`);
+  await expect(heading('Your account is active')).toBeVisible();
+  expect(page.url()).toBe(`${stack.origin}/activate.html`);   // the key left the address bar
+  await snap(testInfo, 'activate: done');
+  await page.getByRole('link', { name: 'Sign in' }).click();
+
+  expect((await signIn(EMAIL, PASSWORD)).status()).toBe(200);
+  await expectDashboard();
+
+  await page.getByRole('link', { name: 'Settings' }).click();
+  await expect(heading('Settings')).toBeVisible();
+  await page.getByRole('button', { name: 'Turn on two-factor authentication' }).click();
+  await expect(heading('Turn on two-factor authentication')).toBeVisible();
+  const qr = page.getByRole('img', { name: 'QR code to add televisit to your authenticator app' });
+  await expect(qr).toBeVisible();
+  expect(await qr.evaluate((img) => img.complete && img.naturalWidth > 0)).toBe(true);   // the data: SVG loads under the CSP
+  shared.secret = (await page.locator('#totp-secret').textContent()).replace(/\s/g, '');
+  expect(shared.secret).toMatch(/^[A-Z2-7]{32,}$/);
+  expect(await page.getByRole('link', { name: /open the authenticator app/ }).getAttribute('href')).toMatch(/^otpauth:\/\/totp\//);
+  await snap(testInfo, 'enroll: QR code and key');
+
+  const now = Date.now();
+  shared.confirmedStep = step(now);
+  await page.getByLabel('6-digit code').fill(totpAt(now));
+  await page.getByRole('button', { name: 'Turn on' }).click();
+  await expect(heading('Save your recovery codes')).toBeVisible();
+  shared.recovery = await page.locator('#recovery-codes li').allTextContents();
+  expect(shared.recovery).toHaveLength(10);
+  for (const c of shared.recovery) expect(c).toMatch(/^[a-z2-9]{5}-[a-z2-9]{5}$/);
+  const [download] = await Promise.all([page.waitForEvent('download'),
+    page.getByRole('link', { name: 'Download as a text file' }).click()]);
+  expect(download.suggestedFilename()).toBe('televisit-recovery-codes.txt');
+  const file = await readFile(await download.path(), 'utf8');
+  for (const c of shared.recovery) expect(file).toContain(c);
+  await snap(testInfo, 'enroll: recovery codes');
+  await page.getByRole('button', { name: 'I have saved them' }).click();
+  await expectDashboard();
+  await expect(page.locator('#recovery-codes')).toHaveCount(0);
+
+  await signOut();
+  expect(await (await signIn(EMAIL, PASSWORD)).json()).toEqual({ next: 'totp' });
+  await expect(heading('Two-factor authentication')).toBeVisible();
+  await snap(testInfo, 'second factor');
+  // The enrollment code used this step: a sign-in needs a later one, as a person would wait for.
+  const wait = (shared.confirmedStep + 1) * STEP_MS - Date.now() + 250;
+  if (wait > 0) await page.waitForTimeout(wait);
+  const at = Date.now();
+  expect(step(at)).toBeGreaterThan(shared.confirmedStep);
+  shared.lastCode = totpAt(at);
+  expect((await second(shared.lastCode)).status()).toBe(200);
+  await expectDashboard();
+  await snap(testInfo, 'dashboard after TOTP sign-in');
+});
+
+test('a replayed TOTP code is refused with the replay message; a recovery code signs in once only', async ({}, testInfo) => {
+  await signOut();
+  await signIn(EMAIL, PASSWORD);
+  const replay = await second(shared.lastCode);
+  expect(replay.status()).toBe(401);
+  expect((await replay.json()).error).toBe('otp_replay');
+  await expect(alert()).toHaveText(/^This code has already been used to sign in\. Wait until your app shows a new one/);
+  await expect(page).toHaveURL(/#\/second$/);
+  await snap(testInfo, 'second factor: replay refused');
+
+  expect((await second(shared.recovery[0], { recovery: true })).status()).toBe(200);
+  await expectDashboard();
+
+  await signOut();
+  await signIn(EMAIL, PASSWORD);
+  const again = await second(shared.recovery[0], { recovery: true });
+  expect(again.status()).toBe(401);
+  await expect(alert()).toHaveText('This recovery code is wrong or has already been used. Each code works only once.');
+  await snap(testInfo, 'second factor: recovery code reused');
+  expect((await second(shared.recovery[1], { recovery: true })).status()).toBe(200);
+  await expectDashboard();
+
+  await page.getByRole('link', { name: 'Settings' }).click();
+  await expect(page.locator('#recovery-left')).toHaveText('Recovery codes left: 8 of 10.');
+  await snap(testInfo, 'settings');
+});
+
+test('the audit view lists sign-in successes and failures, and the CSV download starts with its header', async ({}, testInfo) => {
+  await page.getByRole('link', { name: 'Audit log' }).click();
+  await expect(heading('Audit log')).toBeVisible();
+  const types = await page.locator('td [data-type]').evaluateAll((els) => els.map((e) => e.dataset.type));
+  expect(types).toContain('login_success');
+  expect(types).toContain('login_failure');
+  expect(types).toContain('totp_enabled');
+  expect(types.indexOf('login_success')).toBeLessThan(types.indexOf('account_created'));   // newest first
+  await snap(testInfo, 'audit log');
+
+  const [download] = await Promise.all([page.waitForEvent('download'),
+    page.getByRole('button', { name: 'Download CSV' }).click()]);
+  expect(download.suggestedFilename()).toBe('televisit-audit.csv');
+  const csv = await readFile(await download.path(), 'utf8');
+  expect(csv.split('\r\n')[0]).toBe('"seq","ts_ms","type","requester","message","room","ip","extra"');
+  expect(csv).toContain('"login_failure"');
+});
+
+test('five wrong passwords lock the account, even against the right one; a password reset lifts the lock', async ({}, testInfo) => {
+  const email = `locked-${Date.now()}@televisit.test`;
+  stack.addUser(email);
+  await signOut();
+  for (let i = 1; i <= 4; i++) {
+    expect((await signIn(email, `Wrong-Password-${i}x`)).status()).toBe(401);
+    await expect(alert()).toHaveText('The e-mail address or password is wrong.');
+    await expect(page.getByLabel('Password', { exact: true })).toHaveValue('');   // cleared after use
+  }
+  expect((await signIn(email, 'Wrong-Password-5x')).status()).toBe(423);
+  await expect(alert()).toHaveText('Too many failed attempts: sign-in is locked for 15 minutes.');
+  await expect(page.getByText('Resetting your password by e-mail also unlocks the account.')).toBeVisible();
+  await snap(testInfo, 'sign-in: locked');
+
+  const right = await signIn(email, PASSWORD);
+  expect(right.status()).toBe(423);
+  expect((await right.json()).retry_after_s).toBeGreaterThan(800);
+  await expect(alert()).toHaveText(/^Too many failed attempts: sign-in is locked for 1[45] minutes\.$/);
+  await expect(page).toHaveURL(/#\/login$/);
+  await expect(page.getByRole('navigation')).toHaveCount(0);
+
+  await page.getByRole('link', { name: 'Forgot your password?' }).first().click();
+  await expect(heading('Forgotten password')).toBeVisible();
+  await page.getByLabel('E-mail address').fill(email);
+  await page.getByRole('button', { name: 'Send the link' }).click();
+  await expect(heading('Check your mail')).toBeVisible();
+  const key = await stack.mail(email, /reset\.html#key=([A-Za-z0-9_-]{43})/);
+  await page.goto(`${stack.origin}/reset.html#key=${key}`);
+  await expect(heading('Choose a new password')).toBeVisible();
+  expect(page.url()).toBe(`${stack.origin}/reset.html`);
+  const fresh = 'Unlocked-Kettle-Orbit-42';
+  await page.getByLabel('New password', { exact: true }).fill(fresh);
+  await page.getByLabel('Repeat the new password').fill(fresh);
+  await snap(testInfo, 'reset: new password');
+  await page.getByRole('button', { name: 'Save the new password' }).click();
+  await expect(heading('Your password is changed')).toBeVisible();
+  await page.getByRole('link', { name: 'Sign in' }).click();
+  expect((await signIn(email, fresh)).status()).toBe(200);
+  await expectDashboard();
+});
+
+test('no page error or CSP violation along the way, and the audit chain verifies', async () => {
+  expect(problems).toEqual([]);
+  const verify = stack.auditVerify();
+  expect(verify.status, verify.stdout + verify.stderr).toBe(0);
+});
