@@ -8,7 +8,8 @@ export default defineConfig({
   testMatch: /.*\.spec\.mjs$/,
   timeout: 30_000,
   workers: 1,            // the machine has 2 cores; calls later need one each
-  reporter: [['list']],
+  // the HTML report keeps each test's screenshots for a reviewer (build/e2e-report/index.html)
+  reporter: [['list'], ['html', { outputFolder: '../build/e2e-report', open: 'never' }]],
   outputDir: '../build/e2e-results',
   use: {
     baseURL: `http://127.0.0.1:${port}`,
@@ -17,7 +18,9 @@ export default defineConfig({
       args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
         '--disable-background-networking', '--disable-component-update', '--disable-sync',
         // a synthetic camera (green test pattern) and a beeping microphone, no permission prompt
-        '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream'],
+        '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+        // getDisplayMedia picks the whole screen without a chooser (headless: a fake one)
+        '--auto-select-desktop-capture-source=Entire screen'],
     },
   },
   webServer: {

@@ -277,3 +277,27 @@ test('in French from end to end: the patient by browser language, the clinician 
   await pat.context.close();
   await doc.context.close();
 });
+
+test('screen sharing replaces the camera in the encrypted sender: frames stay encrypted and decode', async ({ browser }, testInfo) => {
+  test.setTimeout(60_000);
+  const { doc, pat } = await connectedCall(browser, testInfo, 'share@example.org');
+  await expectDecoding(pat.page);
+  const before = await pat.page.evaluate(async () => (await window.__televisit.call.stats()).video.framesDecoded);
+  const encBefore = await doc.page.evaluate(async () => (await window.__televisit.call.stats()).worker.video.encrypted);
+  await doc.page.locator('#toggle-screen').click();
+  await expect(doc.page.locator('#toggle-screen')).toHaveText('Stop sharing');
+  await expect.poll(() => pat.page.evaluate(() => window.__televisit.call.info.peerMedia?.screen)).toBe(true);
+  // the sender's transform still encrypts every frame, and the patient still decodes them
+  await expect.poll(async () => doc.page.evaluate(async () => (await window.__televisit.call.stats()).worker.video.encrypted),
+    { timeout: 10_000 }).toBeGreaterThan(encBefore + 30);
+  await expect.poll(async () => pat.page.evaluate(async () => (await window.__televisit.call.stats()).video.framesDecoded),
+    { timeout: 10_000 }).toBeGreaterThan(before + 30);
+  const s = await pat.page.evaluate(() => window.__televisit.call.stats());
+  expect(s.worker.video.failAuth).toBe(0);
+  await shot(pat.page, testInfo, 'patient-sees-screen-share');
+  await doc.page.locator('#toggle-screen').click();
+  await expect(doc.page.locator('#toggle-screen')).toHaveText('Share screen');
+  await expect.poll(() => pat.page.evaluate(() => window.__televisit.call.info.peerMedia?.screen)).toBe(false);
+  await pat.context.close();
+  await doc.context.close();
+});

@@ -57,6 +57,7 @@ async function openCache() {
   try {
     const { share } = await api('GET', '/api/cache_share');
     ctx.cache = await Cache.forClinician(ctx.core, `user-${ctx.me.id}`, share);
+    await ctx.cache.put('settings', 'me', ctx.me);   // the account's settings, readable offline only with the share
   } catch {
     ctx.cache = null;   // no IndexedDB (private mode): the console works without its cache
   }
