@@ -107,6 +107,15 @@ test('password rules update live as the user types, and a weak password is refus
   expect(registerCalls).toBe(0);
   await snap(testInfo, 'register: refused in the page');
 
+  // Switching language re-translates the view in place, the rules and the refusal included.
+  await page.selectOption('#lang', 'fr');
+  await expect(heading('Créer un compte soignant')).toBeVisible();
+  await expect(rule('length')).toHaveText(/au moins 10 caractères/);
+  await expect(alert()).toHaveText('Mot de passe refusé, il doit comporter : au moins 10 caractères, un chiffre.');
+  await snap(testInfo, 'register: refused, in French');
+  await page.selectOption('#lang', 'en');
+  await expect(heading('Create a clinician account')).toBeVisible();
+
   // Every rule the page can check is met, but zxcvbn on the server finds it guessable.
   await password.fill('Password123');
   await page.getByLabel('Repeat the new password').fill('Password123');

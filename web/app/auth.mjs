@@ -84,6 +84,7 @@ export function newPassword(core, policy, { label = 'pw.new' } = {}) {
   pw.input.setAttribute('aria-describedby', `${head.id} ${list.id}`);
   const serverHint = policy.min_score > 0 && !liveStrength
     ? h('p', { class: 'hint', i18n: 'pw.serverStrength' }) : null;
+  if (serverHint) serverHint.style.marginBottom = '.9rem';   // a hint before a field, not after one
   const meter = h('meter', { id: `${pw.input.id}-meter`, min: 0, max: 4, low: 2, high: 3, optimum: 4, value: 0 });
   const meterWord = h('span', { i18n: 'pw.strength.0' });
   const meterRow = h('div', { class: 'field', hidden: true },
@@ -196,9 +197,11 @@ export function secondFactorView(ctx) {
   rec.row.hidden = true;
   const error = notice('error');
   const restart = h('p', { hidden: true }, link('#/login', 'second.restart'));
+  const intro = h('p', { i18n: 'second.intro' });
   const toggle = h('button', { type: 'button', class: 'secondary', i18n: 'second.useRecovery' });
   toggle.addEventListener('click', () => {
     recovery = !recovery;
+    say(intro, recovery ? 'second.introRecovery' : 'second.intro');
     code.row.hidden = recovery;
     rec.row.hidden = !recovery;
     code.input.required = !recovery;
@@ -234,7 +237,7 @@ export function secondFactorView(ctx) {
       (recovery ? rec : code).input.focus();
     }
   });
-  return card(h('h1', { i18n: 'second.title' }), h('p', { i18n: 'second.intro' }), form,
+  return card(h('h1', { i18n: 'second.title' }), intro, form,
     h('p', {}, link('#/login', 'second.back')));
 }
 
