@@ -1,7 +1,8 @@
 // The account views in a real browser against the real stack (televisitd, aiosmtpd, on loopback):
 // registration with live password rules, activation by the mailed link, TOTP enrollment and
-// sign-in, replay and recovery-code refusals, the audit view and its CSV, lockout and its lifting
-// by a password reset. The tests run in order on one page and share the account they create.
+// sign-in, replay and recovery-code refusals, the audit view and its CSV, settings up to deleting
+// the account, lockout and its lifting by a password reset. The tests run in order on one page and
+// share the account they create.
 import { test, expect } from '@playwright/test';
 import { readFile } from 'node:fs/promises';
 import * as OTPAuth from 'otpauth';
@@ -246,10 +247,66 @@ test('the audit view lists sign-in successes and failures, and the CSV download 
   expect(csv).toContain('"login_failure"');
 });
 
+test('settings: IP allow-list, data export, cache erasure, password change, then deleting the account', async ({}, testInfo) => {
+  const part = (title) => page.locator('section.card', { has: page.getByRole('heading', { name: title, exact: true }) });
+  await page.getByRole('link', { name: 'Settings' }).click();
+  await expect(heading('Settings')).toBeVisible();
+
+  const ip = part('Allowed addresses');
+  await ip.getByLabel('Allowed IP addresses').fill('10.0.0.1');
+  await submitTo('/api/settings', ip.getByRole('button', { name: 'Save the list' }));
+  await expect(ip.locator('.notice.error')).toHaveText(/^This list was not saved/);   // it would lock us out
+  await ip.getByLabel('Allowed IP addresses').fill('127.0.0.1, 10.0.0.0/8');
+  await submitTo('/api/settings', ip.getByRole('button', { name: 'Save the list' }));
+  await expect(ip.locator('.notice.ok')).toHaveText('The list is saved.');
+  await expect(ip.getByLabel('Allowed IP addresses')).toHaveValue('127.0.0.1 10.0.0.0/8');
+
+  const data = part('Your data');
+  const [download] = await Promise.all([page.waitForEvent('download'),
+    data.getByRole('button', { name: 'Export my data' }).click()]);
+  expect(download.suggestedFilename()).toBe('televisit-my-data.json');
+  const exported = JSON.parse(await readFile(await download.path(), 'utf8'));
+  expect(exported.account.email).toBe(EMAIL);
+  expect(exported.account.ip_allow).toBe('127.0.0.1 10.0.0.0/8');
+  expect(exported.audit.map((r) => r.type)).toContain('settings_changed');
+  await data.getByRole('button', { name: 'Erase this device’s copy' }).click();
+  await expect(data.locator('.notice.ok')).toHaveText('This device’s copy is erased.');
+
+  const pw = part('Password');
+  const fresh = 'Fresh-Lantern-Quarry-77';
+  await pw.getByLabel('Current password').fill('Not-The-Password-1');
+  await pw.getByLabel('New password', { exact: true }).fill(fresh);
+  await pw.getByLabel('Repeat the new password').fill(fresh);
+  await submitTo('/api/password/change', pw.getByRole('button', { name: 'Change the password' }));
+  await expect(pw.locator('.notice.error')).toHaveText('The current password is wrong.');
+  await expect(pw.getByLabel('Current password')).toHaveValue('');
+  await expect(pw.getByLabel('New password', { exact: true })).toHaveValue('');
+  await pw.getByLabel('Current password').fill(PASSWORD);
+  await pw.getByLabel('New password', { exact: true }).fill(fresh);
+  await pw.getByLabel('Repeat the new password').fill(fresh);
+  expect((await submitTo('/api/password/change', pw.getByRole('button', { name: 'Change the password' }))).status()).toBe(200);
+  await expect(pw.locator('.notice.ok')).toHaveText('Your password is changed. Your other devices have been signed out.');
+  await snap(testInfo, 'settings: after changes');
+
+  const del = part('Delete the account');
+  await del.getByLabel('Password').fill(PASSWORD);   // the old one
+  await del.getByLabel('I understand that this cannot be undone').check();
+  await submitTo('/api/account/delete', del.getByRole('button', { name: 'Delete my account' }));
+  await expect(del.locator('.notice.error')).toHaveText('The password is wrong.');
+  await del.getByLabel('Password').fill(fresh);
+  expect((await submitTo('/api/account/delete', del.getByRole('button', { name: 'Delete my account' }))).status()).toBe(200);
+  await expect(heading('Your account is deleted')).toBeVisible();
+  await expect(page.getByRole('navigation')).toHaveCount(0);
+  await snap(testInfo, 'account deleted');
+  await page.goto(`${stack.origin}/#/login`);
+  expect((await signIn(EMAIL, fresh)).status()).toBe(401);
+  await expect(alert()).toHaveText('The e-mail address or password is wrong.');
+});
+
 test('five wrong passwords lock the account, even against the right one; a password reset lifts the lock', async ({}, testInfo) => {
   const email = `locked-${Date.now()}@televisit.test`;
   stack.addUser(email);
-  await signOut();
+  await page.goto(`${stack.origin}/#/login`);
   for (let i = 1; i <= 4; i++) {
     expect((await signIn(email, `Wrong-Password-${i}x`)).status()).toBe(401);
     await expect(alert()).toHaveText('The e-mail address or password is wrong.');
