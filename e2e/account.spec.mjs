@@ -159,7 +159,10 @@ test('a clinician registers, activates by mail, enrolls TOTP, signs out and back
 
   await page.getByRole('link', { name: 'Settings' }).click();
   await expect(heading('Settings')).toBeVisible();
-  await page.getByRole('button', { name: 'Turn on two-factor authentication' }).click();
+  const enroll = await submitTo('/api/totp/enroll', page.getByRole('button', { name: 'Turn on two-factor authentication' }));
+  // The answer carries the QR code (about 9 KB): say plainly when it does not arrive whole.
+  const enrollBody = await enroll.text().catch((e) => `unreadable: ${e.message}`);
+  expect(enrollBody, 'the body of POST /api/totp/enroll').toMatch(/"qr_svg":"<svg[\s\S]*<\/svg>"\}$/);
   await expect(heading('Turn on two-factor authentication')).toBeVisible();
   const qr = page.getByRole('img', { name: 'QR code to add televisit to your authenticator app' });
   await expect(qr).toBeVisible();
