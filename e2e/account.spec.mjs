@@ -152,6 +152,11 @@ test('a clinician registers, activates by mail, enrolls TOTP, signs out and back
   await expect(heading('Your account is active')).toBeVisible();
   expect(page.url()).toBe(`${stack.origin}/activate.html`);   // the key left the address bar
   await snap(testInfo, 'activate: done');
+  await page.goto('about:blank');   // a fresh load, as from the mail, not a same-page fragment change
+  await page.goto(`${stack.origin}/activate.html#key=${key}`);   // keys work once
+  await expect(heading('The account was not activated')).toBeVisible();
+  await expect(page.getByText(/^This activation link is not valid\. It may have been used already/)).toBeVisible();
+  await snap(testInfo, 'activate: link used twice');
   await page.getByRole('link', { name: 'Sign in' }).click();
 
   expect((await signIn(EMAIL, PASSWORD)).status()).toBe(200);
