@@ -98,14 +98,15 @@ static int add_header(struct lws *wsi, const char *name, const char *value, unsi
                                        (int)strlen(value), p, end);
 }
 
-static int security_headers(struct lws *wsi, const char *csp, int cacheable, unsigned char **p, unsigned char *end)
+/* shared: the one file other sites load (the EHR's <script src=".../embed.js">) */
+static int security_headers(struct lws *wsi, const char *csp, int cacheable, int shared, unsigned char **p, unsigned char *end)
 {
     return add_header(wsi, "content-security-policy:", csp, p, end) ||
            add_header(wsi, "strict-transport-security:", "max-age=31536000", p, end) ||
            add_header(wsi, "referrer-policy:", "no-referrer", p, end) ||
            add_header(wsi, "x-content-type-options:", "nosniff", p, end) ||
            add_header(wsi, "permissions-policy:", "camera=(self), microphone=(self), display-capture=(self)", p, end) ||
-           add_header(wsi, "cross-origin-resource-policy:", "same-origin", p, end) ||
+           add_header(wsi, "cross-origin-resource-policy:", shared ? "cross-origin" : "same-origin", p, end) ||
            add_header(wsi, "cache-control:", cacheable ? "public, max-age=31536000, immutable" : "no-store", p, end);
 }
 
@@ -169,7 +170,7 @@ static int write_headers(struct lws *wsi, tv_http_session *s)
     char retry[16];
     snprintf(retry, sizeof retry, "%d", s->retry_after_s);
     if (lws_add_http_common_headers(wsi, (unsigned)s->status, s->content_type, s->out_len, &p, end) ||
-        security_headers(wsi, http_of(wsi)->csp, 0, &p, end) ||
+        security_headers(wsi, http_of(wsi)->csp, 0, 0, &p, end) ||
         (s->set_cookie[0] && add_header(wsi, "set-cookie:", s->set_cookie, &p, end)) ||
         (s->disposition[0] && add_header(wsi, "content-disposition:", s->disposition, &p, end)) ||
         (s->retry_after_s > 0 && add_header(wsi, "retry-after:", retry, &p, end)) ||
@@ -192,9 +193,18 @@ static int write_answer(struct lws *wsi, tv_http_session *s)
         lws_callback_on_writable(wsi);
         return 0;
     }
-    enum { CHUNK = 16384 };
+    /* Under HTTP/2 libwebsockets refuses a write larger than its service buffer (4 KiB) or than
+     * the peer's flow-control window: the answer stopped after its headers. */
+    enum { CHUNK = 4096 };
     unsigned char buf[LWS_PRE + CHUNK];
     size_t n = s->out_len - s->out_off < CHUNK ? s->out_len - s->out_off : CHUNK;
+    lws_fileofs_t allow = lws_get_peer_write_allowance(wsi);
+    if (allow == 0) {
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    if (allow > 0 && (size_t)allow < n)
+        n = (size_t)allow;
     int last = s->out_off + n == s->out_len;
     memcpy(buf + LWS_PRE, s->out + s->out_off, n);
     if (lws_write(wsi, buf + LWS_PRE, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
@@ -220,7 +230,7 @@ static int serve_file(struct lws *wsi, tv_http_session *s, const char *rel)
         real[strlen(h->root)] != '/' || stat(real, &st) != 0 || !S_ISREG(st.st_mode))
         return send_json(wsi, s, HTTP_STATUS_NOT_FOUND, "not_found", "There is nothing here.");
     unsigned char buf[LWS_PRE + 2048], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
-    if (security_headers(wsi, h->csp, tv_http_versioned(rel), &p, end))
+    if (security_headers(wsi, h->csp, tv_http_versioned(rel), strcmp(rel, "embed.js") == 0, &p, end))
         return -1;
     int n = lws_serve_http_file(wsi, real, mime, (const char *)start, lws_ptr_diff(p, start));
     if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi)))

@@ -21,7 +21,12 @@ export async function api(method, path, body) {
   } catch {
     throw new ApiError(0, null);
   }
-  const text = await res.text();
+  let text;
+  try {
+    text = await res.text();
+  } catch {
+    throw new ApiError(0, null);   // the connection broke during the body
+  }
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch { data = null; }
   if (!res.ok) throw new ApiError(res.status, data);

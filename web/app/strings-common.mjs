@@ -20,6 +20,7 @@ export const strings = {
     'err.not_found': 'Not found.',
     'err.invalid_credentials': 'The e-mail address or password is wrong.',
     'err.account_locked': 'Too many failed attempts: sign-in is locked for {minutes} minutes.',
+    'err.account_locked_1': 'Too many failed attempts: sign-in is locked for one more minute.',
     'err.token_expired': 'This link has expired.',
     'err.token_mismatch': 'This link is not valid.',
     'err.password_policy': 'The password does not meet the rules.',
@@ -50,6 +51,7 @@ export const strings = {
     'err.not_found': 'Introuvable.',
     'err.invalid_credentials': 'L’adresse e-mail ou le mot de passe est incorrect.',
     'err.account_locked': 'Trop d’échecs : la connexion est bloquée pendant {minutes} minutes.',
+    'err.account_locked_1': 'Trop d’échecs : la connexion est encore bloquée pendant une minute.',
     'err.token_expired': 'Ce lien a expiré.',
     'err.token_mismatch': 'Ce lien n’est pas valide.',
     'err.password_policy': 'Le mot de passe ne respecte pas les règles.',
@@ -67,7 +69,8 @@ export function errorKey(e) {
   const code = e?.code || 'http_error';
   if (code === 'account_locked') {
     const s = Number(e.body?.retry_after_s) || 900;
-    return ['err.account_locked', { minutes: Math.ceil(s / 60) }];
+    const minutes = Math.ceil(s / 60);
+    return minutes <= 1 ? ['err.account_locked_1', {}] : ['err.account_locked', { minutes }];
   }
   return [strings.en[`err.${code}`] ? `err.${code}` : 'err.http_error', {}];
 }
