@@ -248,6 +248,7 @@ export class VisitCall extends EventTarget {
 
   fault(e) {
     this.info.error = e?.message || String(e);
+    this.info.errorName = e?.name || 'Error';   // NotAllowedError, NotFoundError...: a device problem
     this.step('fatal');
   }
 

@@ -1766,6 +1766,19 @@ static int do_policy(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_res
     cJSON_AddNumberToObject(o, "min_score", api->policy.min_score);
     cJSON_AddNumberToObject(o, "session_idle_s", api->cfg->session_idle_min * 60);
     cJSON_AddBoolToObject(o, "require_2fa", api->cfg->require_2fa);
+    /* the EHR origins allowed to frame us (CSP frame-ancestors): the embed bridge talks to these only */
+    cJSON *origins = cJSON_AddArrayToObject(o, "embed_origins");
+    const char *f = api->cfg->frame_ancestors;
+    while (*f) {
+        size_t n = strcspn(f, " ");
+        if (n > 0) {
+            char one[TV_CONFIG_STR];
+            snprintf(one, sizeof one, "%.*s", (int)n, f);
+            cJSON_AddItemToArray(origins, cJSON_CreateString(one));
+        }
+        f += n;
+        f += strspn(f, " ");
+    }
     return reply_json(rs, 200, o);
 }
 

@@ -359,6 +359,21 @@ static void test_sessions(void **state)
     assert_int_equal(call("GET", "/api/me", NULL, .session = s, .ip = "192.0.2.77"), 200);
 }
 
+/* The policy names the embedding origins one by one, whatever the spacing in the setting. */
+static void test_policy_embed_origins(void **state)
+{
+    (void)state;
+    assert_int_equal(call("GET", "/api/policy", NULL), 200);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(json, "embed_origins")), 0);
+    snprintf(cfg.frame_ancestors, sizeof cfg.frame_ancestors, " https://ehr.example.org   https://b.example:8443 ");
+    assert_int_equal(call("GET", "/api/policy", NULL), 200);
+    cJSON *o = cJSON_GetObjectItem(json, "embed_origins");
+    assert_int_equal(cJSON_GetArraySize(o), 2);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetArrayItem(o, 0)), "https://ehr.example.org");
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetArrayItem(o, 1)), "https://b.example:8443");
+    cfg.frame_ancestors[0] = '\0';
+}
+
 /* The cache share: the same for every session of one account, another for another account, and
  * nothing without a live session (so a cache left after sign-out cannot be opened). */
 static void test_cache_share(void **state)
@@ -547,6 +562,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_input_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_share, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_policy_embed_origins, setup, teardown),
         cmocka_unit_test(test_ip_allow_list),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

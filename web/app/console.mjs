@@ -109,3 +109,8 @@ await ctx.reloadMe();
 if (ctx.me) await openCache();
 window.addEventListener('hashchange', render);
 render();
+const embedScope = new URLSearchParams(location.search).get('embed');
+if (embedScope) {
+  const { startBridge } = await import('./embed-bridge.mjs');
+  debugHook().embed = await startBridge(ctx, embedScope);
+}

@@ -6,7 +6,10 @@ const tables = { en: {}, fr: {} };
 let current = initial();
 
 function initial() {
-  const saved = globalThis.localStorage?.getItem('tv-lang');
+  let saved = null;
+  try {
+    saved = globalThis.localStorage?.getItem('tv-lang');   // throws where storage is blocked (third-party frames)
+  } catch { /* no saved choice */ }
   if (LANGS.includes(saved)) return saved;
   for (const l of globalThis.navigator?.languages || []) {
     const base = String(l).slice(0, 2).toLowerCase();

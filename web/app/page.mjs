@@ -1,5 +1,5 @@
 // What every page does first: the language picker, the common strings, the C core (WebAssembly).
-import { addStrings, lang, setLang, translate } from './i18n.mjs';
+import { addStrings, lang, languages, setLang, translate } from './i18n.mjs';
 import { strings } from './strings-common.mjs';
 import { loadCore } from '/core.mjs';
 import createTelevisitCore from '/televisit-core.mjs';
@@ -7,6 +7,8 @@ import createTelevisitCore from '/televisit-core.mjs';
 addStrings(strings);
 
 export function startPage() {
+  const asked = new URLSearchParams(location.search).get('lang');   // an embedding EHR's choice
+  if (languages.includes(asked)) setLang(asked);
   const picker = document.getElementById('lang');
   picker.value = lang();
   picker.addEventListener('change', () => setLang(picker.value));

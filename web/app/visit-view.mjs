@@ -27,6 +27,7 @@ function waitingRoom(call) {
 export function visitView(ctx, id) {
   const call = new VisitCall({ core: ctx.core, role: 'clinician', visit: id, lang: document.documentElement.lang, cache: ctx.cache });
   debugHook().call = call;
+  ctx.call = call;
   const room = waitingRoom(call);
   const screen = callScreen(call);
   const status = h('div', {});

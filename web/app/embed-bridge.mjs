@@ -1,0 +1,157 @@
+// The frame's side of the embed API (web/embed.js is the host's): commands from the EHR page become
+// console actions, and the console's changes become events. Only messages from the parent window,
+// from an origin on the server's embed list (the same list as CSP frame-ancestors), with this frame's
+// scope and a known shape are read; anything else is ignored and counted. Replies and events go to
+// the exact parent origin, never '*'.
+import { api } from './api.mjs';
+import { setLang, languages } from './i18n.mjs';
+
+const V = 1;
+
+class CommandError extends Error {
+  constructor(code, message) {
+    super(message || code);
+    this.code = code;
+  }
+}
+
+export async function startBridge(ctx, scope) {
+  const policy = await api('GET', '/api/policy');
+  const allowed = new Set(policy.embed_origins || []);
+  const parent = location.ancestorOrigins?.[0];
+  if (window.parent === window || !parent || !allowed.has(parent) || !/^[0-9a-f]{24}$/.test(scope)) return null;
+  const bridge = { ignored: 0, parent };
+  const post = (type, payload, id) => window.parent.postMessage({ v: V, scope, type, id, payload }, parent);
+  const emit = (type, payload = {}) => post(type, payload);
+
+  const needCall = () => {
+    if (!ctx.call) throw new CommandError('no_call', 'No visit is open.');
+    return ctx.call;
+  };
+  const needUser = () => {
+    if (!ctx.me) throw new CommandError('not_signed_in', 'Sign in first.');
+  };
+  const step = (ok) => {
+    if (!ok) throw new CommandError('illegal_state', 'Not possible in the current state of the visit.');
+    return { state: ctx.call.state };
+  };
+  const text = (p, k, max) => {
+    const v = p?.[k];
+    if (typeof v !== 'string' || v.length === 0 || v.length > max) throw new CommandError('bad_payload', `${k} must be a string of 1-${max} characters`);
+    return v;
+  };
+  const state = () => ({
+    signedIn: !!ctx.me,
+    lang: document.documentElement.lang,
+    call: ctx.call ? { visit: ctx.call.info.visitId, state: ctx.call.state, e2ee: ctx.call.info.e2ee,
+      verified: ctx.call.info.sasConfirmed, waiting: ctx.call.info.waiting, peer: ctx.call.info.peer } : null,
+  });
+
+  const commands = {
+    getState: () => state(),
+    setLanguage: (p) => {
+      if (!languages.includes(p?.lang)) throw new CommandError('bad_payload', `lang must be one of ${languages.join(', ')}`);
+      setLang(p.lang);
+      return { lang: p.lang };
+    },
+    createVisit: async (p) => {
+      needUser();
+      const body = p?.label ? { label: text(p, 'label', 200) } : {};
+      const v = await api('POST', '/api/visits', body);
+      return { id: v.id, link: v.link, expires_ms: v.expires_ms };
+    },
+    join: async (p) => {
+      needUser();
+      const id = text(p, 'visit', 64);
+      ctx.go(`visit/${encodeURIComponent(id)}`);
+      return new Promise((resolve, reject) => {
+        const t0 = Date.now();
+        const wait = () => {
+          const s = ctx.call?.info.visitId === id ? ctx.call.state : null;
+          if (s && !['idle', 'joining'].includes(s)) {
+            if (['expired', 'failed', 'ended'].includes(s)) reject(new CommandError('join_failed', `The visit could not be joined (${s}).`));
+            else resolve({ state: s });
+          } else if (Date.now() - t0 > 20000) reject(new CommandError('timeout', 'The visit did not answer.'));
+          else setTimeout(wait, 50);
+        };
+        wait();
+      });
+    },
+    admit: (p) => step(needCall().admit(text(p, 'participant', 64))),
+    deny: (p) => step(needCall().deny(text(p, 'participant', 64))),
+    hangup: () => step(needCall().hangup()),
+    toggleAudio: () => { const c = needCall(); c.setAudio(!c.info.audio); return { audio: c.info.audio }; },
+    toggleVideo: () => { const c = needCall(); c.setVideo(!c.info.video); return { video: c.info.video }; },
+    startScreenShare: async () => { await needCall().startScreenShare(); return { screen: true }; },
+    stopScreenShare: async () => { await needCall().stopScreenShare(); return { screen: false }; },
+    sendChat: (p) => {
+      if (!needCall().sendChat(text(p, 'text', 4000))) throw new CommandError('not_connected', 'The message could not be sent.');
+      return { sent: true };
+    },
+  };
+
+  window.addEventListener('message', async (e) => {
+    const m = e.data;
+    if (e.source !== window.parent || e.origin !== parent || !m || m.v !== V || m.scope !== scope ||
+        !Object.hasOwn(commands, m.type) || !Number.isSafeInteger(m.id) ||
+        (m.payload !== undefined && (typeof m.payload !== 'object' || m.payload === null))) {
+      bridge.ignored++;
+      return;
+    }
+    try {
+      post('reply', await commands[m.type](m.payload), m.id);
+    } catch (err) {
+      post('failure', { code: err.code || 'failed', message: err.message }, m.id);
+    }
+  });
+
+  // Events: what changed since the last look, from the console and the open visit.
+  let last = { signedIn: !!ctx.me, call: null, state: null, waiting: '', peer: null, verified: false, chat: 0 };
+  const watchCall = (call) => {
+    last = { ...last, call, state: null, waiting: '', peer: null, verified: false, chat: 0 };
+    call.addEventListener('change', () => {
+      const i = call.info;
+      if (call.state !== last.state) {
+        last.state = call.state;
+        emit('callStateChanged', { state: call.state, visit: i.visitId });
+        if (['ended', 'denied', 'expired', 'failed'].includes(call.state)) {
+          if (i.reason === 'sas_mismatch') emit('e2eeMismatch', { visit: i.visitId });
+          emit('ended', { state: call.state, reason: i.reason || null, visit: i.visitId });
+        }
+      }
+      const w = JSON.stringify(i.waiting || []);
+      if (w !== last.waiting) {
+        last.waiting = w;
+        emit('waitingRoomChanged', { patients: i.waiting || [] });
+      }
+      const peer = i.peer?.id || null;
+      if (peer !== last.peer) {
+        if (last.peer) emit('participantLeft', { id: last.peer });
+        if (peer) emit('participantJoined', { id: peer, role: i.peer.role, name: i.peer.name || null });
+        last.peer = peer;
+      }
+      if (i.sasConfirmed && !last.verified) emit('e2eeVerified', { visit: i.visitId });
+      last.verified = i.sasConfirmed;
+      if (i.error && i.error !== last.error) {
+        last.error = i.error;
+        const device = ['NotAllowedError', 'NotFoundError', 'NotReadableError', 'OverconstrainedError'].includes(i.errorName);
+        emit(device ? 'deviceError' : 'error', { code: device ? i.errorName : 'call_failed', message: i.error });
+      }
+    });
+    call.addEventListener('chat', () => {
+      const fresh = call.info.chat.slice(last.chat);
+      last.chat = call.info.chat.length;
+      for (const c of fresh) if (!c.mine) emit('chatReceived', { text: c.text, ts: c.ts });
+    });
+  };
+  setInterval(() => {
+    if (!!ctx.me !== last.signedIn) {
+      last.signedIn = !!ctx.me;
+      emit(ctx.me ? 'signedIn' : 'signedOut', ctx.me ? { email: ctx.me.email } : {});
+    }
+    if (ctx.call && ctx.call !== last.call) watchCall(ctx.call);
+  }, 100);
+  window.addEventListener('error', (e) => emit('error', { code: 'script_error', message: String(e.message || '') }));
+  emit('ready', state());
+  return bridge;
+}
