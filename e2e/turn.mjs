@@ -3,9 +3,9 @@
 import { spawn } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { untilListening } from '../tests/server/lib.mjs';
 
 export async function startTurn({ port = 34780 } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'tv-turn-'));
@@ -16,21 +16,13 @@ export async function startTurn({ port = 34780 } = {}) {
     '--no-dtls', '--allow-loopback-peers', `--userdb=${join(dir, 'turndb')}`,
     `--log-file=${join(dir, 'turn.log')}`, `--pidfile=${join(dir, 'turn.pid')}`],
   { stdio: 'ignore' });
-  // Ready when its TCP listener answers.
-  for (let i = 0; i < 50; i++) {
-    const up = await new Promise((resolve) => {
-      const s = createConnection({ host: '127.0.0.1', port }, () => { s.end(); resolve(true); });
-      s.on('error', () => resolve(false));
-    });
-    if (up) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const stop = () => { proc.kill('SIGTERM'); rmSync(dir, { recursive: true, force: true }); };
+  if (!(await untilListening(port))) { stop(); throw new Error('turnserver did not start'); }
+  const urls = [`turn:127.0.0.1:${port}?transport=udp`, `turn:127.0.0.1:${port}?transport=tcp`];
   const credentials = (user, ttl = 3600) => {
     const username = `${Math.floor(Date.now() / 1000) + ttl}:${user}`;
     const credential = createHmac('sha1', secret).update(username).digest('base64');
-    return { urls: [`turn:127.0.0.1:${port}?transport=udp`, `turn:127.0.0.1:${port}?transport=tcp`], username, credential };
+    return { urls, username, credential };
   };
-  const stop = () => { proc.kill('SIGTERM'); rmSync(dir, { recursive: true, force: true }); };
-  const urls = [`turn:127.0.0.1:${port}?transport=udp`, `turn:127.0.0.1:${port}?transport=tcp`];
   return { credentials, stop, secret, urls };
 }

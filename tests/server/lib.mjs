@@ -3,17 +3,37 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 
-export const BIN = 'build/native/televisitd';
+// The sanitizer build for tests; benchmarks pass the release build in TV_BIN.
+export const BIN = process.env.TV_BIN || 'build/native/televisitd';
 export const PASSWORD = 'Correct-Horse-Battery-9';
 
-export async function startServer({ args = [], dataDir = mkdtempSync(join(tmpdir(), 'tvd-')), port } = {}) {
-  port ??= 20000 + Math.floor(Math.random() * 40000);
+export const randomPort = () => 20000 + Math.floor(Math.random() * 40000);
+
+function listening(port) {
+  return new Promise((resolve) => {
+    const s = createConnection({ host: '127.0.0.1', port }, () => { s.end(); resolve(true); });
+    s.on('error', () => resolve(false));
+  });
+}
+
+// Waits up to 5 s for a TCP listener on loopback; true when it answers.
+export async function untilListening(port) {
+  for (let i = 0; i < 50; i++) {
+    if (await listening(port)) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+export async function startServer({ args = [], dataDir = mkdtempSync(join(tmpdir(), 'tvd-')), port, env = process.env } = {}) {
+  port ??= randomPort();
   const proc = spawn(BIN, ['--port', String(port), '--data-dir', dataDir, '--pwhash-mem-mib', '19', ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
+    { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
   proc.stdout.on('data', (d) => { out += d; });
   proc.stderr.on('data', (d) => { out += d; });
@@ -60,14 +80,29 @@ export function api(server, method, path, body, { cookie, origin, contentType = 
   });
 }
 
-// An active clinician (televisitd user add), signed in: returns its session token.
-export async function clinician(server, email) {
+// An active account made with `televisitd user add` (the password on standard input).
+export function userAdd(server, email, password = PASSWORD) {
   const r = spawnSync(BIN, ['user', 'add', email, '--data-dir', server.dataDir, '--pwhash-mem-mib', '19'],
-    { input: `${PASSWORD}\n`, encoding: 'utf8' });
+    { input: `${password}\n`, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`user add: ${r.stderr}`);
+}
+
+// An active clinician, signed in: returns its session token.
+export async function clinician(server, email) {
+  userAdd(server, email);
   const login = await api(server, 'POST', '/api/login', { email, password: PASSWORD });
   if (login.status !== 200) throw new Error(`login: ${login.text}`);
   return login.cookie;
+}
+
+// A real SMTP server on loopback (Debian's aiosmtpd): output() is every message it received.
+export async function smtpServer(port = randomPort()) {
+  const proc = spawn('/usr/bin/python3', ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${port}`],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1' } });
+  let out = '';
+  proc.stdout.on('data', (d) => { out += d; });
+  if (!(await untilListening(port))) { proc.kill(); throw new Error('aiosmtpd did not start'); }
+  return { port, proc, output: () => out };
 }
 
 // A signaling client: every received message is kept; next() waits for the first unread one matching.

@@ -2,24 +2,9 @@
 // relay is down: the account waits, and registering again sends a fresh key.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createConnection } from 'node:net';
-import { PASSWORD, api, startServer, waitFor } from './lib.mjs';
-
-async function smtpServer(port) {
-  const proc = spawn('/usr/bin/python3', ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout.on('data', (d) => { out += d; });
-  const listening = () => new Promise((resolve) => {
-    const s = createConnection({ host: '127.0.0.1', port }, () => { s.end(); resolve(true); });
-    s.on('error', () => resolve(false));
-  });
-  for (let i = 0; i < 50 && !(await listening()); i++) await new Promise((r) => setTimeout(r, 100));
-  if (!(await listening())) { proc.kill(); throw new Error('aiosmtpd did not start'); }
-  return { proc, output: () => out };
-}
+import { PASSWORD, api, smtpServer, startServer, waitFor } from './lib.mjs';
 
 test('activation mail goes through the SMTP relay, and the key in it activates the account', async () => {
   const smtpPort = 20000 + Math.floor(Math.random() * 40000);
