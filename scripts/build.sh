@@ -32,5 +32,6 @@ quiet_build build/wasm
 rm -rf build/web && mkdir -p build/web
 cp build/wasm/televisit-core.mjs build/wasm/televisit-core.wasm build/wasm/televisit-media.mjs \
   build/wasm/televisit-media.wasm js-glue/*.mjs js-glue/*.js build/web/
-cp -r web/. build/web/
+cp -r web/. build/web/ && rm build/web/page.html
+node scripts/pages.mjs web build/web
 node scripts/sizes.mjs build/web
