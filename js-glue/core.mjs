@@ -33,6 +33,8 @@ class Core {
     this.m = m;
     this.strengthAvailable = m._tv_password_have_strength() === 1;
     this.states = names(m, m._tv_visit_state_name);
+    // the states no event leaves (the core's tv_visit_is_terminal): the visit is over
+    this.terminalStates = new Set(this.states.filter((_, i) => m._tv_visit_is_terminal(i) === 1));
     this.events = names(m, m._tv_visit_event_name);
     this.messageTypes = names(m, m._tv_msg_type_name);
     this.actions = [];
@@ -191,21 +193,19 @@ class Core {
 
   // XChaCha20-Poly1305 record (tv_record): identity binds it to its place (store and key).
   seal(key, identity, bytes) {
-    const size = bytes.length + RECORD_OVERHEAD;
-    const lenAt = (size + 3) & ~3;   // the size_t out-length, aligned
-    return this.withMemory([identity, bytes], lenAt + 4, ([[i, il], [b, bl]], o) => {
-      const rc = this.m._tv_record_seal(key.live(), i, il, b, bl, o, size, o + lenAt);
-      if (rc !== 0) this.fail(rc);
-      return this.m.HEAPU8.slice(o, o + this.m.HEAPU32[(o + lenAt) >> 2]);
-    });
+    return this.record(this.m._tv_record_seal, key, identity, bytes, bytes.length + RECORD_OVERHEAD);
   }
 
-  // Throws CoreError record_auth for a wrong key, a changed byte or a record moved elsewhere.
+  // Throws CoreError record_auth_failed for a wrong key, a changed byte or a record moved elsewhere.
   open(key, identity, record) {
-    const size = Math.max(record.length - RECORD_OVERHEAD, 0) + 1;
-    const lenAt = (size + 3) & ~3;
-    return this.withMemory([identity, record], lenAt + 4, ([[i, il], [r, rl]], o) => {
-      const rc = this.m._tv_record_open(key.live(), i, il, r, rl, o, size, o + lenAt);
+    return this.record(this.m._tv_record_open, key, identity, record, Math.max(record.length - RECORD_OVERHEAD, 0) + 1);
+  }
+
+  // tv_record_seal and tv_record_open share their shape: (key, identity, input, out, out_size, &out_len).
+  record(fn, key, identity, input, size) {
+    const lenAt = (size + 3) & ~3;   // the size_t out-length, aligned
+    return this.withMemory([identity, input], lenAt + 4, ([[i, il], [b, bl]], o) => {
+      const rc = fn(key.live(), i, il, b, bl, o, size, o + lenAt);
       if (rc !== 0) this.fail(rc);
       return this.m.HEAPU8.slice(o, o + this.m.HEAPU32[(o + lenAt) >> 2]);
     });

@@ -42,7 +42,7 @@ export class VisitCall extends EventTarget {
     this.pendingArg = null;
     this.info = {
       you: null, visitId: visit || null, peer: null, waiting: [], reason: null, error: null,
-      e2ee: 'off', sas: null, sasConfirmed: false, path: null, media: 'none', peerMedia: null,
+      e2ee: 'off', sas: null, sasConfirmed: false, path: null, peerMedia: null,
       audio: true, video: true, screen: false, signaling: 'closed', chat: [],
     };
   }
@@ -66,6 +66,11 @@ export class VisitCall extends EventTarget {
 
   get state() {
     return this.lastState;
+  }
+
+  // Ended, denied, expired or failed: nothing more will happen in this visit.
+  get over() {
+    return this.core.terminalStates.has(this.lastState);
   }
 
   // ---- user actions ----
@@ -185,7 +190,7 @@ export class VisitCall extends EventTarget {
     }
     this.lastState = r.state;
     for (const a of r.actions) this.perform(a, r.timerMs);
-    if (['ended', 'denied', 'expired', 'failed'].includes(r.state)) {
+    if (this.over) {
       this.machine.dispose();
       this.unwatchNetwork();
     }
@@ -227,7 +232,6 @@ export class VisitCall extends EventTarget {
         this.pc = null;
         this.call = null;
         for (const t of this.remote.getTracks()) this.remote.removeTrack(t);
-        this.info.media = 'none';
         this.info.path = null;
         return undefined;
       case 'wipe_keys': {
@@ -288,7 +292,7 @@ export class VisitCall extends EventTarget {
     this.reconnectDelay = Math.min(delay * 2, 4000);
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = setTimeout(() => {
-      if (!this.sig && !['ended', 'denied', 'expired', 'failed'].includes(this.state)) this.openSignaling();
+      if (!this.sig && !this.over) this.openSignaling();
     }, delay);
   }
 
@@ -402,7 +406,6 @@ export class VisitCall extends EventTarget {
     const pc = new RTCPeerConnection({ iceServers: this.iceServers, iceTransportPolicy: this.relayOnly ? 'relay' : 'all',
       ...this.e2ee.peerConnectionOptions() });
     this.pc = pc;
-    this.info.media = 'connecting';
     pc.ontrack = (ev) => {
       this.attachReceiver(ev.receiver, ev.track.kind);
       this.remote.addTrack(ev.track);
@@ -428,7 +431,8 @@ export class VisitCall extends EventTarget {
   }
 
   sender(kind) {
-    return this.pc?.getSenders().find((s) => s.track?.kind === kind || s.kindHint === kind) || null;
+    // by the transceiver's receiving track, whose kind never changes (the sender's track may be null)
+    return this.pc?.getTransceivers().find((t) => t.receiver.track.kind === kind)?.sender || null;
   }
 
   async replaceLocal(kind, track) {
@@ -452,7 +456,6 @@ export class VisitCall extends EventTarget {
     this.sig?.send({ type: 'e2ee_commit', commitment: b64u(c.commitment), epoch: c.epoch });
     for (const track of this.local.getTracks()) {
       const t = this.pc.addTransceiver(track, { direction: 'sendrecv', streams: [this.local] });
-      t.sender.kindHint = track.kind;
       preferE2eeCodecs(t, track.kind);
       this.e2ee.attachSender(t.sender, track.kind);
       this.attachReceiver(t.receiver, track.kind);
@@ -488,7 +491,6 @@ export class VisitCall extends EventTarget {
           // createAnswer, or frames would leave unencrypted.
           for (const track of this.local.getTracks()) {
             const sender = pc.addTrack(track, this.local);
-            sender.kindHint = track.kind;
             this.e2ee.attachSender(sender, track.kind);
             const t = pc.getTransceivers().find((x) => x.sender === sender);
             if (t) preferE2eeCodecs(t, track.kind);
@@ -543,10 +545,8 @@ export class VisitCall extends EventTarget {
     if (pc !== this.pc) return;
     const s = pc.connectionState;
     if (s === 'connected' && this.info.e2ee === 'on') {
-      this.info.media = 'connected';
       if (this.step('media_connected')) this.reportPath();
     } else if (s === 'disconnected' || s === 'failed') {
-      this.info.media = 'lost';
       this.step('media_lost');
     } else {
       this.changed();

@@ -4,10 +4,9 @@
 import { h, say } from './dom.mjs';
 import { addStrings } from './i18n.mjs';
 import { strings } from './strings-call.mjs';
+import { fillDevicePickers } from './devices.mjs';
 
 addStrings(strings);
-
-const PATH_KEYS = { host: 'path.direct', srflx: 'path.direct', prflx: 'path.direct', relay: 'path.relay' };
 
 export function callScreen(call, { onLeave } = {}) {
   const remoteVideo = h('video', { class: 'remote', autoplay: true, playsInline: true, i18nLabel: 'call.remote_video' });
@@ -41,9 +40,9 @@ export function callScreen(call, { onLeave } = {}) {
     onclick: () => { call.setVideo(!call.info.video); } });
   const share = h('button', { type: 'button', class: 'secondary', id: 'toggle-screen', i18n: 'call.share',
     onclick: () => (call.info.screen ? call.stopScreenShare() : call.startScreenShare()).catch(() => {}) });
-  const camPick = h('select', { id: 'pick-camera', i18nLabel: 'call.pick_camera',
+  const camPick = h('select', { id: 'pick-camera', i18nLabel: 'call.pick_camera', hidden: true,
     onchange: () => call.switchDevice('video', camPick.value).catch(() => {}) });
-  const micPick = h('select', { id: 'pick-mic', i18nLabel: 'call.pick_mic',
+  const micPick = h('select', { id: 'pick-mic', i18nLabel: 'call.pick_mic', hidden: true,
     onchange: () => call.switchDevice('audio', micPick.value).catch(() => {}) });
   const leave = h('button', { type: 'button', class: 'danger', id: 'hangup', i18n: 'call.leave',
     onclick: () => { call.hangup(); onLeave?.(); } });
@@ -79,7 +78,12 @@ export function callScreen(call, { onLeave } = {}) {
   const draw = () => {
     const i = call.info;
     const s = call.state;
-    if (call.local && selfVideo.srcObject !== call.local) selfVideo.srcObject = call.local;
+    // the clinician's camera opens with the call, the patient's before: pickers follow the stream
+    if (call.local && selfVideo.srcObject !== call.local) {
+      selfVideo.srcObject = call.local;
+      fillDevicePickers([[camPick, 'videoinput', call.local.getVideoTracks()[0]],
+        [micPick, 'audioinput', call.local.getAudioTracks()[0]]], { hideSingle: true });
+    }
     const overlayKey = {
       waiting: call.role === 'patient' ? 'call.waiting_patient' : 'call.waiting_clinician',
       admitted: 'call.admitted', connecting: 'call.connecting', reconnecting: 'call.reconnecting',
@@ -91,7 +95,7 @@ export function callScreen(call, { onLeave } = {}) {
     say(e2eeBadge, i.e2ee === 'on' ? (i.sasConfirmed ? 'e2ee.verified' : 'e2ee.on') : 'e2ee.agreeing');
     pathBadge.hidden = !i.path;
     if (i.path) {
-      say(pathBadge, PATH_KEYS[i.path.local] === 'path.relay' || i.path.remote === 'relay' ? 'path.relay' : 'path.direct',
+      say(pathBadge, i.path.local === 'relay' || i.path.remote === 'relay' ? 'path.relay' : 'path.direct',
         { protocol: (i.path.relay_protocol || i.path.protocol || '').toUpperCase() });
     }
     peerBadge.hidden = s !== 'reconnecting' && i.peerSignaling !== 'lost';
@@ -112,23 +116,9 @@ export function callScreen(call, { onLeave } = {}) {
     share.hidden = !navigator.mediaDevices?.getDisplayMedia;
   };
 
-  const fillPickers = async () => {
-    const devices = await navigator.mediaDevices.enumerateDevices().catch(() => []);
-    const fill = (sel, kind, track) => {
-      const list = devices.filter((d) => d.kind === kind);
-      sel.replaceChildren(...list.map((d, n) => h('option', { value: d.deviceId }, d.label || `${kind} ${n + 1}`)));
-      const current = track?.getSettings?.().deviceId;
-      if (current) sel.value = current;
-      sel.hidden = list.length < 2;
-    };
-    fill(camPick, 'videoinput', call.local?.getVideoTracks()[0]);
-    fill(micPick, 'audioinput', call.local?.getAudioTracks()[0]);
-  };
-
   call.addEventListener('change', draw);
   call.addEventListener('chat', drawChat);
   draw();
   drawChat();
-  fillPickers();
   return view;
 }

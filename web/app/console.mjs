@@ -22,19 +22,25 @@ const ctx = {
   me: null,
   core: null,
   cache: null,
+  call: null,    // the open visit's VisitCall
   leave: null,   // set by a view that must clean up (a call) before another is shown
+  events: new EventTarget(),   // 'session' when signed in or out, 'call' when a visit opens (the embed bridge listens)
   go(route) {
     if (location.hash === `#/${route}`) render();
     else location.hash = `#/${route}`;
   },
   async reloadMe() {
+    let me = null;
     try {
-      ctx.me = await api('GET', '/api/me');
-    } catch {
-      ctx.me = null;
-    }
-    nav();
+      me = await api('GET', '/api/me');
+    } catch { /* signed out */ }
+    setMe(me);
     return ctx.me;
+  },
+  openCall(call) {
+    ctx.call = call;
+    debugHook().call = call;
+    ctx.events.dispatchEvent(new Event('call'));
   },
   // After a completed sign-in: open the cache with the server's share, then the first useful view.
   async signedIn() {
@@ -46,11 +52,17 @@ const ctx = {
     try { await api('POST', everywhere ? '/api/sessions/revoke' : '/api/logout'); } catch { /* gone anyway */ }
     ctx.cache?.close();
     ctx.cache = null;
-    ctx.me = null;
-    nav();
+    setMe(null);
     ctx.go('login');
   },
 };
+
+function setMe(me) {
+  const changed = !!me !== !!ctx.me;
+  ctx.me = me;
+  nav();
+  if (changed) ctx.events.dispatchEvent(new Event('session'));
+}
 
 async function openCache() {
   if (ctx.cache || !ctx.me) return;

@@ -5,13 +5,14 @@ import { api } from './api.mjs';
 import { h, field, notice, say } from './dom.mjs';
 import { errorKey } from './strings-common.mjs';
 
-function copyButton(text) {
+// Where the clipboard is refused, the link is shown selected in `field` (when there is one) to copy by hand.
+function copyButton(text, field) {
   const b = h('button', { type: 'button', class: 'secondary', i18n: 'common.copy', onclick: async () => {
     try {
       await navigator.clipboard.writeText(text);
       say(b, 'common.copied');
     } catch {
-      b.previousSibling?.select?.();
+      field?.select();
     }
   } });
   return b;
@@ -80,7 +81,7 @@ export async function dashboardView(ctx) {
       const link = h('input', { id: 'visit-link', readOnly: true, value: v.link, class: 'mono', size: 60 });
       created.replaceChildren(
         h('p', { class: 'notice ok', i18n: 'dash.created', vars: { time: when(v.expires_ms) } }),
-        h('label', { for: 'visit-link', i18n: 'dash.link' }), h('div', { class: 'actions' }, link, copyButton(v.link),
+        h('label', { for: 'visit-link', i18n: 'dash.link' }), h('div', { class: 'actions' }, link, copyButton(v.link, link),
           h('a', { class: 'button', href: `#/visit/${v.id}`, i18n: 'dash.open' })));
       created.hidden = false;
       load();

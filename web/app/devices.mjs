@@ -9,6 +9,18 @@ export function browserSupported() {
     !!navigator.mediaDevices?.getUserMedia && typeof indexedDB === 'object' && e2eeSupported();
 }
 
+// Fills each <select> with the devices of its kind, the one its track uses selected. hideSingle: a
+// choice of one is no choice (the call screen hides it; the device check shows what it uses).
+export async function fillDevicePickers(pickers, { hideSingle = false } = {}) {
+  const devices = await navigator.mediaDevices.enumerateDevices().catch(() => []);
+  for (const [select, kind, track] of pickers) {
+    const list = devices.filter((d) => d.kind === kind);
+    const current = track?.getSettings().deviceId;
+    select.replaceChildren(...list.map((d, n) => h('option', { value: d.deviceId, selected: d.deviceId === current }, d.label || `${n + 1}`)));
+    select.hidden = hideSingle && list.length < 2;
+  }
+}
+
 export function deviceCheck({ onJoin, onLeave }) {
   let stream = null;
   let audioCtx = null;
@@ -65,17 +77,6 @@ export function deviceCheck({ onJoin, onLeave }) {
     osc.onended = () => ctx.close();
   };
 
-  const fill = async () => {
-    const devices = await navigator.mediaDevices.enumerateDevices();
-    const opts = (kind, track) => {
-      const list = devices.filter((d) => d.kind === kind);
-      const id = track?.getSettings().deviceId;
-      return list.map((d, n) => h('option', { value: d.deviceId, selected: d.deviceId === id }, d.label || `${n + 1}`));
-    };
-    camSel.replaceChildren(...opts('videoinput', stream.getVideoTracks()[0]));
-    micSel.replaceChildren(...opts('audioinput', stream.getAudioTracks()[0]));
-  };
-
   const open = async (constraints = { audio: true, video: true }) => {
     stop(true);
     say(problem, 'common.loading');
@@ -91,7 +92,7 @@ export function deviceCheck({ onJoin, onLeave }) {
     }
     preview.srcObject = stream;
     meter();
-    await fill();
+    await fillDevicePickers([[camSel, 'videoinput', stream.getVideoTracks()[0]], [micSel, 'audioinput', stream.getAudioTracks()[0]]]);
     join.disabled = false;
   };
   const pick = () => open({ audio: { deviceId: { exact: micSel.value } }, video: { deviceId: { exact: camSel.value } } });

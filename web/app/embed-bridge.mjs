@@ -63,19 +63,22 @@ export async function startBridge(ctx, scope) {
     join: async (p) => {
       needUser();
       const id = text(p, 'visit', 64);
-      ctx.go(`visit/${encodeURIComponent(id)}`);
-      return new Promise((resolve, reject) => {
-        const t0 = Date.now();
-        const wait = () => {
-          const s = ctx.call?.info.visitId === id ? ctx.call.state : null;
-          if (s && !['idle', 'joining'].includes(s)) {
-            if (['expired', 'failed', 'ended'].includes(s)) reject(new CommandError('join_failed', `The visit could not be joined (${s}).`));
-            else resolve({ state: s });
-          } else if (Date.now() - t0 > 20000) reject(new CommandError('timeout', 'The visit did not answer.'));
-          else setTimeout(wait, 50);
-        };
-        wait();
+      const joined = new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new CommandError('timeout', 'The visit did not answer.')), 20000);
+        ctx.events.addEventListener('call', () => {
+          const call = ctx.call;
+          const check = () => {
+            if (['idle', 'joining'].includes(call.state)) return;
+            clearTimeout(timer);
+            call.removeEventListener('change', check);
+            if (call.over) reject(new CommandError('join_failed', `The visit could not be joined (${call.state}).`));
+            else resolve({ state: call.state });
+          };
+          call.addEventListener('change', check);
+        }, { once: true });
       });
+      ctx.go(`visit/${encodeURIComponent(id)}`);
+      return joined;
     },
     admit: (p) => step(needCall().admit(text(p, 'participant', 64))),
     deny: (p) => step(needCall().deny(text(p, 'participant', 64))),
@@ -105,16 +108,16 @@ export async function startBridge(ctx, scope) {
     }
   });
 
-  // Events: what changed since the last look, from the console and the open visit.
-  let last = { signedIn: !!ctx.me, call: null, state: null, waiting: '', peer: null, verified: false, chat: 0 };
+  // Events: from the console (signed in or out, a visit opened) and from the open visit's changes,
+  // each compared with what was last said.
   const watchCall = (call) => {
-    last = { ...last, call, state: null, waiting: '', peer: null, verified: false, chat: 0 };
+    const last = { state: null, waiting: '', peer: null, verified: false, chat: 0, error: null };
     call.addEventListener('change', () => {
       const i = call.info;
       if (call.state !== last.state) {
         last.state = call.state;
         emit('callStateChanged', { state: call.state, visit: i.visitId });
-        if (['ended', 'denied', 'expired', 'failed'].includes(call.state)) {
+        if (call.over) {
           if (i.reason === 'sas_mismatch') emit('e2eeMismatch', { visit: i.visitId });
           emit('ended', { state: call.state, reason: i.reason || null, visit: i.visitId });
         }
@@ -144,13 +147,9 @@ export async function startBridge(ctx, scope) {
       for (const c of fresh) if (!c.mine) emit('chatReceived', { text: c.text, ts: c.ts });
     });
   };
-  setInterval(() => {
-    if (!!ctx.me !== last.signedIn) {
-      last.signedIn = !!ctx.me;
-      emit(ctx.me ? 'signedIn' : 'signedOut', ctx.me ? { email: ctx.me.email } : {});
-    }
-    if (ctx.call && ctx.call !== last.call) watchCall(ctx.call);
-  }, 100);
+  ctx.events.addEventListener('session', () => emit(ctx.me ? 'signedIn' : 'signedOut', ctx.me ? { email: ctx.me.email } : {}));
+  ctx.events.addEventListener('call', () => watchCall(ctx.call));
+  if (ctx.call) watchCall(ctx.call);   // opened before the bridge started (Frame's `visit` option)
   window.addEventListener('error', (e) => emit('error', { code: 'script_error', message: String(e.message || '') }));
   emit('ready', state());
   return bridge;

@@ -58,28 +58,21 @@ async function joinVisit(name, stream, c) {
   hook.call = call;
   main.classList.add('wide');
   show(main, callScreen(call));
-  call.addEventListener('change', () => {
-    const s = call.state;
-    if (s === 'ended') {
-      cache?.close();
-      const reason = call.info.reason;
-      const key = reason === 'sas_mismatch' ? 'patient.sas_ended' : (reason && `ended.${reason}` in strings.en ? `ended.${reason}` : 'patient.ended');
-      page('patient.ended_title', key);
-    } else if (s === 'denied') {
-      cache?.close();
-      page('patient.denied_title', 'patient.denied');
-    } else if (s === 'expired') {
-      cache?.close();
-      invalid();
-    } else if (s === 'failed') {
-      cache?.close();
+  const onChange = () => {
+    if (!call.over) return;
+    call.removeEventListener('change', onChange);   // the end page, once
+    cache?.close();
+    main.classList.remove('wide');
+    const reason = call.info.reason;
+    if (call.state === 'denied') page('patient.denied_title', 'patient.denied');
+    else if (call.state === 'expired') invalid();
+    else if (call.state === 'failed') {
       page('patient.failed_title', 'patient.failed',
         h('div', { class: 'actions' }, h('button', { type: 'button', onclick: () => location.reload(), i18n: 'patient.retry' })));
-    } else {
-      return;
-    }
-    main.classList.remove('wide');
-  });
+    } else if (reason === 'sas_mismatch') page('patient.ended_title', 'patient.sas_ended');
+    else page('patient.ended_title', `ended.${reason}` in strings.en ? `ended.${reason}` : 'patient.ended');
+  };
+  call.addEventListener('change', onChange);
   call.start();
 }
 

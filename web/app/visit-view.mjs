@@ -3,7 +3,6 @@
 import { h, show } from './dom.mjs';
 import { callScreen } from './call-ui.mjs';
 import { VisitCall } from '/visit-call.mjs';
-import { debugHook } from './page.mjs';
 
 function waitingRoom(call) {
   const list = h('ul', { class: 'waiting', id: 'waiting-list', 'aria-live': 'polite' });
@@ -26,27 +25,24 @@ function waitingRoom(call) {
 
 export function visitView(ctx, id) {
   const call = new VisitCall({ core: ctx.core, role: 'clinician', visit: id, lang: document.documentElement.lang, cache: ctx.cache });
-  debugHook().call = call;
-  ctx.call = call;
+  ctx.openCall(call);
   const room = waitingRoom(call);
   const screen = callScreen(call);
-  const status = h('div', {});
-  const view = h('div', {}, h('h1', { i18n: 'visit.title' }), status, room, screen);
+  const view = h('div', {}, h('h1', { i18n: 'visit.title' }), room, screen);
   ctx.main.classList.add('wide');
   ctx.leave = async () => {
     ctx.main.classList.remove('wide');
-    if (!['ended', 'denied', 'expired', 'failed'].includes(call.state)) call.hangup();
+    if (!call.over) call.hangup();
   };
-  call.addEventListener('change', () => {
+  const onChange = () => {
     const s = call.state;
-    room.hidden = !['waiting', 'joining', 'connecting', 'connected', 'reconnecting'].includes(s);
-    if (['ended', 'expired', 'failed'].includes(s) && !status.dataset.final) {
-      status.dataset.final = s;
-      const key = s === 'ended' ? (call.info.reason === 'sas_mismatch' ? 'ended.sas_mismatch' : 'visit.ended') : `visit.${s}`;
-      show(ctx.main, h('section', { class: 'card narrow' }, h('h1', { i18n: key }),
-        h('div', { class: 'actions' }, h('a', { class: 'button', href: '#/', i18n: 'visit.back' }))));
-    }
-  });
+    if (!call.over) return;
+    call.removeEventListener('change', onChange);   // the end page, once
+    const key = s === 'ended' ? (call.info.reason === 'sas_mismatch' ? 'ended.sas_mismatch' : 'visit.ended') : `visit.${s}`;
+    show(ctx.main, h('section', { class: 'card narrow' }, h('h1', { i18n: key }),
+      h('div', { class: 'actions' }, h('a', { class: 'button', href: '#/', i18n: 'visit.back' }))));
+  };
+  call.addEventListener('change', onChange);
   call.start();
   return view;
 }
