@@ -1609,20 +1609,24 @@ static cJSON *audit_json(tv_store *st, int64_t uid)
 }
 
 /* RFC 4180 quoting, and a leading quote on cells a spreadsheet would run as a formula. */
-static void csv_cell(char **buf, size_t *len, size_t *cap, const char *s)
+/* One quoted cell and its separator (',' or the CRLF that ends a row), room made first. A cell a
+ * spreadsheet would run as a formula gets a leading "'". */
+static int csv_cell(char **buf, size_t *len, size_t *cap, const char *s, int last)
 {
+    if (s == NULL)
+        s = "";
     size_t need = *len + 2 * strlen(s) + 8;
     if (need > *cap) {
         size_t nc = need * 2;
         char *nb = realloc(*buf, nc);
         if (nb == NULL)
-            return;
+            return TV_ERR_NOMEM;
         *buf = nb;
         *cap = nc;
     }
     char *o = *buf + *len;
     *o++ = '"';
-    if (strchr("=+-@\t\r", s[0]) && s[0])
+    if (s[0] && strchr("=+-@\t\r", s[0]))
         *o++ = '\'';
     for (const char *p = s; *p; p++) {
         if (*p == '"')
@@ -1630,7 +1634,14 @@ static void csv_cell(char **buf, size_t *len, size_t *cap, const char *s)
         *o++ = *p;
     }
     *o++ = '"';
+    if (last) {
+        *o++ = '\r';
+        *o++ = '\n';
+    } else {
+        *o++ = ',';
+    }
     *len = (size_t)(o - *buf);
+    return 0;
 }
 
 static int do_audit(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
@@ -1648,29 +1659,19 @@ static int do_audit(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp
     } else {
         size_t len = 0, cap = 4096;
         char *buf = malloc(cap);
-        if (buf == NULL) {
+        int bad = buf == NULL;
+        for (int i = 0; i < 8 && !bad; i++)
+            bad = csv_cell(&buf, &len, &cap, audit_cols[i], i == 7) != 0;
+        sqlite3_stmt *q = bad ? NULL : audit_query(st, u.id);
+        while (q && !bad && sqlite3_step(q) == SQLITE_ROW)
+            for (int i = 0; i < 8 && !bad; i++)
+                bad = csv_cell(&buf, &len, &cap, (const char *)sqlite3_column_text(q, i), i == 7) != 0;
+        if (bad) {
+            sqlite3_finalize(q);
+            free(buf);
             wipe_user(&u);
-            return TV_ERR_NOMEM;
+            return reply_error(rs, 500, TV_ERR_NOMEM, "The server ran out of memory.");
         }
-        for (int i = 0; i < 8; i++) {
-            csv_cell(&buf, &len, &cap, audit_cols[i]);
-            buf[len++] = i < 7 ? ',' : '\r';
-        }
-        buf[len++] = '\n';
-        sqlite3_stmt *q = audit_query(st, u.id);
-        while (q && sqlite3_step(q) == SQLITE_ROW)
-            for (int i = 0; i < 8; i++) {
-                csv_cell(&buf, &len, &cap, (const char *)sqlite3_column_text(q, i));
-                if (len + 2 >= cap) {
-                    char *nb = realloc(buf, cap *= 2);
-                    if (nb == NULL)
-                        break;
-                    buf = nb;
-                }
-                buf[len++] = i < 7 ? ',' : '\r';
-                if (i == 7)
-                    buf[len++] = '\n';
-            }
         sqlite3_finalize(q);
         rs->status = 200;
         rs->content_type = "text/csv; charset=utf-8";

@@ -136,6 +136,7 @@ static void request_reset(tv_http_session *s)
     }
     s->in = NULL;
     s->in_len = 0;
+    s->path[0] = '\0';   /* an over-long API path must not inherit the last request's */
     s->api_post = s->too_large = s->refuse_after_body = 0;
 }
 

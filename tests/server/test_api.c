@@ -439,10 +439,16 @@ static void test_visits_and_audit_stay_with_owner(void **state)
     assert_int_equal(call("POST", "/api/invite", tbody), 200);
     assert_string_equal(jstr("state"), "revoked");
     assert_int_equal(call("POST", "/api/invite", "{\"token\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}"), 404);
-    /* the owner's log, as CSV too, with cells a spreadsheet would run defused */
+    /* the owner's log, as CSV too, with cells a spreadsheet would run defused: this download is
+     * audited with a source address that reads as a formula */
+    assert_int_equal(call("GET", "/api/audit", NULL, .session = a, .ip = "=1+2"), 200);
     assert_int_equal(call("GET", "/api/audit?format=csv", NULL, .session = a), 200);
     assert_string_equal(rs.content_type, "text/csv; charset=utf-8");
     assert_non_null(memmem(rs.body, rs.body_len, "visit_revoked", 13));
+    assert_non_null(memmem(rs.body, rs.body_len, "\"'=1+2\"", 7));
+    assert_null(memmem(rs.body, rs.body_len, "\"=1+2", 5));
+    assert_int_equal(memcmp(rs.body, "\"seq\",\"ts_ms\",", 14), 0);
+    assert_int_equal(memcmp(rs.body + rs.body_len - 2, "\r\n", 2), 0);
     assert_non_null(strstr(rs.disposition, "attachment"));
     /* GDPR: export, then delete */
     assert_int_equal(call("GET", "/api/export", NULL, .session = a), 200);
