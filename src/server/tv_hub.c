@@ -21,6 +21,10 @@ struct tv_hub_participant {
     int64_t uid;                    /* clinicians */
     int64_t since_ms, gone_ms;      /* gone_ms: when its connection dropped, 0 while connected */
     uint8_t resume_hash[TV_TOKEN_HASHBYTES];
+    /* What this call already put in the audit log: a client repeating ice_path or sas_result must
+     * not turn each message into a synced write on the event loop. A new call clears them. */
+    int sas_audited;
+    char path_audited[128];
     tv_hub_conn *conn;
     tv_hub_room *room;
     tv_hub_participant *next;
@@ -103,9 +107,14 @@ static void peer_message(tv_hub *h, tv_hub_conn *to, tv_msg_type type, const tv_
 static void to_admitted(tv_hub *h, tv_hub_room *r, const tv_hub_participant *except, tv_msg_type type,
                         const tv_hub_participant *about, const char *reason)
 {
-    for (tv_hub_participant *q = r->members; q; q = q->next)
+    for (tv_hub_participant *q = r->members; q; q = q->next) {
+        if (type == TV_MSG_PEER_JOINED) {   /* a new call for everyone in it: new keys, a new path */
+            q->sas_audited = 0;
+            q->path_audited[0] = '\0';
+        }
         if (q != except && q->admitted && q->conn)
             peer_message(h, q->conn, type, about, reason);
+    }
 }
 
 static void audit(tv_hub *h, int64_t now, const char *type, const tv_hub_participant *p, const char *room,
@@ -592,7 +601,9 @@ static void on_sas(tv_hub *h, tv_hub_conn *c, tv_msg *m, int64_t now)
     tv_msg_get_bool(m, "match", &match);
     tv_hub_room *r = c->p->room;
     if (match) {
-        audit(h, now, "sas_verified", c->p, r->visit, "the participant confirmed the security code matches", NULL);
+        if (!c->p->sas_audited)
+            audit(h, now, "sas_verified", c->p, r->visit, "the participant confirmed the security code matches", NULL);
+        c->p->sas_audited = 1;
         return;
     }
     audit(h, now, "sas_mismatch", c->p, r->visit, "security codes did not match: the visit was ended", NULL);
@@ -610,7 +621,10 @@ static void on_ice_path(tv_hub *h, tv_hub_conn *c, tv_msg *m, int64_t now)
     }
     char *extra = cJSON_PrintUnformatted(e);
     cJSON_Delete(e);
-    audit(h, now, "ice_path_selected", c->p, c->p->room->visit, "media path selected", extra);
+    if (extra && strcmp(extra, c->p->path_audited) != 0) {   /* only a path that changed */
+        audit(h, now, "ice_path_selected", c->p, c->p->room->visit, "media path selected", extra);
+        snprintf(c->p->path_audited, sizeof c->p->path_audited, "%s", extra);
+    }
     free(extra);
 }
 

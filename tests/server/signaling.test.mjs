@@ -202,6 +202,39 @@ test('a security code mismatch ends the visit for both and is audited', async ()
   assert.ok(!other.json.records.some((r) => r.room === v.id));
 });
 
+test('repeating ice_path or a matching sas_result writes one audit record, not one per message', async () => {
+  const { v, c, p, cj } = await admittedPair(server, drA);
+  const path = { type: 'ice_path', local: 'host', remote: 'host', protocol: 'udp' };
+  for (let i = 0; i < 20; i++) {
+    p.send(path);
+    p.send({ type: 'sas_result', match: true });
+  }
+  p.send({ ...path, local: 'relay', relay_protocol: 'udp' });   // the path changed: that is news
+  assert.ok(await p.none('error'));
+  const count = async (type) => (await api(server, 'GET', '/api/audit', undefined, { cookie: drA }))
+    .json.records.filter((r) => r.room === v.id && r.type === type).length;
+  assert.equal(await count('ice_path_selected'), 2);
+  assert.equal(await count('sas_verified'), 1);
+  // the clinician comes back: a new call, new keys, a code to compare again, audited again
+  const { c: c2 } = await doctorResumed(v.id, cj.resume, c);
+  await p.next('peer_joined');
+  p.send({ type: 'sas_result', match: true });
+  assert.ok(await p.none('error'));
+  assert.equal(await count('sas_verified'), 2);
+  c2.close();
+  p.close();
+});
+
+async function doctorResumed(visitId, resume, old) {
+  old.close();
+  await old.closed;
+  const c = connect(server, { cookie: drA });
+  await c.opened;
+  c.send({ type: 'join', role: 'clinician', visit: visitId, resume });
+  await c.next('joined');
+  return { c };
+}
+
 test('TURN credentials are coturn REST credentials for this secret, and are audited', async () => {
   const v = await visit(drA);
   const { joined } = await patient(v.token);
