@@ -20,12 +20,30 @@
 
 /* ---- answers ---- */
 
+/* Frees a JSON tree after wiping every string in it, however deep: request bodies hold passwords
+ * and codes, answers TOTP secrets and recovery codes. */
+static void json_wipe(const cJSON *n)
+{
+    for (; n; n = n->next) {
+        if (cJSON_IsString(n) && n->valuestring)
+            sodium_memzero(n->valuestring, strlen(n->valuestring));
+        json_wipe(n->child);
+    }
+}
+
+static void json_free_wiped(cJSON *root)
+{
+    if (root)
+        json_wipe(root->child);
+    cJSON_Delete(root);
+}
+
 static int reply_json(tv_api_resp *rs, int status, cJSON *obj)
 {
     rs->status = status;
     rs->content_type = "application/json";
     rs->body = cJSON_PrintUnformatted(obj);
-    cJSON_Delete(obj);
+    json_free_wiped(obj);
     if (rs->body == NULL)
         return TV_ERR_NOMEM;
     rs->body_len = strlen(rs->body);
@@ -112,13 +130,6 @@ static const char *str_of(cJSON *root, const char *name)
 }
 
 /* Passwords leave memory as soon as the request is done with them. */
-static void body_free(cJSON *root)
-{
-    for (cJSON *m = root ? root->child : NULL; m; m = m->next)
-        if (cJSON_IsString(m))
-            sodium_memzero(m->valuestring, strlen(m->valuestring));
-    cJSON_Delete(root);
-}
 
 /* ---- small database helpers ---- */
 
@@ -426,8 +437,7 @@ static int session_load(tv_api *api, tv_store *st, const char *token, const char
                         user *u)
 {
     uint8_t hash[TV_TOKEN_HASHBYTES];
-    if (token == NULL || tv_token_check(token, strlen(token)) != 0 ||
-        tv_token_hash(token, TV_TOKEN_CHARS, hash, sizeof hash) != 0)
+    if (token == NULL || tv_token_hash(token, strlen(token), hash, sizeof hash) != 0)   /* checks the form too */
         return TV_ERR_UNAUTHORIZED;
     sqlite3_stmt *q = prep(st, "SELECT user_id, stage, created_ms, last_ms FROM sessions WHERE hash = ?");
     if (q == NULL)
@@ -570,8 +580,7 @@ static int mail_key_create(tv_store *st, int64_t uid, const char *kind, int64_t 
 static int mail_key_take(tv_store *st, const char *token, const char *kind, int64_t now, int64_t *uid)
 {
     uint8_t hash[TV_TOKEN_HASHBYTES];
-    if (token == NULL || tv_token_check(token, strlen(token)) != 0 ||
-        tv_token_hash(token, TV_TOKEN_CHARS, hash, sizeof hash) != 0)
+    if (token == NULL || tv_token_hash(token, strlen(token), hash, sizeof hash) != 0)
         return TV_ERR_TOKEN_FORMAT;
     sqlite3_stmt *q = prep(st, "SELECT user_id, expires_ms, used_ms FROM mail_keys WHERE hash = ? AND kind = ?");
     if (q == NULL)
@@ -716,11 +725,11 @@ static int do_register(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_r
         return 0;
     const char *email = str_of(b, "email"), *pw = str_of(b, "password");
     if (tv_mail_address_ok(email, strlen(email)) != 0) {
-        body_free(b);
+        json_free_wiped(b);
         return reply_error(rs, 400, TV_ERR_INVALID, "This is not an e-mail address we can send to.");
     }
     if (check_password(api, pw, email, rs) != 0) {
-        body_free(b);
+        json_free_wiped(b);
         return 0;
     }
     user u;
@@ -756,7 +765,7 @@ static int do_register(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_r
     sodium_memzero(token, sizeof token);
     sodium_memzero(link, sizeof link);
     sodium_memzero(text, sizeof text);
-    body_free(b);
+    json_free_wiped(b);
     if (rc != 0)
         return reply_storage(rs);
     cJSON *o = cJSON_CreateObject();
@@ -783,7 +792,7 @@ static int do_activate(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_r
         rc = run(q);
     }
     rc = commit(st, rc);
-    body_free(b);
+    json_free_wiped(b);
     if (rc != 0)
         return reply_key_error(rs, rc);
     audit(st, rq, "account_activated", uid, NULL, "account activated by its mailed key", NULL);
@@ -849,23 +858,23 @@ static int do_login(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp
             until = p->locked_until_ms = rq->now_ms + lock_duration(++p->lockouts);
         }
         pthread_mutex_unlock(&api->lock);
-        body_free(b);
+        json_free_wiped(b);
         audit(st, rq, "login_failure", 0, NULL, "unknown e-mail", "{\"reason\":\"unknown_email\"}");
         return until > rq->now_ms ? reply_locked(rs, until, rq->now_ms) : reply_bad_credentials(rs);
     }
     if (rc != 0) {
-        body_free(b);
+        json_free_wiped(b);
         return reply_error(rs, 500, TV_ERR_STORAGE, "The server could not check this. Try again.");
     }
     if (u.locked_until_ms > rq->now_ms) {
-        body_free(b);
+        json_free_wiped(b);
         audit(st, rq, "login_failure", u.id, NULL, "account locked", "{\"reason\":\"locked\"}");
         rc = reply_locked(rs, u.locked_until_ms, rq->now_ms);
         wipe_user(&u);
         return rc;
     }
     if (verify_password(api, &u, pw) != 0) {
-        body_free(b);
+        json_free_wiped(b);
         int locked = record_failure(api, st, rq, &u, "password");
         rc = locked ? reply_locked(rs, rq->now_ms + lock_duration(u.lockouts + 1), rq->now_ms) : reply_bad_credentials(rs);
         wipe_user(&u);
@@ -874,7 +883,7 @@ static int do_login(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp
     int needs = 0;
     if (tv_pwhash_needs_rehash(&api->cost, u.pw_hash, strlen(u.pw_hash), &needs) == 0 && needs)
         set_password(api, st, u.id, pw);   /* the cost was raised since: upgrade while we have the password */
-    body_free(b);
+    json_free_wiped(b);
     if (strcmp(u.status, "active") != 0) {
         audit(st, rq, "login_failure", u.id, NULL, "account not active", "{\"reason\":\"not_active\"}");
         rc = reply_error(rs, 403, TV_ERR_FORBIDDEN, strcmp(u.status, "pending") == 0
@@ -976,23 +985,23 @@ static int do_login_second(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
         return 0;
     const char *code = str_of(b, "code"), *rec = str_of(b, "recovery_code");
     if ((code == NULL) == (rec == NULL)) {
-        body_free(b);
+        json_free_wiped(b);
         return reply_error(rs, 400, TV_ERR_MSG_MISSING_FIELD, "Give either \"code\" or \"recovery_code\".");
     }
     user u;
     int rc = session_load(api, st, rq->session, rq->ip, rq->now_ms, "totp", &u);
     if (rc != 0) {
-        body_free(b);
+        json_free_wiped(b);
         return reply_error(rs, 401, TV_ERR_UNAUTHORIZED, "Sign in with your password first (or again: that step expired).");
     }
     if (u.locked_until_ms > rq->now_ms) {
-        body_free(b);
+        json_free_wiped(b);
         rc = reply_locked(rs, u.locked_until_ms, rq->now_ms);
         wipe_user(&u);
         return rc;
     }
     rc = code ? totp_check(st, &u, code, rq->now_ms) : recovery_use(st, u.id, rec, rq->now_ms);
-    body_free(b);
+    json_free_wiped(b);
     if (rc != 0) {
         int locked = record_failure(api, st, rq, &u, code ? (rc == TV_ERR_OTP_REPLAY ? "totp_replay" : "totp") : "recovery_code");
         if (locked)
@@ -1130,7 +1139,7 @@ static int do_settings(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_r
             rc = reply_storage(rs);
         }
     }
-    body_free(b);
+    json_free_wiped(b);
     wipe_user(&u);
     return rc;
 }
@@ -1244,7 +1253,7 @@ static int do_totp_confirm(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
             rc = reply_storage(rs);
         }
     }
-    body_free(b);
+    json_free_wiped(b);
     wipe_user(&u);
     return rc;
 }
@@ -1277,7 +1286,7 @@ static int do_totp_disable(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
             rc = reply_storage(rs);
         }
     }
-    body_free(b);
+    json_free_wiped(b);
     wipe_user(&u);
     return rc;
 }
@@ -1303,7 +1312,7 @@ static int do_password_change(tv_api *api, tv_store *st, const tv_api_req *rq, t
     } else {
         rc = reply_storage(rs);
     }
-    body_free(b);
+    json_free_wiped(b);
     wipe_user(&u);
     return rc;
 }
@@ -1334,7 +1343,7 @@ static int do_password_forgot(tv_api *api, tv_store *st, const tv_api_req *rq, t
         }
         wipe_user(&u);
     }
-    body_free(b);
+    json_free_wiped(b);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "status", "check_mail");
     cJSON_AddStringToObject(o, "message", "If this address has an account, a reset link is on its way.");
@@ -1352,7 +1361,7 @@ static int do_password_reset(tv_api *api, tv_store *st, const tv_api_req *rq, tv
     /* the policy first (it needs the e-mail, so peek at the key without using it up) */
     uint8_t hash[TV_TOKEN_HASHBYTES];
     const char *key = str_of(b, "key");
-    int rc = tv_token_check(key, strlen(key)) == 0 ? tv_token_hash(key, TV_TOKEN_CHARS, hash, sizeof hash) : TV_ERR_TOKEN_FORMAT;
+    int rc = tv_token_hash(key, strlen(key), hash, sizeof hash);
     sqlite3_stmt *q = rc == 0 ? prep(st, "SELECT user_id FROM mail_keys WHERE hash = ? AND kind = 'reset'") : NULL;
     if (q) {
         sqlite3_bind_blob(q, 1, hash, sizeof hash, SQLITE_TRANSIENT);
@@ -1362,11 +1371,11 @@ static int do_password_reset(tv_api *api, tv_store *st, const tv_api_req *rq, tv
     if (rc == 0)
         rc = user_by_id(st, uid, &u);
     if (rc != 0) {
-        body_free(b);
+        json_free_wiped(b);
         return reply_key_error(rs, TV_ERR_TOKEN_MISMATCH);
     }
     if (check_password(api, str_of(b, "password"), u.email, rs) != 0) {
-        body_free(b);
+        json_free_wiped(b);
         wipe_user(&u);
         return 0;
     }
@@ -1380,7 +1389,7 @@ static int do_password_reset(tv_api *api, tv_store *st, const tv_api_req *rq, tv
     if (rc == 0)
         rc = sessions_delete_user(st, uid, NULL);
     rc = commit(st, rc);
-    body_free(b);
+    json_free_wiped(b);
     wipe_user(&u);
     if (rc != 0)
         return reply_key_error(rs, rc);
@@ -1420,7 +1429,7 @@ static int do_visit_create(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
         return 0;
     const char *label = str_of(b, "label");
     if (label && tv_utf8_check(label, strlen(label), NULL) != 0) {
-        body_free(b);
+        json_free_wiped(b);
         wipe_user(&u);
         return reply_error(rs, 400, TV_ERR_UTF8, "The label is not valid text.");
     }
@@ -1479,7 +1488,7 @@ static int do_visit_create(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
         rc = reply_error(rs, 500, TV_ERR_STORAGE, "The server could not create the visit. Try again.");
     }
     sodium_memzero(token, sizeof token);
-    body_free(b);
+    json_free_wiped(b);
     wipe_user(&u);
     return rc;
 }
@@ -1533,7 +1542,7 @@ static int do_visit_close(tv_api *api, tv_store *st, const tv_api_req *rq, tv_ap
         rc = reply_error(rs, rc == TV_ERR_NOT_FOUND ? 404 : 500, rc,
                          rc == TV_ERR_NOT_FOUND ? "No open visit of yours has this id." : "The server could not save this.");
     }
-    body_free(b);
+    json_free_wiped(b);
     wipe_user(&u);
     return rc;
 }
@@ -1547,8 +1556,8 @@ static int do_invite(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_res
         return 0;
     const char *token = str_of(b, "token");
     uint8_t hash[TV_TOKEN_HASHBYTES];
-    int rc = tv_token_check(token, strlen(token)) == 0 ? tv_token_hash(token, TV_TOKEN_CHARS, hash, sizeof hash) : TV_ERR_TOKEN_FORMAT;
-    body_free(b);
+    int rc = tv_token_hash(token, strlen(token), hash, sizeof hash);
+    json_free_wiped(b);
     if (rc != 0)
         return reply_error(rs, 404, TV_ERR_NOT_FOUND, "This visit link is not valid. Check it, or ask for a new one.");
     sqlite3_stmt *q = prep(st, "SELECT state, expires_ms FROM visits WHERE token_hash = ?");
@@ -1754,7 +1763,7 @@ static int do_account_delete(tv_api *api, tv_store *st, const tv_api_req *rq, tv
             rc = reply_error(rs, 500, TV_ERR_STORAGE, "The server could not delete the account. Try again.");
         }
     }
-    body_free(b);
+    json_free_wiped(b);
     wipe_user(&u);
     return rc;
 }

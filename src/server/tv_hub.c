@@ -744,6 +744,7 @@ void tv_hub_disconnect(tv_hub *h, tv_hub_conn *c, int64_t now)
 {
     tv_hub_participant *p = c->p;
     c->p = NULL;
+    sodium_memzero(c->session, sizeof c->session);   /* a bearer token: not left in freed memory */
     if (p == NULL || p->conn != c)
         return;
     p->conn = NULL;

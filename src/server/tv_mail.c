@@ -125,6 +125,7 @@ int tv_mail_send(const tv_config *cfg, const char *to, const char *subject, cons
     }
     CURL *c = curl_easy_init();
     if (c == NULL) {
+        sodium_memzero(msg, strlen(msg));
         free(msg);
         return TV_ERR_NOMEM;
     }
