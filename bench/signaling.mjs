@@ -6,11 +6,12 @@
 // server's CPU per message is the figure that compares the servers themselves.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { Agent, request } from 'node:https';
+import { Agent } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
+import { api, clinician, startServer } from '../tests/server/lib.mjs';
 
 const N = Number(process.env.TV_BENCH_CONNS ?? 10000);
 const PAIRS = Math.floor(N / 2);
@@ -19,8 +20,6 @@ const RATE_SECONDS = 10;
 const SAT_SECONDS = 5;
 const SAT_PAIRS = Math.min(PAIRS, 500);
 const WINDOW = 8;
-const BIN = process.env.TV_BENCH_BIN ?? 'build/release/televisitd';
-const PASSWORD = 'Correct-Horse-Battery-9';
 const TICK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -139,38 +138,18 @@ async function measure(name, pid, pairs, counter, rss0) {
   };
 }
 
-function api(port, ca, agent, method, path, body, cookie) {
-  return new Promise((resolve, reject) => {
-    const headers = { 'content-type': 'application/json' };
-    if (cookie) headers.cookie = `__Host-tv_session=${cookie}`;
-    const req = request({ host: '127.0.0.1', port, path, method, ca, headers, agent, servername: 'localhost' }, (res) => {
-      let t = '';
-      res.on('data', (d) => { t += d; });
-      res.on('end', () => resolve({ status: res.statusCode, json: JSON.parse(t), setCookie: res.headers['set-cookie']?.[0] }));
-    });
-    req.on('error', reject);
-    req.end(JSON.stringify(body));
-  });
-}
-
+// televisitd through the server tests' helpers (tests/server/lib.mjs); the script sets TV_BIN to the
+// Release build.
 async function benchTelevisitd() {
-  const dataDir = mkdtempSync(join(tmpdir(), 'tv-bench-'));
   const webRoot = mkdtempSync(join(tmpdir(), 'tv-bench-web-'));   /* the bench serves no page */
-  const port = 30000 + Math.floor(Math.random() * 20000);
-  const proc = spawn(BIN, ['--port', String(port), '--data-dir', dataDir, '--pwhash-mem-mib', '19', '--auth-per-minute', '100000', '--web-root', webRoot],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
-  await waitFor(proc, 'listening on', 'televisitd');
-  const ca = readFileSync(join(dataDir, 'tls-cert.pem'));
-  const add = spawnSync(BIN, ['user', 'add', 'bench@example.org', '--data-dir', dataDir, '--pwhash-mem-mib', '19'],
-    { input: `${PASSWORD}\n`, encoding: 'utf8' });
-  if (add.status !== 0) throw new Error(add.stderr);
+  const server = await startServer({ args: ['--auth-per-minute', '100000', '--web-root', webRoot] });
+  const { proc, port, ca } = server;
   const agent = new Agent({ keepAlive: true, maxSockets: 4 });
-  const login = await api(port, ca, agent, 'POST', '/api/login', { email: 'bench@example.org', password: PASSWORD });
-  const cookie = /__Host-tv_session=([^;]+)/.exec(login.setCookie)[1];
+  const cookie = await clinician(server, 'bench@example.org');
   process.stdout.write(`televisitd: creating ${PAIRS} visits...\n`);
   const visits = [];
   await pool(PAIRS, 4, async (i) => {
-    const r = await api(port, ca, agent, 'POST', '/api/visits', {}, cookie);
+    const r = await api(server, 'POST', '/api/visits', {}, { cookie, agent });
     visits[i] = { id: r.json.id, token: r.json.link.split('/v/')[1] };
   });
   const rss0 = rssKb(proc.pid);
@@ -196,10 +175,9 @@ async function benchTelevisitd() {
   });
   const r = await measure('televisitd (C, libwebsockets+libev)', proc.pid, pairs, counter, rss0);
   agent.destroy();
-  proc.kill('SIGTERM');
-  await new Promise((res) => proc.once('exit', res));
+  await server.stop();
   rmSync(webRoot, { recursive: true, force: true });
-  return { r, dataDir };
+  return { r, server };
 }
 
 async function benchReference(certDir) {
@@ -228,9 +206,9 @@ async function benchReference(certDir) {
   return r;
 }
 
-const { r: ours, dataDir } = await benchTelevisitd();
-const ref = await benchReference(dataDir);
-rmSync(dataDir, { recursive: true, force: true });
+const { r: ours, server } = await benchTelevisitd();
+const ref = await benchReference(server.dataDir);   // the same certificate
+server.remove();
 
 const f = (x, d = 1) => x.toFixed(d);
 console.log(`\nbench:signaling: ${PAIRS * 2} WSS connections in ${PAIRS} pairs; ${RATE} msg/s for ${RATE_SECONDS} s; then ${SAT_PAIRS} pairs x ${WINDOW} in flight for ${SAT_SECONDS} s\n`);

@@ -4,8 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh   # the server alone: the bench serves no web page, so no wasm build
-cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >build/release.configure.log 2>&1 ||
-  { cat build/release.configure.log; exit 1; }
-cmake --build build/release --target televisitd -j"$(nproc)" -- --no-print-directory >/dev/null
+bash scripts/release.sh
 ulimit -n "$(ulimit -Hn)"
-exec node bench/signaling.mjs
+TV_BIN=build/release/televisitd exec node bench/signaling.mjs

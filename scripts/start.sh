@@ -6,10 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh
-cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >build/release.configure.log 2>&1 ||
-  { cat build/release.configure.log; exit 1; }
-cmake --build build/release --target televisitd -j"$(nproc)" -- --no-print-directory 2>&1 |
-  { grep -vE '^\[ *[0-9]+%\]' || true; }
+bash scripts/release.sh
 
 # TURN: coturn on loopback with a generated secret, when it is installed and nothing else is configured.
 # The secret stays in the data directory (0600) and reaches televisitd through its environment, not

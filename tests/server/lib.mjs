@@ -56,14 +56,15 @@ export async function startServer({ args = [], dataDir = mkdtempSync(join(tmpdir
 
 // One API call. cookie: the session token; the answer's Set-Cookie token comes back as .cookie.
 // servername: the TLS name checked against the certificate (undefined: the address itself, so the IP SAN).
-export function api(server, method, path, body, { cookie, origin, contentType = 'application/json', raw, servername = 'localhost' } = {}) {
+// agent: a keep-alive https.Agent for many calls (the benchmark's setup).
+export function api(server, method, path, body, { cookie, origin, contentType = 'application/json', raw, servername = 'localhost', agent } = {}) {
   return new Promise((resolve, reject) => {
     const headers = {};
     if (body !== undefined || raw !== undefined) headers['content-type'] = contentType;
     if (cookie) headers.cookie = `__Host-tv_session=${cookie}`;
     if (origin) headers.origin = origin;
     const req = request({ host: '127.0.0.1', port: server.port, path, method, ca: server.ca, headers,
-      servername }, (res) => {
+      servername, agent }, (res) => {
       let text = '';
       res.on('data', (d) => { text += d; });
       res.on('end', () => {
