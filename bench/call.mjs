@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { chromium } from '@playwright/test';
 import { startStack, contextOptions, PASSWORD } from '../e2e/stack.mjs';
+import { signIn, patientToWaitingRoom, waitCall } from '../e2e/visit-helpers.mjs';
 
 const CALLS = Number(process.env.TV_BENCH_CALLS || 10);
 const ARGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -76,9 +77,7 @@ async function televisit(browser, stack) {
   stack.addUser('bench@example.org');
   const docCtx = await browser.newContext(contextOptions);
   const doc = await docCtx.newPage();
-  await doc.goto(`${stack.origin}/`);
-  await doc.evaluate(async (pw) => fetch('/api/login', { method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email: 'bench@example.org', password: pw }) }), PASSWORD);
+  await signIn(doc, stack, 'bench@example.org', PASSWORD);   // the QA suite's steps, checks included
   const patientSide = [];
   const clinicianSide = [];
   for (let i = 0; i < CALLS; i++) {
@@ -90,11 +89,7 @@ async function televisit(browser, stack) {
     const patCtx = await browser.newContext(contextOptions);
     const pat = await patCtx.newPage();
     await pat.goto(link);
-    await pat.locator('#patient-name').fill(`Patient ${i}`);
-    await pat.locator('#consent').check();
-    await pat.locator('form button[type=submit]').click();
-    await pat.locator('#join').click({ timeout: 15000 });
-    await until(pat, () => window.__televisit?.call?.state === 'waiting');
+    await patientToWaitingRoom(pat, null, `Patient ${i}`);
     await doc.locator('#waiting-list li button.admit').waitFor();
     await doc.evaluate(ARM);
     await pat.evaluate(ARM);
@@ -106,7 +101,7 @@ async function televisit(browser, stack) {
     clinicianSide.push(tDoc - t0);
     patientSide.push(tPat - t0);
     await doc.locator('#end-visit').click();
-    await until(pat, () => window.__televisit.call.state === 'ended');
+    await waitCall(pat, 'ended');
     await patCtx.close();
   }
   await docCtx.close();
@@ -119,7 +114,7 @@ try {
   const ref = await reference(browser, stack);
   const tv = await televisit(browser, stack);
   const row = (name, xs) => `${name.padEnd(52)}${String(q(xs, 0.5)).padStart(6)} ms ${String(q(xs, 0.9)).padStart(6)} ms`;
-  console.log(`\ncall setup, ${CALLS} calls each, loopback, headless Chromium (median, p90)`);
+  console.log(`\ncall setup, ${CALLS} calls each, loopback, headless Chromium ${browser.version()}, node ${process.version} (median, p90)`);
   console.log(row('admit -> first remote frame, patient side', tv.patientSide));
   console.log(row('admit -> first remote frame, clinician side', tv.clinicianSide));
   console.log(row('reference: bare RTCPeerConnection pair, one page', ref));
