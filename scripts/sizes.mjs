@@ -9,7 +9,11 @@ import { gzipSync } from 'node:zlib';
 const dir = process.argv[2];
 const TARGET_KB = 300;
 const kb = (n) => `${(n / 1024).toFixed(1)} KiB`.padStart(10);
-const gz = (f) => gzipSync(readFileSync(f), { level: 9 }).length;
+const gzCache = new Map();   // each file compressed once, however many pages count it
+const gz = (f) => {
+  if (!gzCache.has(f)) gzCache.set(f, gzipSync(readFileSync(f), { level: 9 }).length);
+  return gzCache.get(f);
+};
 
 function walk(d) {
   return readdirSync(d).flatMap((n) => (statSync(join(d, n)).isDirectory() ? walk(join(d, n)) : [join(d, n)]));
