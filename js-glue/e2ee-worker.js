@@ -8,7 +8,11 @@ const CODEC = { audio: 1, video: 2 };        // tv_media_codec: Opus, VP8
 const STAT_NAMES = ['encrypted', 'decrypted', 'failAuth', 'failReplay', 'failKid', 'failHeader',
   'failShort', 'failOther', 'sendKid', 'recvKid', 'sendDropped'];
 
-const wasm = createTelevisitMedia();
+// The module, with libsodium's random source readied once.
+const wasm = createTelevisitMedia().then((mod) => {
+  if (mod._tv_init() !== 0) throw new Error('no secure random source');
+  return mod;
+});
 let m = null;        // the module, once loaded
 let call = 0;        // tv_worker call object
 let role = 0;
@@ -72,8 +76,7 @@ function withBytes(bytesList, fn) {
 
 function publicKey() {
   return withBytes([new Uint8Array(32)], ([[p]]) => {
-    const rc = m._tv_worker_call_public_key(call, p);
-    if (rc !== 0) throw new Error(m.UTF8ToString(m._tv_err_name(rc)));
+    check(m._tv_worker_call_public_key(call, p));
     return m.HEAPU8.slice(p, p + 32);
   });
 }
@@ -117,7 +120,6 @@ async function handle(msg) {
     // Commit, then reveal (see tv_worker.h): the C side refuses any step out of order.
     case 'init': {                               // { role: 0 patient | 1 clinician, suite }
       if (call) m._tv_worker_call_free(call);
-      if (m._tv_init() !== 0) throw new Error('no secure random source');
       call = m._tv_worker_call_new(msg.role, msg.suite);
       if (!call) throw new Error('cannot create the call');
       role = msg.role;

@@ -33,11 +33,11 @@ export class E2ee {
     };
   }
 
-  request(type, data = {}, transfer = []) {
+  request(type, data = {}) {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ ...data, type, id }, transfer);
+      this.worker.postMessage({ ...data, type, id });
     });
   }
 
