@@ -278,7 +278,7 @@ test('in French from end to end: the patient by browser language, the clinician 
   await doc.context.close();
 });
 
-test('screen sharing replaces the camera in the encrypted sender: frames stay encrypted and decode', async ({ browser }, testInfo) => {
+test('screen sharing and a camera switch replace the track in the encrypted sender: frames stay encrypted and decode', async ({ browser }, testInfo) => {
   test.setTimeout(60_000);
   const { doc, pat } = await connectedCall(browser, testInfo, 'share@example.org');
   await expectDecoding(pat.page);
@@ -298,6 +298,21 @@ test('screen sharing replaces the camera in the encrypted sender: frames stay en
   await doc.page.locator('#toggle-screen').click();
   await expect(doc.page.locator('#toggle-screen')).toHaveText('Share screen');
   await expect.poll(() => pat.page.evaluate(() => window.__televisit.call.info.peerMedia?.screen)).toBe(false);
+  // A camera switch (the fake device has one camera: the switch reopens it, a new track all the same)
+  // goes into the same transformed sender: still encrypted, still decoded.
+  const oldTrack = await doc.page.evaluate(() => window.__televisit.call.local.getVideoTracks()[0].id);
+  const enc = await doc.page.evaluate(async () => (await window.__televisit.call.stats()).worker.video.encrypted);
+  const dec = await pat.page.evaluate(async () => (await window.__televisit.call.stats()).video.framesDecoded);
+  await doc.page.evaluate(async () => {
+    const c = window.__televisit.call;
+    await c.switchDevice('video', c.local.getVideoTracks()[0].getSettings().deviceId);
+  });
+  expect(await doc.page.evaluate(() => window.__televisit.call.local.getVideoTracks()[0].id)).not.toBe(oldTrack);
+  await expect.poll(async () => doc.page.evaluate(async () => (await window.__televisit.call.stats()).worker.video.encrypted),
+    { timeout: 10_000 }).toBeGreaterThan(enc + 30);
+  await expect.poll(async () => pat.page.evaluate(async () => (await window.__televisit.call.stats()).video.framesDecoded),
+    { timeout: 10_000 }).toBeGreaterThan(dec + 30);
+  expect((await pat.page.evaluate(() => window.__televisit.call.stats())).worker.video.failAuth).toBe(0);
   await pat.context.close();
   await doc.context.close();
 });
