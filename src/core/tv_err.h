@@ -51,7 +51,17 @@
     X(TV_ERR_CONFLICT,          -110, "conflict") \
     X(TV_ERR_BUSY,              -111, "busy") \
     X(TV_ERR_STORAGE,           -112, "storage_failed") \
-    X(TV_ERR_TOTP_REQUIRED,     -113, "totp_required")
+    X(TV_ERR_TOTP_REQUIRED,     -113, "totp_required") \
+    X(TV_ERR_JWT_FORMAT,        -120, "jwt_malformed") \
+    X(TV_ERR_JWT_ALG,           -121, "jwt_alg_unsupported") \
+    X(TV_ERR_JWT_KEY,           -122, "jwt_unknown_key") \
+    X(TV_ERR_JWT_SIGNATURE,     -123, "jwt_bad_signature") \
+    X(TV_ERR_JWT_EXPIRED,       -124, "jwt_expired") \
+    X(TV_ERR_JWT_TIME,          -125, "jwt_bad_time") \
+    X(TV_ERR_JWT_ISSUER,        -126, "jwt_wrong_issuer") \
+    X(TV_ERR_JWT_AUDIENCE,      -127, "jwt_wrong_audience") \
+    X(TV_ERR_JWT_NONCE,         -128, "jwt_wrong_nonce") \
+    X(TV_ERR_JWT_CLAIM,         -129, "jwt_missing_claim")
 
 typedef enum tv_err {
     TV_OK = 0,
