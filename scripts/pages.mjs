@@ -1,4 +1,4 @@
-// Writes the four HTML pages from web/page.html into the web root: they differ only in their title
+// Writes the HTML pages from web/page.html into the web root: they differ only in their title
 // key and their module, so one template serves them all.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ const PAGES = {
   'visit.html': ['title.visit', 'patient'],       // served at /v/TOKEN
   'activate.html': ['title.activate', 'activate'], // mailed links
   'reset.html': ['title.reset', 'reset'],
+  'sso-done.html': ['title.sso', 'sso-done'],   // where a single sign-on popup lands
 };
 
 const [src, out] = process.argv.slice(2);

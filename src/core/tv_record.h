@@ -23,6 +23,7 @@ enum tv_record_purpose {
     TV_RECORD_CACHE = 5,
     TV_RECORD_VISIT_LABEL = 6,
     TV_RECORD_CACHE_SHARE = 7,   /* the per-user share of the browser cache key */
+    TV_RECORD_SSO = 8,           /* derives the PKCE verifier and nonce of a pending single sign-on */
 };
 
 int tv_record_subkey(const uint8_t master[TV_RECORD_KEYBYTES], uint64_t purpose, uint8_t out[TV_RECORD_KEYBYTES]);

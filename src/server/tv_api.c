@@ -415,13 +415,18 @@ static int sessions_delete_user(tv_store *st, int64_t uid, const uint8_t *except
 
 int tv_api_cookie_token(const char *h, char *out, size_t out_size)
 {
-    const size_t nlen = sizeof TV_API_COOKIE - 1;
+    return tv_api_cookie_named(h, TV_API_COOKIE, out, out_size);
+}
+
+int tv_api_cookie_named(const char *h, const char *name, char *out, size_t out_size)
+{
+    const size_t nlen = strlen(name);
     for (const char *p = h; p && *p;) {
         while (*p == ' ' || *p == ';')
             p++;
         const char *end = strchr(p, ';');
         size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len == nlen + 1 + TV_TOKEN_CHARS && strncmp(p, TV_API_COOKIE "=", nlen + 1) == 0 &&
+        if (len == nlen + 1 + TV_TOKEN_CHARS && strncmp(p, name, nlen) == 0 && p[nlen] == '=' &&
             tv_token_check(p + nlen + 1, TV_TOKEN_CHARS) == 0 && out_size >= TV_TOKEN_STRBYTES) {
             memcpy(out, p + nlen + 1, TV_TOKEN_CHARS);
             out[TV_TOKEN_CHARS] = '\0';
@@ -808,7 +813,17 @@ static cJSON *me_json(tv_api *api, tv_store *st, const user *u)
     cJSON_AddBoolToObject(o, "is_admin", u->is_admin);
     cJSON_AddBoolToObject(o, "must_enroll_totp", api->cfg->require_2fa && !u->totp_enabled);
     cJSON_AddStringToObject(o, "ip_allow", u->ip_allow);
-    sqlite3_stmt *q = prep(st, "SELECT count(*) FROM recovery_codes WHERE user_id = ? AND used_ms IS NULL");
+    /* no password: an account single sign-on provisioned (settings offer no password change) */
+    cJSON_AddBoolToObject(o, "has_password", u->pw_hash[0] != '\0');
+    cJSON *links = cJSON_AddArrayToObject(o, "sso");
+    sqlite3_stmt *q = prep(st, "SELECT DISTINCT provider FROM sso_links WHERE user_id = ? ORDER BY provider");
+    if (q) {
+        sqlite3_bind_int64(q, 1, u->id);
+        while (sqlite3_step(q) == SQLITE_ROW)
+            cJSON_AddItemToArray(links, cJSON_CreateString((const char *)sqlite3_column_text(q, 0)));
+        sqlite3_finalize(q);
+    }
+    q = prep(st, "SELECT count(*) FROM recovery_codes WHERE user_id = ? AND used_ms IS NULL");
     int left = 0;
     if (q) {
         sqlite3_bind_int64(q, 1, u->id);
@@ -1776,6 +1791,13 @@ static int do_policy(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_res
     cJSON_AddNumberToObject(o, "min_score", api->policy.min_score);
     cJSON_AddNumberToObject(o, "session_idle_s", api->cfg->session_idle_min * 60);
     cJSON_AddBoolToObject(o, "require_2fa", api->cfg->require_2fa);
+    cJSON *sso = cJSON_AddArrayToObject(o, "sso");
+    for (int i = 0; i < api->oidc.n; i++) {
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "id", api->oidc.p[i].id);
+        cJSON_AddStringToObject(p, "name", api->oidc.p[i].name);
+        cJSON_AddItemToArray(sso, p);
+    }
     /* the EHR origins allowed to frame us (CSP frame-ancestors): the embed bridge talks to these only */
     cJSON *origins = cJSON_AddArrayToObject(o, "embed_origins");
     const char *f = api->cfg->frame_ancestors;
@@ -1792,6 +1814,442 @@ static int do_policy(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_res
     return reply_json(rs, 200, o);
 }
 
+/* ---- single sign-on (OpenID Connect, SMART on FHIR EHR launch) ---- */
+
+static void redirect_uri(tv_api *api, char *out, size_t size)
+{
+    snprintf(out, size, "%s/api/sso/callback", api->public_url);
+}
+
+static int reply_redirect(tv_api_resp *rs, const char *where)
+{
+    rs->status = 303;
+    snprintf(rs->location, sizeof rs->location, "%s", where);
+    rs->content_type = "application/json";
+    rs->body = strdup("{}");
+    rs->body_len = rs->body ? 2 : 0;
+    return rs->body ? 0 : TV_ERR_NOMEM;
+}
+
+/* The value of name in a query string, as libwebsockets gives it (arguments joined by '&'). */
+static int query_param(const char *query, const char *name, char *out, size_t size)
+{
+    size_t n = strlen(name);
+    for (const char *p = query; p && *p;) {
+        size_t len = strcspn(p, "&");
+        if (len > n && strncmp(p, name, n) == 0 && p[n] == '=') {
+            if (len - n - 1 >= size)
+                return TV_ERR_TOO_LONG;
+            memcpy(out, p + n + 1, len - n - 1);
+            out[len - n - 1] = '\0';
+            return 0;
+        }
+        p += len;
+        p += *p == '&';
+    }
+    return TV_ERR_NOT_FOUND;
+}
+
+static void sso_audit_failure(tv_store *st, const tv_api_req *rq, int64_t uid, const char *provider, const char *reason)
+{
+    char extra[160];
+    snprintf(extra, sizeof extra, "{\"method\":\"sso\",\"provider\":\"%s\",\"reason\":\"%s\"}", provider, reason);
+    audit(st, rq, "sso_failure", uid, NULL, "single sign-on refused", extra);
+}
+
+static void sso_key(tv_store *st, uint8_t key[32])
+{
+    tv_record_subkey(st->master, TV_RECORD_SSO, key);
+}
+
+/* A new pending sign-in: its state (in the authorization URL), and the authorization URL. bind:
+ * the browser cookie it is tied to (redirect, link, launch); handle: the popup's claim ticket. */
+static int sso_flow_create(tv_api *api, tv_store *st, const tv_api_req *rq, int idx, const char *mode, int64_t link_uid,
+                           const char *launch, tv_api_resp *rs, char *url, size_t url_size, char handle[TV_TOKEN_STRBYTES])
+{
+    char state[TV_TOKEN_STRBYTES], bind[TV_TOKEN_STRBYTES], verifier[44], challenge[44], nonce[44], redir[TV_CONFIG_STR + 64];
+    uint8_t sh[TV_TOKEN_HASHBYTES], bh[TV_TOKEN_HASHBYTES], hh[TV_TOKEN_HASHBYTES], key[32];
+    int popup = strcmp(mode, "popup") == 0;
+    if (tv_token_generate(state, sizeof state) != 0 || tv_token_hash(state, TV_TOKEN_CHARS, sh, sizeof sh) != 0 ||
+        tv_token_generate(bind, sizeof bind) != 0 || tv_token_hash(bind, TV_TOKEN_CHARS, bh, sizeof bh) != 0 ||
+        tv_token_generate(handle, TV_TOKEN_STRBYTES) != 0 || tv_token_hash(handle, TV_TOKEN_CHARS, hh, sizeof hh) != 0)
+        return TV_ERR_INVALID;
+    sso_key(st, key);
+    tv_oidc_derive(key, state, verifier, challenge, nonce);
+    sodium_memzero(key, sizeof key);
+    redirect_uri(api, redir, sizeof redir);
+    int rc = tv_oidc_auth_url(&api->oidc, idx, redir, state, nonce, challenge, launch, rq->now_ms, url, url_size);
+    sodium_memzero(verifier, sizeof verifier);
+    if (rc == 0) {
+        sqlite3_stmt *q = prep(st, "INSERT INTO sso_flows (state_hash, bind_hash, handle_hash, provider, mode, link_uid,"
+                                   " created_ms, expires_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+        if (q) {
+            sqlite3_bind_blob(q, 1, sh, sizeof sh, SQLITE_TRANSIENT);
+            if (popup)
+                sqlite3_bind_blob(q, 3, hh, sizeof hh, SQLITE_TRANSIENT);
+            else
+                sqlite3_bind_blob(q, 2, bh, sizeof bh, SQLITE_TRANSIENT);
+            sqlite3_bind_text(q, 4, api->oidc.p[idx].id, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(q, 5, mode, -1, SQLITE_STATIC);
+            if (link_uid)
+                sqlite3_bind_int64(q, 6, link_uid);
+            sqlite3_bind_int64(q, 7, rq->now_ms);
+            sqlite3_bind_int64(q, 8, rq->now_ms + TV_API_SSO_FLOW_MS);
+        }
+        rc = run(q);
+        /* expired flows go when new ones come: the table stays the size of ten minutes of sign-ins */
+        exec_id(st, "DELETE FROM sso_flows WHERE expires_ms < ?", rq->now_ms - TV_API_SSO_FLOW_MS);
+    }
+    if (rc == 0 && !popup)
+        snprintf(rs->set_cookie, sizeof rs->set_cookie,
+                 TV_API_SSO_COOKIE "=%s; Path=/; Secure; HttpOnly; SameSite=None; Partitioned; Max-Age=%lld", bind,
+                 (long long)(TV_API_SSO_FLOW_MS / 1000));
+    sodium_memzero(state, sizeof state);
+    sodium_memzero(bind, sizeof bind);
+    return rc;
+}
+
+static int do_sso_start(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
+{
+    static const body_field f[] = { { "provider", B_STR, 31, 1 }, { "mode", B_STR, 8, 1 }, { 0 } };
+    cJSON *b;
+    if (read_body(rq, f, &b, rs) != 0)
+        return 0;
+    const char *mode = str_of(b, "mode");
+    int idx, rc;
+    user u = { 0 };
+    if (strcmp(mode, "redirect") != 0 && strcmp(mode, "popup") != 0 && strcmp(mode, "link") != 0) {
+        rc = reply_error(rs, 400, TV_ERR_MSG_FIELD_VALUE, "\"mode\" is redirect, popup or link.");
+    } else if (tv_oidc_find(&api->oidc, str_of(b, "provider"), &idx) != 0) {
+        rc = reply_error(rs, 404, TV_ERR_NOT_FOUND, "There is no such sign-in provider.");
+    } else if (strcmp(mode, "link") == 0 && authed(api, st, rq, rs, &u, 1) != 0) {
+        rc = 0;   /* linking is for a signed-in clinician: the 401 is in rs */
+    } else {
+        char url[2048], handle[TV_TOKEN_STRBYTES];
+        rc = sso_flow_create(api, st, rq, idx, mode, u.id, NULL, rs, url, sizeof url, handle);
+        if (rc == 0) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "url", url);
+            if (strcmp(mode, "popup") == 0)
+                cJSON_AddStringToObject(o, "handle", handle);
+            rc = reply_json(rs, 200, o);
+        } else {
+            rs->set_cookie[0] = '\0';
+            rc = rc == TV_ERR_BUSY ? reply_error(rs, 502, TV_ERR_BUSY, "The sign-in provider cannot be reached. Try again.")
+                                   : reply_storage(rs);
+        }
+        sodium_memzero(handle, sizeof handle);
+    }
+    json_free_wiped(b);
+    wipe_user(&u);
+    return rc;
+}
+
+/* SMART on FHIR EHR launch: GET /launch?iss=FHIR_BASE&launch=HANDLE, from the EHR (often in its
+ * frame). Only a FHIR base named in the providers file is followed: anything else could send a
+ * clinician to a look-alike sign-in page. */
+static int do_launch(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
+{
+    char iss[TV_OIDC_URL], launch[512], url[2048], handle[TV_TOKEN_STRBYTES];
+    int idx;
+    if (query_param(rq->query, "iss", iss, sizeof iss) != 0 || query_param(rq->query, "launch", launch, sizeof launch) != 0 ||
+        launch[0] == '\0') {
+        sso_audit_failure(st, rq, 0, "", "launch_malformed");
+        return reply_redirect(rs, "/#sso_error=sso_launch");
+    }
+    if (tv_oidc_find_fhir(&api->oidc, iss, &idx) != 0) {
+        sso_audit_failure(st, rq, 0, "", "unknown_ehr");
+        return reply_redirect(rs, "/#sso_error=sso_unknown_ehr");
+    }
+    int rc = sso_flow_create(api, st, rq, idx, "launch", 0, launch, rs, url, sizeof url, handle);
+    sodium_memzero(handle, sizeof handle);
+    if (rc != 0) {
+        rs->set_cookie[0] = '\0';
+        sso_audit_failure(st, rq, 0, api->oidc.p[idx].id, tv_err_name(rc));
+        return reply_redirect(rs, "/#sso_error=sso_unreachable");
+    }
+    return reply_redirect(rs, url);
+}
+
+/* Who the identity is here: a linked account, or a new one when the provider provisions. A SMART
+ * provider names the clinician by fhirUser. */
+static int sso_resolve(tv_store *st, const tv_api_req *rq, const tv_oidc_provider *p,
+                       const tv_oidc_identity *id, int64_t *uid, const char **reason)
+{
+    const char *subject = p->fhir_base[0] ? id->fhir_user : id->subject;
+    if (subject[0] == '\0')
+        return *reason = "no_fhir_user", TV_ERR_JWT_CLAIM;
+    sqlite3_stmt *q = prep(st, "SELECT user_id FROM sso_links WHERE issuer = ? AND subject = ?");
+    if (q == NULL)
+        return TV_ERR_STORAGE;
+    sqlite3_bind_text(q, 1, id->issuer, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(q, 2, subject, -1, SQLITE_TRANSIENT);
+    int found = sqlite3_step(q) == SQLITE_ROW;
+    if (found)
+        *uid = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    if (found)
+        return 0;
+    /* Provisioning goes by a verified e-mail that no account has yet: an existing account is only
+     * linked by its owner, signed in, so a provider cannot take over an account by its address. */
+    if (!p->auto_provision)
+        return *reason = "not_linked", TV_ERR_NOT_FOUND;
+    if (!id->email_verified || tv_mail_address_ok(id->email, strlen(id->email)) != 0)
+        return *reason = "no_verified_email", TV_ERR_NOT_FOUND;
+    user u;
+    if (user_by_email(st, id->email, &u) == 0) {
+        wipe_user(&u);
+        return *reason = "account_exists", TV_ERR_CONFLICT;
+    }
+    int rc = begin(st);
+    if (rc == 0)   /* no password: one that never verifies ("" is not an Argon2id string) */
+        rc = insert_user(st, id->email, "", "active", 0, rq->now_ms, uid);
+    if (rc == 0) {
+        q = prep(st, "INSERT INTO sso_links (issuer, subject, user_id, provider, created_ms) VALUES (?, ?, ?, ?, ?)");
+        if (q) {
+            sqlite3_bind_text(q, 1, id->issuer, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(q, 2, subject, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(q, 3, *uid);
+            sqlite3_bind_text(q, 4, p->id, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(q, 5, rq->now_ms);
+        }
+        rc = run(q);
+    }
+    if ((rc = commit(st, rc)) != 0)
+        return TV_ERR_STORAGE;
+    char extra[96];
+    snprintf(extra, sizeof extra, "{\"provider\":\"%s\"}", p->id);
+    audit(st, rq, "account_created", *uid, NULL, "account provisioned by single sign-on", extra);
+    return 0;
+}
+
+static int sso_link(tv_store *st, const tv_api_req *rq, const tv_oidc_provider *p, const tv_oidc_identity *id, int64_t uid,
+                    const char **reason)
+{
+    const char *subject = p->fhir_base[0] ? id->fhir_user : id->subject;
+    if (subject[0] == '\0')
+        return *reason = "no_fhir_user", TV_ERR_JWT_CLAIM;
+    sqlite3_stmt *q = prep(st, "INSERT INTO sso_links (issuer, subject, user_id, provider, created_ms) VALUES (?, ?, ?, ?, ?)"
+                               " ON CONFLICT (issuer, subject) DO UPDATE SET created_ms = created_ms WHERE user_id = excluded.user_id");
+    if (q) {
+        sqlite3_bind_text(q, 1, id->issuer, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(q, 2, subject, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(q, 3, uid);
+        sqlite3_bind_text(q, 4, p->id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(q, 5, rq->now_ms);
+    }
+    int rc = run(q);
+    if (rc == 0 && sqlite3_changes(st->db) == 0)   /* linked to another clinician already */
+        return *reason = "linked_elsewhere", TV_ERR_CONFLICT;
+    if (rc != 0)
+        return rc;
+    char extra[96];
+    snprintf(extra, sizeof extra, "{\"provider\":\"%s\"}", p->id);
+    audit(st, rq, "sso_linked", uid, NULL, "single sign-on identity linked", extra);
+    return 0;
+}
+
+/* The provider sends the browser back here with ?code&state (or ?error&state). The flow is taken
+ * once, before anything else: a second visit of the same address finds it used. */
+static int do_sso_callback(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
+{
+    char state[TV_TOKEN_STRBYTES + 8], code[1024], iss[TV_OIDC_URL], where[256];
+    uint8_t sh[TV_TOKEN_HASHBYTES];
+    if (query_param(rq->query, "state", state, sizeof state) != 0 || tv_token_hash(state, strlen(state), sh, sizeof sh) != 0) {
+        sso_audit_failure(st, rq, 0, "", "state_malformed");
+        return reply_redirect(rs, "/#sso_error=sso_state");
+    }
+    char provider[32] = "", mode[12] = "";
+    int64_t link_uid = 0, expires = 0;
+    uint8_t bind_hash[TV_TOKEN_HASHBYTES];
+    int has_bind = 0, rc = begin(st);
+    sqlite3_stmt *q = rc == 0 ? prep(st, "SELECT provider, mode, coalesce(link_uid, 0), expires_ms, bind_hash FROM sso_flows"
+                                         " WHERE state_hash = ? AND status = 'pending'")
+                              : NULL;
+    int found = 0;
+    if (q) {
+        sqlite3_bind_blob(q, 1, sh, sizeof sh, SQLITE_TRANSIENT);
+        if (sqlite3_step(q) == SQLITE_ROW) {
+            found = 1;
+            snprintf(provider, sizeof provider, "%s", (const char *)sqlite3_column_text(q, 0));
+            snprintf(mode, sizeof mode, "%s", (const char *)sqlite3_column_text(q, 1));
+            link_uid = sqlite3_column_int64(q, 2);
+            expires = sqlite3_column_int64(q, 3);
+            if ((has_bind = sqlite3_column_bytes(q, 4) == sizeof bind_hash))
+                memcpy(bind_hash, sqlite3_column_blob(q, 4), sizeof bind_hash);
+        }
+        sqlite3_finalize(q);
+    }
+    if (found) {   /* single use, whatever follows */
+        q = prep(st, "UPDATE sso_flows SET status = 'failed' WHERE state_hash = ?");
+        if (q)
+            sqlite3_bind_blob(q, 1, sh, sizeof sh, SQLITE_TRANSIENT);
+        rc = run(q);
+    }
+    if (commit(st, rc) != 0)
+        return reply_storage(rs);
+    int popup = strcmp(mode, "popup") == 0, idx = 0;
+    const char *fail_page = popup ? "/sso-done.html#error=" : "/#sso_error=";
+    const char *reason = NULL;
+    uint8_t got_bind[TV_TOKEN_HASHBYTES];
+    if (!found)
+        reason = "sso_state";   /* unknown, or used already: a replayed callback */
+    else if (expires < rq->now_ms)
+        reason = "sso_expired";
+    else if (tv_oidc_find(&api->oidc, provider, &idx) != 0)
+        reason = "sso_unknown_provider";
+    else if (!popup && (!has_bind || rq->sso_bind == NULL ||
+                        tv_token_hash(rq->sso_bind, strlen(rq->sso_bind), got_bind, sizeof got_bind) != 0 ||
+                        sodium_memcmp(got_bind, bind_hash, sizeof bind_hash) != 0))
+        reason = "sso_browser";   /* not the browser that began it: login CSRF, or a link passed on */
+    else if (query_param(rq->query, "error", code, sizeof code) == 0)
+        reason = "sso_denied";
+    else if (query_param(rq->query, "iss", iss, sizeof iss) == 0 && strcmp(iss, api->oidc.p[idx].issuer) != 0)
+        reason = "sso_issuer";  /* RFC 9207: an answer from another provider (mix-up) */
+    else if (query_param(rq->query, "code", code, sizeof code) != 0 || code[0] == '\0')
+        reason = "sso_state";
+    if (reason) {
+        sso_audit_failure(st, rq, 0, provider, reason);
+        snprintf(where, sizeof where, "%s%s", fail_page, reason);
+        return reply_redirect(rs, where);
+    }
+    const tv_oidc_provider *p = &api->oidc.p[idx];
+    char verifier[44], challenge[44], nonce[44], redir[TV_CONFIG_STR + 64];
+    uint8_t key[32];
+    sso_key(st, key);
+    tv_oidc_derive(key, state, verifier, challenge, nonce);
+    sodium_memzero(key, sizeof key);
+    redirect_uri(api, redir, sizeof redir);
+    tv_oidc_identity id;
+    rc = tv_oidc_exchange(&api->oidc, idx, redir, code, verifier, nonce, rq->now_ms, &id);
+    sodium_memzero(verifier, sizeof verifier);
+    sodium_memzero(code, sizeof code);
+    int64_t uid = 0;
+    if (rc != 0)
+        reason = rc == TV_ERR_UNAUTHORIZED ? "sso_code_refused" : rc == TV_ERR_BUSY ? "sso_unreachable" : tv_err_name(rc);
+    else if (strcmp(mode, "link") == 0)
+        rc = sso_link(st, rq, p, &id, uid = link_uid, &reason);
+    else
+        rc = sso_resolve(st, rq, p, &id, &uid, &reason);
+    user u = { 0 };
+    if (rc == 0 && reason == NULL && (user_by_id(st, uid, &u) != 0 || strcmp(u.status, "active") != 0))
+        reason = "not_active";
+    else if (rc == 0 && reason == NULL && !tv_api_ip_allowed(u.ip_allow, rq->ip))
+        reason = "ip_not_allowed";
+    if (reason || rc != 0) {
+        sso_audit_failure(st, rq, uid, p->id, reason ? reason : tv_err_name(rc));
+        wipe_user(&u);
+        snprintf(where, sizeof where, "%s%s", fail_page, reason ? reason : "sso_failed");
+        return reply_redirect(rs, where);
+    }
+    if (strcmp(mode, "link") == 0) {
+        wipe_user(&u);
+        return reply_redirect(rs, "/#sso_linked");
+    }
+    char extra[200];
+    snprintf(extra, sizeof extra, "{\"method\":\"%s\",\"provider\":\"%s\"}", strcmp(mode, "launch") == 0 ? "smart" : "sso", p->id);
+    if (popup) {
+        /* The frame that began it claims the session with its handle and this result, which only the
+         * popup and its opener learn: a sign-in finished from a link someone was sent is never claimed. */
+        char result[TV_TOKEN_STRBYTES];
+        uint8_t rh[TV_TOKEN_HASHBYTES];
+        rc = tv_token_generate(result, sizeof result) == 0 && tv_token_hash(result, TV_TOKEN_CHARS, rh, sizeof rh) == 0 ? 0 : TV_ERR_INVALID;
+        q = rc == 0 ? prep(st, "UPDATE sso_flows SET status = 'done', user_id = ?, result_hash = ?, expires_ms = ? WHERE state_hash = ?") : NULL;
+        if (q) {
+            sqlite3_bind_int64(q, 1, uid);
+            sqlite3_bind_blob(q, 2, rh, sizeof rh, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(q, 3, rq->now_ms + 120000);
+            sqlite3_bind_blob(q, 4, sh, sizeof sh, SQLITE_TRANSIENT);
+        }
+        rc = run(q);
+        snprintf(where, sizeof where, "/sso-done.html#result=%s", result);
+        sodium_memzero(result, sizeof result);
+        wipe_user(&u);
+        rc = rc == 0 ? reply_redirect(rs, where) : reply_redirect(rs, "/sso-done.html#error=storage_failed");
+        sodium_memzero(where, sizeof where);
+        return rc;
+    }
+    exec_id(st, "UPDATE users SET failures = 0, lockouts = 0 WHERE id = ?", uid);
+    rc = session_create(api, st, rq, uid, "full", rs);
+    wipe_user(&u);
+    if (rc != 0)
+        return reply_redirect(rs, "/#sso_error=storage_failed");
+    audit(st, rq, "sso_success", uid, NULL, "signed in by single sign-on", extra);
+    /* a visit the EHR named opens when it is this clinician's */
+    int own = 0;
+    if (id.visit[0]) {
+        q = prep(st, "SELECT 1 FROM visits WHERE id = ? AND clinician_id = ?");
+        if (q) {
+            sqlite3_bind_text(q, 1, id.visit, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(q, 2, uid);
+            own = sqlite3_step(q) == SQLITE_ROW;
+            sqlite3_finalize(q);
+        }
+    }
+    if (own && strspn(id.visit, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == strlen(id.visit))
+        snprintf(where, sizeof where, "/#visit=%s", id.visit);
+    else
+        snprintf(where, sizeof where, "/");
+    return reply_redirect(rs, where);
+}
+
+static int do_sso_finish(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
+{
+    static const body_field f[] = { { "handle", B_STR, TV_TOKEN_CHARS, 1 }, { "result", B_STR, TV_TOKEN_CHARS, 1 }, { 0 } };
+    cJSON *b;
+    if (read_body(rq, f, &b, rs) != 0)
+        return 0;
+    uint8_t hh[TV_TOKEN_HASHBYTES], rh[TV_TOKEN_HASHBYTES];
+    int ok = tv_token_hash(str_of(b, "handle"), strlen(str_of(b, "handle")), hh, sizeof hh) == 0 &&
+             tv_token_hash(str_of(b, "result"), strlen(str_of(b, "result")), rh, sizeof rh) == 0;
+    json_free_wiped(b);
+    int64_t uid = 0;
+    char provider[32] = "";
+    int rc = begin(st);
+    sqlite3_stmt *q = ok && rc == 0 ? prep(st, "SELECT user_id, provider FROM sso_flows WHERE handle_hash = ? AND result_hash = ?"
+                                               " AND status = 'done' AND expires_ms >= ?")
+                                    : NULL;
+    if (q) {
+        sqlite3_bind_blob(q, 1, hh, sizeof hh, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(q, 2, rh, sizeof rh, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(q, 3, rq->now_ms);
+        if (sqlite3_step(q) == SQLITE_ROW) {
+            uid = sqlite3_column_int64(q, 0);
+            snprintf(provider, sizeof provider, "%s", (const char *)sqlite3_column_text(q, 1));
+        }
+        sqlite3_finalize(q);
+    }
+    if (uid) {
+        q = prep(st, "UPDATE sso_flows SET status = 'claimed' WHERE handle_hash = ?");
+        if (q)
+            sqlite3_bind_blob(q, 1, hh, sizeof hh, SQLITE_TRANSIENT);
+        rc = run(q);
+    }
+    if (commit(st, rc) != 0)
+        return reply_storage(rs);
+    if (uid == 0) {
+        sso_audit_failure(st, rq, 0, provider, "claim_refused");
+        return reply_error(rs, 400, TV_ERR_TOKEN_MISMATCH, "This sign-in is not valid or was already used. Sign in again.");
+    }
+    user u;
+    if (user_by_id(st, uid, &u) != 0)
+        return reply_error(rs, 400, TV_ERR_TOKEN_MISMATCH, "This sign-in is not valid or was already used. Sign in again.");
+    exec_id(st, "UPDATE users SET failures = 0, lockouts = 0 WHERE id = ?", u.id);
+    if (session_create(api, st, rq, u.id, "full", rs) != 0) {
+        wipe_user(&u);
+        return reply_error(rs, 500, TV_ERR_STORAGE, "The server could not sign you in. Try again.");
+    }
+    char extra[120];
+    snprintf(extra, sizeof extra, "{\"method\":\"sso\",\"provider\":\"%s\"}", provider);
+    audit(st, rq, "sso_success", u.id, NULL, "signed in by single sign-on", extra);
+    u.session_created_ms = rq->now_ms;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "next", "done");
+    cJSON_AddItemToObject(o, "user", me_json(api, st, &u));
+    wipe_user(&u);
+    return reply_json(rs, 200, o);
+}
+
 /* ---- routing ---- */
 
 typedef int (*handler)(tv_api *, tv_store *, const tv_api_req *, tv_api_resp *);
@@ -1801,6 +2259,10 @@ static int do_visit_revoke(tv_api *a, tv_store *s, const tv_api_req *q, tv_api_r
 enum { AUTH_LIMITED = 1 };   /* the per-address rate limit applies */
 static const struct route { const char *method, *path; handler fn; int flags; } routes[] = {
     { "GET", "/api/policy", do_policy, 0 },
+    { "POST", "/api/sso/start", do_sso_start, AUTH_LIMITED },
+    { "GET", "/api/sso/callback", do_sso_callback, AUTH_LIMITED },
+    { "POST", "/api/sso/finish", do_sso_finish, AUTH_LIMITED },
+    { "GET", "/launch", do_launch, AUTH_LIMITED },
     { "POST", "/api/register", do_register, AUTH_LIMITED },
     { "POST", "/api/activate", do_activate, AUTH_LIMITED },
     { "POST", "/api/login", do_login, AUTH_LIMITED },
@@ -1875,6 +2337,12 @@ int tv_api_init(tv_api *api, const tv_config *cfg)
     api->policy.min_length = 10;
     if (tv_password_have_strength())
         api->policy.min_score = 3;
+    char err[300];
+    if (tv_oidc_init(&api->oidc, cfg->oidc_providers, cfg->oidc_ca_file, err, sizeof err) != 0) {
+        fprintf(stderr, "televisitd: %s\n", err);
+        tv_oidc_free(&api->oidc);
+        return TV_ERR_INVALID;
+    }
     if (cfg->public_url[0])
         snprintf(api->public_url, sizeof api->public_url, "%s", cfg->public_url);
     else
@@ -1892,6 +2360,7 @@ int tv_api_init(tv_api *api, const tv_config *cfg)
 
 void tv_api_free(tv_api *api)
 {
+    tv_oidc_free(&api->oidc);
     pthread_mutex_destroy(&api->lock);
     sodium_memzero(api, sizeof *api);
 }

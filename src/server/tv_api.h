@@ -11,12 +11,15 @@
 #include <stdint.h>
 
 #include "tv_config.h"
+#include "tv_oidc.h"
 #include "tv_password.h"
 #include "tv_store.h"
 #include "tv_token.h"
 
 #define TV_API_BODY_MAX 16384            /* request bodies; larger ones get 413 before parsing */
 #define TV_API_COOKIE "__Host-tv_session"
+#define TV_API_SSO_COOKIE "__Host-tv_sso"    /* binds a pending single sign-on to the browser that began it */
+#define TV_API_SSO_FLOW_MS (10 * 60 * 1000LL)   /* from the start of a sign-on to its callback */
 #define TV_API_BUCKETS 4096              /* source addresses tracked by the auth rate limit */
 #define TV_API_PHANTOMS 4096             /* unknown e-mails tracked for lockout (no enumeration) */
 #define TV_API_LOCK_FAILURES 5
@@ -37,6 +40,7 @@ typedef struct tv_api_req {
     size_t body_len;
     int64_t now_ms;
     int body_too_large;        /* the front end stopped reading past TV_API_BODY_MAX: answer 413 */
+    const char *sso_bind;      /* the TV_API_SSO_COOKIE's value, or NULL */
 } tv_api_req;
 
 typedef struct tv_api_resp {
@@ -45,6 +49,7 @@ typedef struct tv_api_resp {
     size_t body_len;
     const char *content_type;  /* static string */
     char set_cookie[256];      /* "" for none */
+    char location[2048];       /* a redirect's target (status 302/303), or "" */
     char disposition[96];      /* Content-Disposition for downloads, or "" */
     int retry_after_s;         /* > 0: a Retry-After header */
 } tv_api_resp;
@@ -62,6 +67,7 @@ typedef struct tv_api {
     tv_password_policy policy;
     char dummy_hash[TV_PWHASH_STRBYTES];   /* verified for unknown e-mails, so they take as long */
     char public_url[TV_CONFIG_STR + 32];
+    tv_oidc oidc;                          /* single sign-on providers */
     tv_api_notify_fn notify;
     void *notify_ctx;
     pthread_mutex_t lock;                  /* the two tables below */
@@ -77,8 +83,10 @@ void tv_api_free(tv_api *api);
 int tv_api_handle(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs);
 void tv_api_resp_free(tv_api_resp *rs);
 
-/* The session cookie's token in a Cookie header (out: TV_TOKEN_STRBYTES), 0 or TV_ERR_NOT_FOUND. */
+/* The session cookie's token in a Cookie header (out: TV_TOKEN_STRBYTES), 0 or TV_ERR_NOT_FOUND;
+ * tv_api_cookie_named for another cookie holding a token. */
 int tv_api_cookie_token(const char *cookie_header, char *out, size_t out_size);
+int tv_api_cookie_named(const char *cookie_header, const char *name, char *out, size_t out_size);
 
 /* The user of a full (signed-in, 2FA done) session, for the signaling hub: checks the timeouts, the
  * account's state and IP allow-list, and refreshes the inactivity clock. */

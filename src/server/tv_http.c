@@ -124,7 +124,7 @@ static void answer_reset(tv_http_session *s)
     s->out = NULL;
     s->out_len = s->out_off = 0;
     s->headers_done = 0;
-    s->set_cookie[0] = s->disposition[0] = '\0';
+    s->set_cookie[0] = s->disposition[0] = s->location[0] = '\0';
     s->retry_after_s = 0;
 }
 
@@ -167,12 +167,13 @@ static int send_json(struct lws *wsi, tv_http_session *s, unsigned status, const
 
 static int write_headers(struct lws *wsi, tv_http_session *s)
 {
-    unsigned char buf[LWS_PRE + 3072], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
+    unsigned char buf[LWS_PRE + 6144], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
     char retry[16];
     snprintf(retry, sizeof retry, "%d", s->retry_after_s);
     if (lws_add_http_common_headers(wsi, (unsigned)s->status, s->content_type, s->out_len, &p, end) ||
         security_headers(wsi, http_of(wsi)->csp, 0, 0, &p, end) ||
         (s->set_cookie[0] && add_header(wsi, "set-cookie:", s->set_cookie, &p, end)) ||
+        (s->location[0] && add_header(wsi, "location:", s->location, &p, end)) ||
         (s->disposition[0] && add_header(wsi, "content-disposition:", s->disposition, &p, end)) ||
         (s->retry_after_s > 0 && add_header(wsi, "retry-after:", retry, &p, end)) ||
         lws_finalize_write_http_header(wsi, start, &p, end))
@@ -261,17 +262,33 @@ static void header(struct lws *wsi, enum lws_token_indexes t, char *buf, size_t 
 static int submit_api(struct lws *wsi, tv_http_session *s, const char *method)
 {
     tv_http *h = http_of(wsi);
-    char cookie[2048], session[TV_TOKEN_STRBYTES], ip[64], host[256], origin[300], ctype[128], query[256];
+    char cookie[2048], session[TV_TOKEN_STRBYTES], bind[TV_TOKEN_STRBYTES], ip[64], host[256], origin[300], ctype[128],
+        query[2048];
     tv_api_req rq = { .method = method, .path = s->path, .body = s->in, .body_len = s->in_len };
     const char *c;
     header(wsi, WSI_TOKEN_HTTP_COOKIE, cookie, sizeof cookie, &c);
     rq.session = c && tv_api_cookie_token(c, session, sizeof session) == 0 ? session : NULL;
+    rq.sso_bind = c && tv_api_cookie_named(c, TV_API_SSO_COOKIE, bind, sizeof bind) == 0 ? bind : NULL;
     header(wsi, WSI_TOKEN_HOST, host, sizeof host, &rq.host);
     if (rq.host == NULL)   /* HTTP/2 (browsers over TLS) names the host in :authority */
         header(wsi, WSI_TOKEN_HTTP_COLON_AUTHORITY, host, sizeof host, &rq.host);
     header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof origin, &rq.origin);
     header(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, ctype, sizeof ctype, &rq.content_type);
-    header(wsi, WSI_TOKEN_HTTP_URI_ARGS, query, sizeof query, &rq.query);
+    /* libwebsockets keeps each argument as a fragment (decoded); lws_hdr_copy would join them
+     * without their '&' */
+    size_t qn = 0;
+    char frag[1024];
+    for (int i = 0, n; (n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i)) >= 0; i++) {
+        if (qn + (size_t)n + 2 > sizeof query)
+            break;   /* what does not fit is dropped: the API finds its arguments missing */
+        if (qn)
+            query[qn++] = '&';
+        memcpy(query + qn, frag, (size_t)n);
+        qn += (size_t)n;
+    }
+    query[qn] = '\0';
+    sodium_memzero(frag, sizeof frag);
+    rq.query = qn ? query : NULL;
     lws_get_peer_simple(wsi, ip, sizeof ip);
     rq.ip = ip;
     rq.now_ms = tv_clock_ms();
@@ -283,6 +300,8 @@ static int submit_api(struct lws *wsi, tv_http_session *s, const char *method)
     int rc = tv_jobs_submit(h->jobs, wsi, &rq, &s->job);
     sodium_memzero(cookie, sizeof cookie);
     sodium_memzero(session, sizeof session);
+    sodium_memzero(bind, sizeof bind);
+    sodium_memzero(query, sizeof query);   /* an authorization code */
     request_reset(s);
     if (rc == TV_ERR_BUSY)
         return send_json(wsi, s, HTTP_STATUS_SERVICE_UNAVAILABLE, "busy", "The server is busy. Try again in a moment.");
@@ -300,6 +319,7 @@ void tv_http_jobs_done(tv_http *h)
             answer(wsi, s, job->rs.status ? job->rs.status : 500,
                    job->rs.content_type ? job->rs.content_type : "application/json", job->rs.body, job->rs.body_len);
             snprintf(s->set_cookie, sizeof s->set_cookie, "%s", job->rs.set_cookie);
+            snprintf(s->location, sizeof s->location, "%s", job->rs.location);
             snprintf(s->disposition, sizeof s->disposition, "%s", job->rs.disposition);
             s->retry_after_s = job->rs.retry_after_s;
             job->rs.body = NULL;   /* the session owns it now */
@@ -323,7 +343,8 @@ int tv_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         const char *uri = in;
         int is_get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
         int is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
-        int is_api = strncmp(uri, "/api/", 5) == 0 && http_of(wsi)->jobs != NULL;
+        /* /launch: where an EHR starts a SMART launch (the path the SMART spec's examples use) */
+        int is_api = (strncmp(uri, "/api/", 5) == 0 || strcmp(uri, "/launch") == 0) && http_of(wsi)->jobs != NULL;
         request_reset(s);
         if (is_api && strlen(uri) < sizeof s->path)
             snprintf(s->path, sizeof s->path, "%s", uri);

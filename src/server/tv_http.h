@@ -37,6 +37,7 @@ typedef struct tv_http_session {
     size_t out_len, out_off;
     const char *content_type;
     char set_cookie[256];
+    char location[2048];
     char disposition[96];
     int retry_after_s;
 } tv_http_session;

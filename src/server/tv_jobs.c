@@ -89,7 +89,7 @@ static const char *copy_in(char **p, const char *s)
 int tv_jobs_submit(tv_jobs *j, struct lws *wsi, const tv_api_req *rq, tv_job **out)
 {
     tv_job *job = calloc(1, sizeof *job);
-    size_t n = slen(rq->method) + slen(rq->path) + slen(rq->query) + slen(rq->session) + slen(rq->ip) + slen(rq->host) +
+    size_t n = slen(rq->method) + slen(rq->path) + slen(rq->query) + slen(rq->session) + slen(rq->sso_bind) + slen(rq->ip) + slen(rq->host) +
                slen(rq->origin) + slen(rq->content_type) + rq->body_len + 1;
     if (job == NULL || (job->text = malloc(n)) == NULL) {
         free(job);
@@ -102,6 +102,7 @@ int tv_jobs_submit(tv_jobs *j, struct lws *wsi, const tv_api_req *rq, tv_job **o
     job->rq.path = copy_in(&p, rq->path);
     job->rq.query = copy_in(&p, rq->query);
     job->rq.session = copy_in(&p, rq->session);
+    job->rq.sso_bind = copy_in(&p, rq->sso_bind);
     job->rq.ip = copy_in(&p, rq->ip);
     job->rq.host = copy_in(&p, rq->host);
     job->rq.origin = copy_in(&p, rq->origin);

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 
 #define TV_JWT_MAX 16384        /* longer tokens are refused before decoding */
 #define TV_JWT_KID_MAX 128

@@ -91,6 +91,32 @@ static const char *const migrations[] = {
     "  body BLOB NOT NULL"       /* tv_record, purpose TV_RECORD_CHAT, identity chat/body/id */
     ");"
     "CREATE INDEX chat_visit ON chat (visit_id, id);",
+    /* 4: single sign-on. A link names a clinician by the provider's issuer and subject (for a SMART
+     * EHR, its fhirUser). A flow is one pending sign-in: its state, the frame's claim handle and the
+     * popup's result are stored as hashes; PKCE verifier and nonce derive from the state, so nothing
+     * secret of it is stored. */
+    "CREATE TABLE sso_links ("
+    "  issuer TEXT NOT NULL,"
+    "  subject TEXT NOT NULL,"
+    "  user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,"
+    "  provider TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY (issuer, subject)"
+    ");"
+    "CREATE INDEX sso_links_user ON sso_links (user_id);"
+    "CREATE TABLE sso_flows ("
+    "  state_hash BLOB PRIMARY KEY,"
+    "  bind_hash BLOB,"          /* the browser's __Host-tv_sso cookie (redirect, link, launch) */
+    "  handle_hash BLOB,"        /* popup: what only the frame that started it holds */
+    "  result_hash BLOB,"        /* popup: what only the popup and its opener learn */
+    "  provider TEXT NOT NULL,"
+    "  mode TEXT NOT NULL CHECK (mode IN ('redirect', 'popup', 'link', 'launch')),"
+    "  link_uid INTEGER REFERENCES users (id) ON DELETE CASCADE,"
+    "  status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'done', 'claimed', 'failed')),"
+    "  user_id INTEGER REFERENCES users (id) ON DELETE CASCADE,"
+    "  created_ms INTEGER NOT NULL,"
+    "  expires_ms INTEGER NOT NULL"
+    ");",
 };
 
 static int fail(char *err, size_t n, const char *what, const char *detail)

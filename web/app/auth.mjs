@@ -4,6 +4,7 @@
 import { h, field, notice, say, show } from './dom.mjs';
 import { api } from './api.mjs';
 import { errorKey } from './strings-common.mjs';
+import { ssoButtons } from './sso.mjs';
 
 let policyPromise = null;
 
@@ -160,7 +161,8 @@ export function linkCard(titleKey, bodyKey, links, error) {
 const card = (...children) => h('section', { class: 'card narrow' }, ...children);
 const link = (href, key) => h('a', { href, i18n: key });
 
-export function loginView(ctx) {
+export async function loginView(ctx) {
+  const policy = await loadPolicy();
   const email = field('login.email', { type: 'email', autocomplete: 'username', required: true, spellcheck: 'false' });
   const password = field('login.password', { type: 'password', autocomplete: 'current-password', required: true });
   const error = notice('error');
@@ -183,7 +185,16 @@ export function loginView(ctx) {
       password.input.focus();
     }
   });
-  return card(h('h1', { i18n: 'login.title' }), form,
+  // single sign-on: a refusal the server sent the browser back with is shown here
+  if (ctx.ssoError) {
+    sayError(error, { code: ctx.ssoError });
+    ctx.ssoError = null;
+  }
+  const sso = ssoButtons(policy.sso, (e) => {
+    if (e) sayError(error, e);
+    else ctx.signedIn();
+  });
+  return card(h('h1', { i18n: 'login.title' }), form, sso,
     h('p', {}, link('#/forgot', 'login.forgot')),
     h('p', {}, h('span', { i18n: 'login.noAccount' }), ' ', link('#/register', 'login.register')));
 }

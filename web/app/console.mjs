@@ -12,6 +12,7 @@ import { settingsView } from './settings.mjs';
 import { auditView } from './audit.mjs';
 import { dashboardView } from './dashboard.mjs';
 import { visitView } from './visit-view.mjs';
+import { ssoReturn } from './sso.mjs';
 
 addStrings(strings);
 const main = startPage();
@@ -116,6 +117,12 @@ async function render() {
 }
 
 debugHook().console = ctx;
+// back from single sign-on: an error to show at sign-in, a visit the EHR opened, a link made
+const back = ssoReturn();
+ctx.ssoError = back.error;
+ctx.ssoLinked = back.linked;
+if (back.visit) history.replaceState(null, '', `#/visit/${back.visit}`);
+else if (back.linked) history.replaceState(null, '', '#/settings');
 ctx.core = await core();
 await ctx.reloadMe();
 if (ctx.me) await openCache();

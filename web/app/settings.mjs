@@ -5,6 +5,7 @@ import { h, field, notice, say, show } from './dom.mjs';
 import { api } from './api.mjs';
 import { loadPolicy, newPassword, onSubmit, quiet, sayError, submitRow } from './auth.mjs';
 import { saveBlob } from './audit.mjs';
+import { ssoLink } from './sso.mjs';
 
 const part = (titleKey, ...children) => h('section', { class: 'card' }, h('h2', { i18n: titleKey }), ...children);
 
@@ -168,6 +169,24 @@ function deleteCard(ctx) {
   return part('settings.delete.title', form);
 }
 
+// Single sign-on: the providers this account is linked with, and a link to each of the others.
+function ssoCard(ctx, me, policy) {
+  if (!policy.sso?.length) return null;
+  const error = notice('error');
+  const ok = notice('ok');
+  if (ctx.ssoLinked) {
+    say(ok, 'sso.linked');
+    ctx.ssoLinked = false;
+  }
+  const rows = policy.sso.map((p) => (me.sso?.includes(p.id)
+    ? h('p', { i18n: 'settings.sso.linked', vars: { name: p.name } })
+    : h('div', { class: 'actions' }, h('button', {
+      type: 'button', class: 'secondary', i18n: 'settings.sso.link', vars: { name: p.name },
+      onclick: () => ssoLink(p.id).catch((e) => sayError(error, e)),
+    }))));
+  return part('settings.sso.title', h('p', { i18n: 'settings.sso.intro' }), ...rows, error, ok);
+}
+
 export async function settingsView(ctx) {
   const me = await ctx.reloadMe();   // fresh: the recovery codes left change with every use
   if (!me) {
@@ -178,7 +197,8 @@ export async function settingsView(ctx) {
   return h('div', {},
     h('h1', { i18n: 'settings.title' }),
     h('p', { class: 'hint', i18n: 'settings.signedInAs', vars: { email: me.email } }),
-    passwordCard(ctx, policy),
+    me.has_password === false ? null : passwordCard(ctx, policy),
+    ssoCard(ctx, me, policy),
     twoFactorCard(ctx, me, policy),
     sessionsCard(ctx),
     ipCard(ctx, me),

@@ -35,6 +35,19 @@ export const strings = {
     'login.forbidden': 'This account cannot sign in from here. It may not be activated yet (open the link in the activation mail), it may be disabled, or this network may not be on its list of allowed addresses.',
     'login.lockedHint': 'Resetting your password by e-mail also unlocks the account.',
 
+    // single sign-on
+    'sso.or': 'Or sign in with your organisation:',
+    'sso.signInWith': 'Sign in with {name}',
+    'sso.done.title': 'Signed in',
+    'sso.done.close': 'You are signed in. This window closes by itself; if it does not, close it.',
+    'sso.done.noOpener': 'This sign-in was not started from televisit in this browser, so it signs nobody in. Close this window.',
+    'sso.failed.title': 'Sign-in did not complete',
+    'sso.linked': 'Your account is now linked: you can sign in with it.',
+    'settings.sso.title': 'Single sign-on',
+    'settings.sso.intro': 'Link your account with your organisation\'s sign-in, then use it instead of your password.',
+    'settings.sso.linked': 'Linked with {name}.',
+    'settings.sso.link': 'Link with {name}',
+
     // second factor
     'second.title': 'Two-factor authentication',
     'second.intro': 'Enter the 6-digit code your authenticator app shows for televisit.',
@@ -190,6 +203,9 @@ export const strings = {
     'audit.type.turn_credential_issued': 'Relay access given',
     'audit.type.ice_path_selected': 'Network path chosen',
     'audit.type.sas_verified': 'Security code confirmed',
+    'audit.type.sso_success': 'Signed in by single sign-on',
+    'audit.type.sso_failure': 'Single sign-on refused',
+    'audit.type.sso_linked': 'Single sign-on linked',
     'audit.type.sas_mismatch': 'Security codes differed',
     'audit.type.data_exported': 'Data downloaded',
 
@@ -244,7 +260,20 @@ export const strings = {
     'login.noAccount': 'Pas encore de compte ?',
     'login.register': 'Créer un compte',
     'login.forbidden': 'Ce compte ne peut pas se connecter d’ici. Il n’est peut-être pas encore activé (ouvrez le lien du message d’activation), il est peut-être désactivé, ou ce réseau ne figure pas parmi ses adresses autorisées.',
-    'login.lockedHint': 'Réinitialiser votre mot de passe par e-mail débloque aussi le compte.',
+    'login.lockedHint': 'Réinitialiser le mot de passe par e-mail débloque aussi le compte.',
+
+    // single sign-on
+    'sso.or': 'Ou connectez-vous avec votre établissement :',
+    'sso.signInWith': 'Se connecter avec {name}',
+    'sso.done.title': 'Connecté',
+    'sso.done.close': 'Vous êtes connecté. Cette fenêtre se ferme d\'elle-même ; sinon, fermez-la.',
+    'sso.done.noOpener': 'Cette connexion n\'a pas été commencée depuis televisit dans ce navigateur : elle ne connecte personne. Fermez cette fenêtre.',
+    'sso.failed.title': 'La connexion n\'a pas abouti',
+    'sso.linked': 'Votre compte est maintenant lié : vous pouvez vous connecter avec.',
+    'settings.sso.title': 'Authentification unique',
+    'settings.sso.intro': 'Liez votre compte à la connexion de votre établissement, puis utilisez-la à la place du mot de passe.',
+    'settings.sso.linked': 'Lié à {name}.',
+    'settings.sso.link': 'Lier à {name}',
 
     'second.title': 'Double authentification',
     'second.intro': 'Saisissez le code à 6 chiffres que votre application d’authentification affiche pour televisit.',
@@ -395,6 +424,9 @@ export const strings = {
     'audit.type.turn_credential_issued': 'Accès au relais accordé',
     'audit.type.ice_path_selected': 'Chemin réseau choisi',
     'audit.type.sas_verified': 'Code de sécurité confirmé',
+    'audit.type.sso_success': 'Connexion par authentification unique',
+    'audit.type.sso_failure': 'Authentification unique refusée',
+    'audit.type.sso_linked': 'Authentification unique liée',
     'audit.type.sas_mismatch': 'Codes de sécurité différents',
     'audit.type.data_exported': 'Données téléchargées',
 
