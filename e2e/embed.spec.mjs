@@ -1,16 +1,18 @@
 // The embed API from an EHR page on another origin (web/embed.js in the host, the bridge in the
-// frame): sign-in inside the frame with third-party cookies blocked (the session cookie is
-// partitioned), commands sent before the frame is ready all arrive in order, a visit created and
+// frame): single sign-on inside the frame with third-party cookies blocked (a real OpenID provider,
+// oidc-provider, in a popup; the session cookie lands partitioned in the frame), commands sent before the frame is ready all arrive in order, a visit created and
 // run from the host's commands with its events in order, and a host that is not on the list can
 // neither frame televisit nor talk to it.
 import { test, expect } from '@playwright/test';
 import { createServer } from 'node:http';
-import { startStack, contextOptions, PASSWORD } from './stack.mjs';
+import { startStack, contextOptions } from './stack.mjs';
 import { openPatient, patientToWaitingRoom, waitCall } from './visit-helpers.mjs';
+import { startProvider } from '../tests/server/oidc-op.mjs';
 
 let stack;
 let ehr;
 let stranger;
+let op;
 
 // A host page: loads embed.js from televisit, queues commands at once, records every event.
 function hostPage(tvOrigin) {
@@ -38,23 +40,27 @@ test.beforeAll(async () => {
   let tvOrigin = '';
   ehr = await serveHost(() => hostPage(tvOrigin));
   stranger = await serveHost(() => hostPage(tvOrigin));
-  stack = await startStack({ turn: false, args: ['--frame-ancestors', ehr.origin] });
+  const port = 20000 + Math.floor(Math.random() * 10000);
+  op = await startProvider({ port: port + 10000, redirectUri: `https://127.0.0.1:${port}/api/sso/callback`,
+    accounts: { 'dr.ehr': { email: 'ehr@example.org', email_verified: true } } });
+  stack = await startStack({ turn: false, port,
+    args: ['--frame-ancestors', ehr.origin, '--oidc-providers', op.providersFile, '--oidc-ca-file', op.caFile] });
   tvOrigin = stack.origin;
 });
 test.afterAll(async () => {
   await stack?.stop();
   ehr?.server.close();
   stranger?.server.close();
+  await op?.stop();
 });
 
-test('an EHR frames televisit: SSO-free sign-in inside the frame, early commands, a visit run by commands, events in order', async ({ playwright }, testInfo) => {
+test('an EHR frames televisit: single sign-on inside the frame, early commands, a visit run by commands, events in order', async ({ playwright }, testInfo) => {
   test.setTimeout(90_000);
   // Chromium with third-party cookies blocked: only a partitioned cookie can work in the frame.
   const browser = await playwright.chromium.launch({ executablePath: process.env.TV_CHROMIUM || '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--use-fake-ui-for-media-stream',
       '--use-fake-device-for-media-stream', '--test-third-party-cookie-phaseout'] });
   try {
-    stack.addUser('ehr@example.org');
     const context = await browser.newContext(contextOptions);
     const page = await context.newPage();
     await page.goto(`${ehr.origin}/`);
@@ -62,12 +68,16 @@ test('an EHR frames televisit: SSO-free sign-in inside the frame, early commands
     // in order: state (English), French, English, state (English again)
     expect(early.map((r) => r.lang)).toEqual(['en', 'fr', 'en', 'en']);
     expect(early[0].signedIn).toBe(false);
-    // Sign in inside the frame, through its own form.
+    // Sign in inside the frame by single sign-on: the provider's page opens in a popup (it would
+    // not be framed), the popup hands its one-time result back to the frame and closes.
     const f = page.frameLocator('#tv iframe');
-    await f.getByLabel('E-mail address').fill('ehr@example.org');
-    await f.getByLabel('Password', { exact: true }).fill(PASSWORD);
-    await f.getByRole('button', { name: 'Sign in' }).click();
+    const [popup] = await Promise.all([context.waitForEvent('page'), f.getByRole('button', { name: 'Sign in with Test SSO', exact: true }).click()]);
+    await popup.locator('input[name=login]').fill('dr.ehr');
+    await popup.locator('input[name=password]').fill('any');
+    await popup.locator('button[type=submit]').click();
+    await popup.waitForEvent('close');
     await expect(f.locator('#create-visit')).toBeVisible();
+    expect(stack.sqlite("SELECT count(*) FROM audit WHERE type = 'sso_success'")).toBe('1');
     await expect.poll(() => page.evaluate(() => window.events.map((e) => e[0]))).toContain('signedIn');
     await testInfo.attach('ehr-signed-in', { body: await page.screenshot({ fullPage: true }), contentType: 'image/png' });
 

@@ -6,7 +6,7 @@ import { startTurn } from './turn.mjs';
 
 export { PASSWORD };
 
-export async function startStack({ turn = true, args = [] } = {}) {
+export async function startStack({ turn = true, args = [], port = 20000 + Math.floor(Math.random() * 10000) } = {}) {
   const smtp = await smtpServer();
   const relay = turn ? await startTurn({ port: 30000 + Math.floor(Math.random() * 10000) }) : null;
   const env = { ...process.env };
@@ -16,7 +16,6 @@ export async function startStack({ turn = true, args = [] } = {}) {
     env.TELEVISIT_TURN_SECRET = relay.secret;
   }
   // The public URL must be the origin the browser uses: links in mail and the API's origin check.
-  const port = 20000 + Math.floor(Math.random() * 10000);
   const origin = `https://127.0.0.1:${port}`;
   const server = await startServer({ port, env, args: ['--public-url', origin, '--smtp-url', `smtp://127.0.0.1:${smtp.port}`,
     '--smtp-from', 'noreply@televisit.test', ...turnArgs, ...args] });

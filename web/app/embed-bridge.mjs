@@ -95,6 +95,8 @@ export async function startBridge(ctx, scope) {
 
   window.addEventListener('message', async (e) => {
     const m = e.data;
+    // our own single sign-on popup answering the console (web/app/sso.mjs): not for the bridge
+    if (e.origin === location.origin && e.source !== window.parent && m?.type === 'televisit-sso') return;
     if (e.source !== window.parent || e.origin !== parent || !m || m.v !== V || m.scope !== scope ||
         !Object.hasOwn(commands, m.type) || !Number.isSafeInteger(m.id) ||
         (m.payload !== undefined && (typeof m.payload !== 'object' || m.payload === null))) {
