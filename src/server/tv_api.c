@@ -659,6 +659,45 @@ static int check_password(tv_api *api, const char *pw, const char *email, tv_api
     return TV_ERR_PASSWORD_POLICY;
 }
 
+/* The strength meter while a clinician types: the browser's core has no zxcvbn (no Debian source of
+ * it for WebAssembly), so the page asks the server, which judges with the same policy it will apply
+ * on submit. The password comes over TLS to the server that receives it on submit anyway; it is
+ * neither stored nor logged, and the body is wiped. Not rate-limited with sign-in: typing must not
+ * spend the address's sign-in budget, and no secret is checked here. */
+static int do_password_check(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
+{
+    (void)st;
+    static const body_field f[] = { { "password", B_STR, TV_PASSWORD_MAX_BYTES, 1 }, { "email", B_STR, TV_MAIL_ADDRESS_MAX, 0 }, { 0 } };
+    cJSON *b;
+    if (read_body(rq, f, &b, rs) != 0)
+        return 0;
+    const char *pw = str_of(b, "password"), *email = str_of(b, "email");
+    char local[TV_MAIL_ADDRESS_MAX + 1];
+    snprintf(local, sizeof local, "%s", email ? email : "");
+    char *at = strchr(local, '@');
+    if (at)
+        *at = '\0';
+    const char *inputs[] = { local, email ? email : "", "televisit", NULL };
+    uint32_t failed = 0;
+    tv_password_strength s = { -1, 0 };
+    int rc = tv_password_check(&api->policy, pw, strlen(pw), inputs, &failed, &s);
+    json_free_wiped(b);
+    sodium_memzero(local, sizeof local);
+    cJSON *o = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(o, "failed");
+    if (rc != 0)
+        cJSON_AddItemToArray(arr, cJSON_CreateString("format"));
+    for (unsigned i = 0; i < sizeof rule_names / sizeof rule_names[0]; i++)
+        if (failed & (1u << i))
+            cJSON_AddItemToArray(arr, cJSON_CreateString(rule_names[i]));
+    cJSON_AddBoolToObject(o, "ok", rc == 0 && failed == 0);
+    if (rc == 0 && s.score >= 0)
+        cJSON_AddNumberToObject(o, "score", s.score);
+    else
+        cJSON_AddNullToObject(o, "score");
+    return reply_json(rs, 200, o);
+}
+
 /* A new password hash, and the failure count starts over. */
 static int store_hash(tv_store *st, int64_t uid, const char *hash)
 {
@@ -2277,6 +2316,7 @@ static const struct route { const char *method, *path; handler fn; int flags; } 
     { "POST", "/api/totp/disable", do_totp_disable, AUTH_LIMITED },
     { "POST", "/api/password/change", do_password_change, AUTH_LIMITED },
     { "POST", "/api/password/forgot", do_password_forgot, AUTH_LIMITED },
+    { "POST", "/api/password/check", do_password_check, 0 },
     { "POST", "/api/password/reset", do_password_reset, AUTH_LIMITED },
     { "POST", "/api/visits", do_visit_create, 0 },
     { "GET", "/api/visits", do_visit_list, 0 },

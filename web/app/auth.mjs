@@ -70,21 +70,23 @@ export function onSubmit(form, action) {
 export const submitRow = (key, cls) => h('div', { class: 'actions' }, h('button', { type: 'submit', class: cls, i18n: key }));
 
 // A new password and its confirmation, with the rules ticked as the user types. The C core judges
-// them with the server's minimum length; the strength rule is live only when this build of the
-// core has zxcvbn, otherwise the page says the server checks it.
+// them with the server's minimum length. Strength (zxcvbn) is judged by the core when its build has
+// zxcvbn; otherwise the server judges it as the user pauses (POST /api/password/check, over TLS to
+// the server that receives the password on submit anyway; nothing is stored or logged).
 export function newPassword(core, policy, { label = 'pw.new' } = {}) {
   const minLength = policy.min_length;
   const liveStrength = core.strengthAvailable && policy.min_score > 0;
+  const serverStrength = !core.strengthAvailable && policy.min_score > 0;
+  let server = { value: null, failed: [], score: null };   // the server's last answer, for that value
   const pw = field(label, { type: 'password', autocomplete: 'new-password', required: true });
-  const rules = ['length', 'upper', 'lower', 'digit', ...(liveStrength ? ['strength'] : [])];
+  const rules = ['length', 'upper', 'lower', 'digit', ...(liveStrength || serverStrength ? ['strength'] : [])];
   const items = new Map(rules.map((rule) => [rule, h('li', { dataset: { rule } },
     h('span', { class: 'visually-hidden', i18n: 'pw.unmet' }),
     h('span', { i18n: `rules.${rule}`, vars: { n: minLength } }))]));
   const head = h('p', { class: 'hint', id: `${pw.input.id}-needs`, i18n: 'pw.needs' });
   const list = h('ul', { class: 'rules', id: `${pw.input.id}-rules` }, ...items.values());
   pw.input.setAttribute('aria-describedby', `${head.id} ${list.id}`);
-  const serverHint = policy.min_score > 0 && !liveStrength
-    ? h('p', { class: 'hint', i18n: 'pw.serverStrength' }) : null;
+  const serverHint = null;
   if (serverHint) serverHint.style.marginBottom = '.9rem';   // a hint before a field, not after one
   const meter = h('meter', { id: `${pw.input.id}-meter`, min: 0, max: 4, low: 2, high: 3, optimum: 4, value: 0 });
   const meterWord = h('span', { i18n: 'pw.strength.0' });
@@ -101,6 +103,13 @@ export function newPassword(core, policy, { label = 'pw.new' } = {}) {
   };
   const update = () => {
     const r = check();
+    if (serverStrength) {
+      // until the server has judged this very value, strength counts as unmet
+      const judged = server.value === pw.input.value;
+      if (!judged || server.failed.includes('strength')) r.failed.push('strength');
+      r.score = judged ? server.score : null;
+      r.ok = r.failed.length === 0;
+    }
     for (const [rule, li] of items) {
       const met = !r.failed.includes(rule);
       li.classList.toggle('met', met);
@@ -114,6 +123,21 @@ export function newPassword(core, policy, { label = 'pw.new' } = {}) {
     return r;
   };
   pw.input.addEventListener('input', update);
+  let timer = null;
+  if (serverStrength) {
+    pw.input.addEventListener('input', () => {
+      clearTimeout(timer);
+      const value = pw.input.value;
+      if (!value) return;
+      timer = setTimeout(async () => {
+        try {
+          const a = await api('POST', '/api/password/check', { password: value });
+          server = { value, failed: a.failed ?? [], score: a.score ?? null };
+          update();
+        } catch { /* the server judges on submit anyway */ }
+      }, 300);
+    });
+  }
   update();
 
   return {
