@@ -22,7 +22,9 @@ typedef struct tv_jwt_expect {
 } tv_jwt_expect;
 
 /* The "kid" of the token's header ("" when absent), so the caller can refresh the key set when it
- * does not hold that key (rotation). TV_ERR_JWT_FORMAT for anything that is not a JWS. */
+ * does not hold that key (rotation). TV_ERR_JWT_FORMAT for anything that is not a JWS (the same
+ * parse as tv_jwt_verify's, so a kid of TV_JWT_KID_MAX bytes or more is malformed there too);
+ * TV_ERR_NOSPACE when kid_size cannot hold the kid and its NUL. */
 int tv_jwt_kid(const char *jwt, size_t jwt_len, char *kid, size_t kid_size);
 
 /* Verifies the signature with a key of jwks (the JSON text of a JWK set) whose kid, kty and alg fit
@@ -30,7 +32,9 @@ int tv_jwt_kid(const char *jwt, size_t jwt_len, char *kid, size_t kid_size);
  * TV_ERR_JWT_ALG. On success *claims is the payload (cJSON_Delete it); on failure it is NULL and the
  * code says why: TV_ERR_JWT_FORMAT, _ALG, _KEY (no such key, or the set is unusable), _SIGNATURE,
  * _EXPIRED, _TIME (iat in the future or too old, nbf not reached), _ISSUER, _AUDIENCE, _NONCE, _CLAIM
- * (sub, iat or exp missing or of the wrong type). */
+ * (sub, iat or exp missing or of the wrong type). TV_ERR_INVALID when claims or ex is NULL, or ex has
+ * no issuer or audience or a negative leeway or max age. The order of the checks, which decides the
+ * code when several fail, is written at the top of tv_jwt.c. */
 int tv_jwt_verify(const char *jwt, size_t jwt_len, const char *jwks, size_t jwks_len, const tv_jwt_expect *ex,
                   cJSON **claims);
 

@@ -18,8 +18,10 @@
 #include "tv_err.h"
 #include "tv_jwt.h"
 
-/* ---- RFC 7515 Appendix A.2 (RS256) and A.3 (ES256): the compact serializations and public JWKs as
- * printed in the RFC (line breaks removed). Their payload is {"iss":"joe","exp":1300819380,...}. ---- */
+/* ---- RFC 7515 Appendix A.2 (RS256) and A.3 (ES256): the compact serializations and the public half
+ * of the example JWKs, line breaks removed. Their payload is {"iss":"joe","exp":1300819380,...}.
+ * Taken from two transcriptions of the RFC's text that agree (the RFC text itself was not reachable
+ * from the machine they were written on); both signatures also verify outside this code. ---- */
 #define RFC_PAYLOAD "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ"
 static const char RFC_A2_JWS[] =
     "eyJhbGciOiJSUzI1NiJ9." RFC_PAYLOAD "."
