@@ -82,3 +82,21 @@ test('an unknown e-mail takes about as long to refuse as a wrong password', asyn
   // Argon2id dominates both; without the dummy hash an unknown address answers in a fraction of it
   assert.ok(ratio > 0.5 && ratio < 2, `unknown/known median ${ratio.toFixed(2)} (${median(unknown).toFixed(1)} / ${median(known).toFixed(1)} ms)`);
 });
+
+test('the strength check while typing: the server\'s zxcvbn judges, nothing is stored, and it does not spend the sign-in budget', async () => {
+  const users = sqlite(server, 'SELECT count(*) FROM users');
+  const weak = await api(server, 'POST', '/api/password/check', { password: 'Password123' });
+  assert.equal(weak.status, 200);
+  assert.deepEqual(weak.json.failed, ['strength']);
+  assert.equal(weak.json.ok, false);
+  assert.ok(weak.json.score < 3);
+  const strong = await api(server, 'POST', '/api/password/check', { password: PASSWORD });
+  assert.deepEqual(strong.json, { failed: [], ok: true, score: strong.json.score });
+  assert.ok(strong.json.score >= 3);
+  // more checks than the auth limit allows sign-ins in a minute: none is refused
+  for (let i = 0; i < 40; i++) assert.equal((await api(server, 'POST', '/api/password/check', { password: `x${i}` })).status, 200);
+  assert.equal((await api(server, 'POST', '/api/password/check', { password: 5 })).status, 400);
+  assert.equal((await api(server, 'POST', '/api/password/check', { password: 'a', extra: 1 })).status, 400);
+  assert.equal(sqlite(server, 'SELECT count(*) FROM users'), users);
+  assert.ok(!server.log().includes('Password123'));
+});

@@ -124,18 +124,19 @@ export function newPassword(core, policy, { label = 'pw.new' } = {}) {
   };
   pw.input.addEventListener('input', update);
   let timer = null;
+  const judge = async (value) => {
+    try {
+      const a = await api('POST', '/api/password/check', { password: value });
+      if (pw.input.value === value) server = { value, failed: a.failed ?? [], score: a.score ?? null };
+    } catch {
+      server = { value, failed: [], score: null };   // unreachable: the server judges on submit
+    }
+    update();
+  };
   if (serverStrength) {
     pw.input.addEventListener('input', () => {
       clearTimeout(timer);
-      const value = pw.input.value;
-      if (!value) return;
-      timer = setTimeout(async () => {
-        try {
-          const a = await api('POST', '/api/password/check', { password: value });
-          server = { value, failed: a.failed ?? [], score: a.score ?? null };
-          update();
-        } catch { /* the server judges on submit anyway */ }
-      }, 300);
+      if (pw.input.value) timer = setTimeout(() => judge(pw.input.value), 300);
     });
   }
   update();
@@ -145,7 +146,10 @@ export function newPassword(core, policy, { label = 'pw.new' } = {}) {
     rows: [pw.row, head, list, serverHint, meterRow, confirm.row].filter(Boolean),
     value: () => pw.input.value,
     // Refuses before anything is sent, naming what is missing; true when the password may go.
-    validate(errorEl) {
+    // Submitted before the server judged the strength (a fast typist): asked now.
+    async validate(errorEl) {
+      clearTimeout(timer);
+      if (serverStrength && pw.input.value && server.value !== pw.input.value) await judge(pw.input.value);
       const r = update();
       if (!r.ok) {
         sayRules(errorEl, r.failed, minLength);
@@ -284,7 +288,7 @@ export async function registerView(ctx) {
   const form = h('form', {}, email.row, ...pw.rows, error, submitRow('register.submit'));
   onSubmit(form, async () => {
     quiet(error);
-    if (!pw.validate(error)) return;
+    if (!(await pw.validate(error))) return;
     const address = email.input.value.trim();
     try {
       await api('POST', '/api/register', { email: address, password: pw.value() });

@@ -16,7 +16,7 @@ async function resetForm(root, key) {
   const form = h('form', {}, ...pw.rows, error, submitRow('reset.submit'));
   onSubmit(form, async () => {
     quiet(error);
-    if (!pw.validate(error)) return;
+    if (!(await pw.validate(error))) return;
     try {
       await api('POST', '/api/password/reset', { key, password: pw.value() });
       pw.clear();

@@ -21,7 +21,7 @@ function passwordCard(ctx, policy) {
   onSubmit(form, async () => {
     quiet(error);
     quiet(ok);
-    if (!pw.validate(error)) return;
+    if (!(await pw.validate(error))) return;
     try {
       await api('POST', '/api/password/change', { current: current.input.value, password: pw.value() });
       say(ok, 'settings.pw.changed');
