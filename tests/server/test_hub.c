@@ -1,0 +1,578 @@
+/* The signaling hub driven directly (sans-I/O), on a real database with two clinicians and their
+ * visits: the waiting room and the clinician's decisions, what a patient may not do, the relay
+ * confined to one visit, resume tokens that rotate, chat on disk before it is acknowledged (and
+ * neither relayed nor acknowledged when it cannot be stored), and bad frames that cost an error, not
+ * the connection. tests/server/signaling.test.mjs runs the same protocol over real WebSockets. */
+#include "tv_server_test.h"
+
+#include <cjson/cJSON.h>
+#include "tv_api.h"
+#include "tv_hub.h"
+#include "tv_store.h"
+
+static const int64_t T0 = 1800000000000LL;
+static const char *PW = "Correct-Horse-Battery-9";
+
+static tv_config cfg;
+static tv_api api;
+static tv_store st;
+static tv_hub hub;
+static char sess_a[TV_TOKEN_STRBYTES], sess_b[TV_TOKEN_STRBYTES];
+static char visit_a[32], invite_a[TV_TOKEN_STRBYTES], visit_b[32], invite_b[TV_TOKEN_STRBYTES];
+static int64_t now;
+
+/* ---- the WebSocket layer, played by the test: every frame a connection is sent, parsed ---- */
+
+#define FRAMES 64
+typedef struct conn {
+    tv_hub_conn hc;
+    cJSON *frames[FRAMES];
+    int n;
+    int closed;
+    /* chat rows in the database at the moment this connection was sent a chat_ack or a chat */
+    int64_t chat_rows_at_ack, chat_rows_at_chat;
+} conn;
+
+static int io_send(void *ctx, tv_hub_conn *c, const char *frame, size_t len)
+{
+    (void)ctx;
+    conn *k = c->user;
+    cJSON *o = cJSON_ParseWithLength(frame, len);
+    assert_non_null(o);
+    const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(o, "type"));
+    if (strcmp(type, "chat_ack") == 0)
+        k->chat_rows_at_ack = tv_test_int64(st.db, "SELECT count(*) FROM chat");
+    if (strcmp(type, "chat") == 0)
+        k->chat_rows_at_chat = tv_test_int64(st.db, "SELECT count(*) FROM chat");
+    assert_true(k->n < FRAMES);
+    k->frames[k->n++] = o;
+    return 0;
+}
+
+static void io_close(void *ctx, tv_hub_conn *c)
+{
+    (void)ctx;
+    ((conn *)c->user)->closed = 1;
+}
+
+/* Every connection of the running test, so teardown frees what a failed test left. */
+static conn *opened[16];
+static int n_opened;
+
+static void open_conn(conn *k, const char *session)
+{
+    memset(k, 0, sizeof *k);
+    assert_true(n_opened < 16);
+    opened[n_opened++] = k;
+    k->hc.user = k;
+    tv_hub_connect(&hub, &k->hc, "192.0.2.1", session, now);
+}
+
+/* The layer reports the close back, as the real one does once the socket is gone. */
+static void drop_conn(conn *k)
+{
+    tv_hub_disconnect(&hub, &k->hc, now);
+    for (int i = 0; i < k->n; i++)
+        cJSON_Delete(k->frames[i]);
+    k->n = 0;
+}
+
+static void sendf(conn *k, const char *fmt, ...)
+{
+    char frame[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(frame, sizeof frame, fmt, ap);
+    va_end(ap);
+    assert_true(n > 0 && (size_t)n < sizeof frame);
+    tv_hub_message(&hub, &k->hc, frame, (size_t)n, now++);
+}
+
+static int count(conn *k, const char *type)
+{
+    int c = 0;
+    for (int i = 0; i < k->n; i++)
+        c += strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(k->frames[i], "type")), type) == 0;
+    return c;
+}
+
+/* The first pending frame of this type, taken off the list (the caller frees it); it must be there. */
+static cJSON *take(conn *k, const char *type)
+{
+    for (int i = 0; i < k->n; i++)
+        if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(k->frames[i], "type")), type) == 0) {
+            cJSON *o = k->frames[i];
+            memmove(&k->frames[i], &k->frames[i + 1], (size_t)(k->n - i - 1) * sizeof k->frames[0]);
+            k->n--;
+            return o;
+        }
+    fail_msg("no %s frame", type);
+    return NULL;
+}
+
+static void forget(conn *k)
+{
+    for (int i = 0; i < k->n; i++)
+        cJSON_Delete(k->frames[i]);
+    k->n = 0;
+}
+
+static const char *str(cJSON *o, const char *name)
+{
+    const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(o, name));
+    return v ? v : "";
+}
+
+/* The next error's code (and its ref, if wanted). */
+static void expect_error(conn *k, const char *code, const char *ref)
+{
+    cJSON *e = take(k, "error");
+    if (strcmp(str(e, "code"), code) != 0)
+        fail_msg("error %s, not %s (%s)", str(e, "code"), code, str(e, "message"));
+    if (ref)
+        assert_string_equal(str(e, "ref"), ref);
+    cJSON_Delete(e);
+}
+
+typedef struct joined { char you[32], resume[TV_TOKEN_STRBYTES], state[16]; } joined;
+
+static joined join_patient(conn *k, const char *invite, const char *name, const char *resume)
+{
+    char res[80] = "";
+    if (resume)
+        snprintf(res, sizeof res, ",\"resume\":\"%s\"", resume);
+    sendf(k, "{\"type\":\"join\",\"role\":\"patient\",\"invite\":\"%s\",\"name\":\"%s\"%s}", invite, name, res);
+    cJSON *j = take(k, "joined");
+    joined r;
+    snprintf(r.you, sizeof r.you, "%s", str(j, "you"));
+    snprintf(r.resume, sizeof r.resume, "%s", str(j, "resume"));
+    snprintf(r.state, sizeof r.state, "%s", str(j, "state"));
+    cJSON_Delete(j);
+    return r;
+}
+
+static joined join_clinician(conn *k, const char *visit)
+{
+    sendf(k, "{\"type\":\"join\",\"role\":\"clinician\",\"visit\":\"%s\"}", visit);
+    cJSON *j = take(k, "joined");
+    joined r;
+    snprintf(r.you, sizeof r.you, "%s", str(j, "you"));
+    snprintf(r.resume, sizeof r.resume, "%s", str(j, "resume"));
+    snprintf(r.state, sizeof r.state, "%s", str(j, "state"));
+    assert_string_equal(r.state, "admitted");
+    cJSON_Delete(j);
+    return r;
+}
+
+/* ---- setup: two clinicians, a visit each ---- */
+
+static void api_call(const char *method, const char *path, const char *body, const char *session, tv_api_resp *rs)
+{
+    tv_api_req rq = { method, path, NULL, session, "192.0.2.1", "localhost", NULL, "application/json", body,
+                      body ? strlen(body) : 0, T0, 0, NULL };
+    assert_int_equal(tv_api_handle(&api, &st, &rq, rs), 0);
+    assert_true(rs->status < 300);
+}
+
+static void clinician(const char *email, char session[TV_TOKEN_STRBYTES], char visit[32], char invite[TV_TOKEN_STRBYTES])
+{
+    char err[256], body[200];
+    tv_api_resp rs;
+    assert_int_equal(tv_api_user_add(&api, &st, email, PW, 0, T0, err, sizeof err), 0);
+    snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", email, PW);
+    api_call("POST", "/api/login", body, NULL, &rs);
+    const char *c = strstr(rs.set_cookie, TV_API_COOKIE "=");
+    assert_non_null(c);
+    assert_int_equal(tv_api_cookie_token(c, session, TV_TOKEN_STRBYTES), 0);
+    tv_api_resp_free(&rs);
+    api_call("POST", "/api/visits", "{}", session, &rs);
+    cJSON *o = cJSON_ParseWithLength(rs.body, rs.body_len);
+    snprintf(visit, 32, "%s", str(o, "id"));
+    snprintf(invite, TV_TOKEN_STRBYTES, "%s", strstr(str(o, "link"), "/v/") + 3);
+    cJSON_Delete(o);
+    tv_api_resp_free(&rs);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (tv_test_dir_make("hub") != 0)
+        return -1;
+    tv_config_defaults(&cfg);
+    snprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", tv_test_dir);
+    cfg.pwhash_mem_mib = 19;
+    char db[128], key[128], err[256];
+    snprintf(db, sizeof db, "%s/t.db", tv_test_dir);
+    snprintf(key, sizeof key, "%s/master.key", tv_test_dir);
+    if (tv_store_open(&st, db, key, err, sizeof err) != 0 || tv_api_init(&api, &cfg) != 0)
+        return -1;
+    clinician("a@example.org", sess_a, visit_a, invite_a);
+    clinician("b@example.org", sess_b, visit_b, invite_b);
+    now = T0 + 1000;
+    return tv_hub_init(&hub, &cfg, &api, &st, (tv_hub_io){ NULL, io_send, io_close });
+}
+
+static void forget(conn *k);
+
+static int teardown(void **state)
+{
+    for (int i = 0; i < n_opened; i++)
+        forget(opened[i]);
+    n_opened = 0;
+    tv_hub_free(&hub);
+    tv_api_free(&api);
+    tv_store_close(&st);
+    return tv_test_dir_remove(state);
+}
+
+static int64_t audit_count(const char *type)
+{
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM audit WHERE type = '%s'", type);
+    return tv_test_int64(st.db, sql);
+}
+
+/* ---- the tests ---- */
+
+/* The clinician learns of each patient in the waiting room; a waiting patient reaches nobody; admit
+ * lets one in, deny sends one away; an admitted patient can neither admit another nor end the visit. */
+static void waiting_room_admit_deny(void **state)
+{
+    (void)state;
+    static conn c, p, p2, p3;
+    open_conn(&c, sess_a);
+    joined cj = join_clinician(&c, visit_a);
+    cJSON_Delete(take(&c, "waiting_room"));   /* empty at first */
+    open_conn(&p, NULL);
+    joined pj = join_patient(&p, invite_a, "Alice Martin", NULL);
+    assert_string_equal(pj.state, "waiting");
+    cJSON *wr = take(&c, "waiting_room");
+    cJSON *pts = cJSON_GetObjectItem(wr, "patients");
+    assert_int_equal(cJSON_GetArraySize(pts), 1);
+    assert_string_equal(str(cJSON_GetArrayItem(pts, 0), "id"), pj.you);
+    assert_string_equal(str(cJSON_GetArrayItem(pts, 0), "name"), "Alice Martin");
+    cJSON_Delete(wr);
+    assert_int_equal(audit_count("session_requested"), 2);
+
+    /* waiting: not admitted, nothing reaches the clinician; the patient cannot admit itself */
+    sendf(&p, "{\"type\":\"offer\",\"sdp\":\"v=0\\r\\n\",\"id\":\"o1\"}");
+    expect_error(&p, "not_admitted", "o1");
+    sendf(&p, "{\"type\":\"admit\",\"participant\":\"%s\"}", pj.you);
+    expect_error(&p, "not_admitted", NULL);
+    assert_int_equal(count(&c, "offer"), 0);
+    assert_int_equal(count(&p, "admitted"), 0);
+
+    sendf(&c, "{\"type\":\"admit\",\"participant\":\"%s\"}", pj.you);
+    cJSON_Delete(take(&p, "admitted"));
+    cJSON *pjn = take(&p, "peer_joined");
+    assert_string_equal(str(pjn, "id"), cj.you);
+    cJSON_Delete(pjn);
+    pjn = take(&c, "peer_joined");
+    assert_string_equal(str(pjn, "id"), pj.you);
+    assert_string_equal(str(pjn, "name"), "Alice Martin");
+    cJSON_Delete(pjn);
+    wr = take(&c, "waiting_room");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(wr, "patients")), 0);
+    cJSON_Delete(wr);
+    assert_int_equal(audit_count("session_accepted"), 1);
+
+    /* a second patient waits; the admitted one tries to let it in, and to end the visit */
+    open_conn(&p2, NULL);
+    joined p2j = join_patient(&p2, invite_a, "Mallory", NULL);
+    forget(&c);
+    /* the call goes on without the waiting one hearing any of it */
+    sendf(&c, "{\"type\":\"offer\",\"sdp\":\"v=0\\r\\n\"}");
+    sendf(&c, "{\"type\":\"chat\",\"cid\":\"c1\",\"text\":\"for the admitted\"}");
+    cJSON_Delete(take(&p, "offer"));
+    cJSON_Delete(take(&p, "chat"));
+    assert_int_equal(p2.n, 0);
+    forget(&c);
+    sendf(&p, "{\"type\":\"admit\",\"participant\":\"%s\",\"id\":\"x1\"}", p2j.you);
+    expect_error(&p, "forbidden", "x1");
+    sendf(&p, "{\"type\":\"deny\",\"participant\":\"%s\"}", p2j.you);
+    expect_error(&p, "forbidden", NULL);
+    sendf(&p, "{\"type\":\"end\",\"id\":\"e1\"}");
+    expect_error(&p, "forbidden", "e1");
+    assert_int_equal(count(&p2, "admitted") + count(&p2, "denied") + count(&p2, "peer_joined"), 0);
+    assert_int_equal(count(&c, "ended") + count(&p, "ended"), 0);
+    assert_false(p.closed || p2.closed || c.closed);
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM visits WHERE state = 'open'"), 2);
+    assert_int_equal(audit_count("session_accepted"), 1);
+
+    /* the clinician denies the second one: told why, sent away, gone from the waiting room */
+    sendf(&c, "{\"type\":\"deny\",\"participant\":\"%s\",\"reason\":\"Not expected\"}", p2j.you);
+    cJSON *d = take(&p2, "denied");
+    assert_string_equal(str(d, "reason"), "Not expected");
+    cJSON_Delete(d);
+    assert_true(p2.closed);
+    wr = take(&c, "waiting_room");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(wr, "patients")), 0);
+    cJSON_Delete(wr);
+    assert_int_equal(count(&p, "peer_joined"), 0);   /* a waiting patient was never announced to the call */
+    /* admitting someone who is not waiting (the denied one, the clinician itself) */
+    sendf(&c, "{\"type\":\"admit\",\"participant\":\"%s\"}", p2j.you);
+    expect_error(&c, "not_found", NULL);
+    sendf(&c, "{\"type\":\"admit\",\"participant\":\"%s\"}", cj.you);
+    expect_error(&c, "not_found", NULL);
+    assert_int_equal(audit_count("session_denied"), 1);
+    drop_conn(&p2);
+
+    /* a patient who arrives while the clinician is in the call is announced to the clinician only */
+    open_conn(&p3, NULL);
+    joined p3j = join_patient(&p3, invite_a, "Bob", NULL);
+    wr = take(&c, "waiting_room");
+    assert_string_equal(str(cJSON_GetArrayItem(cJSON_GetObjectItem(wr, "patients"), 0), "id"), p3j.you);
+    cJSON_Delete(wr);
+    assert_int_equal(count(&p, "waiting_room"), 0);
+
+    /* the clinician ends it: everyone is told and closed, the visit is ended in the database */
+    sendf(&c, "{\"type\":\"end\"}");
+    for (conn *k = &c; k; k = k == &c ? &p : k == &p ? &p3 : NULL) {
+        cJSON *e = take(k, "ended");
+        assert_string_equal(str(e, "reason"), "clinician_ended");
+        cJSON_Delete(e);
+        assert_true(k->closed);
+    }
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM visits WHERE state = 'ended'"), 1);
+    assert_int_equal(hub.participant_count, 0);
+    drop_conn(&c);
+    drop_conn(&p);
+    drop_conn(&p3);
+    assert_int_equal(hub.room_count, 0);
+}
+
+/* Two visits in progress at once. Nothing from one reaches the other: not a broadcast, not a message
+ * addressed to the other visit's participant, not chat; and B's clinician cannot join A's visit. */
+static void relay_stays_in_one_visit(void **state)
+{
+    (void)state;
+    static conn ca, pa, cb, pb;
+    open_conn(&ca, sess_a);
+    join_clinician(&ca, visit_a);
+    open_conn(&pa, NULL);
+    joined paj = join_patient(&pa, invite_a, "Alice", NULL);
+    sendf(&ca, "{\"type\":\"admit\",\"participant\":\"%s\"}", paj.you);
+    open_conn(&cb, sess_b);
+    joined cbj = join_clinician(&cb, visit_b);
+    open_conn(&pb, NULL);
+    joined pbj = join_patient(&pb, invite_b, "Bea", NULL);
+    sendf(&cb, "{\"type\":\"admit\",\"participant\":\"%s\"}", pbj.you);
+    conn *all[] = { &ca, &pa, &cb, &pb };
+    for (int i = 0; i < 4; i++)
+        forget(all[i]);
+
+    /* a broadcast in A reaches A's clinician only */
+    sendf(&pa, "{\"type\":\"offer\",\"sdp\":\"v=0\\r\\nA\\r\\n\"}");
+    cJSON *o = take(&ca, "offer");
+    assert_string_equal(str(o, "from"), paj.you);
+    assert_string_equal(str(o, "sdp"), "v=0\r\nA\r\n");
+    cJSON_Delete(o);
+    /* addressed to B's patient or B's clinician: nobody in this call has that id */
+    sendf(&pa, "{\"type\":\"offer\",\"to\":\"%s\",\"sdp\":\"v=0\\r\\n\",\"id\":\"r1\"}", pbj.you);
+    expect_error(&pa, "not_found", "r1");
+    sendf(&ca, "{\"type\":\"answer\",\"to\":\"%s\",\"sdp\":\"v=0\\r\\n\"}", cbj.you);
+    expect_error(&ca, "not_found", NULL);
+    sendf(&ca, "{\"type\":\"chat\",\"cid\":\"c1\",\"text\":\"only for A\"}");
+    cJSON_Delete(take(&pa, "chat"));
+    cJSON_Delete(take(&ca, "chat_ack"));
+    for (int i = 2; i < 4; i++)
+        if (all[i]->n != 0)
+            fail_msg("visit B was sent %d frame(s) from visit A", all[i]->n);
+    /* and the other way */
+    sendf(&pb, "{\"type\":\"answer\",\"sdp\":\"v=0\\r\\nB\\r\\n\"}");
+    cJSON_Delete(take(&cb, "answer"));
+    assert_int_equal(ca.n + pa.n, 0);
+
+    /* B's clinician, signed in, cannot enter A's visit: it looks like no visit at all */
+    static conn intruder;
+    open_conn(&intruder, sess_b);
+    sendf(&intruder, "{\"type\":\"join\",\"role\":\"clinician\",\"visit\":\"%s\",\"id\":\"j1\"}", visit_a);
+    expect_error(&intruder, "not_found", "j1");
+    assert_true(intruder.closed);
+    /* nor can anyone without a valid session, nor a patient with B's invite join as A's clinician */
+    static conn anon;
+    open_conn(&anon, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    sendf(&anon, "{\"type\":\"join\",\"role\":\"clinician\",\"visit\":\"%s\"}", visit_a);
+    expect_error(&anon, "unauthorized", NULL);
+    assert_int_equal(ca.n + pa.n, 0);
+    conn *more[] = { &ca, &pa, &cb, &pb, &intruder, &anon };
+    for (int i = 0; i < 6; i++)
+        drop_conn(more[i]);
+}
+
+/* A dropped patient comes back with its resume token to its place, without a second admission; the
+ * token is replaced each time, so the old one (say, read off the first device) opens nothing: it
+ * gets a fresh place in the waiting room. A token from one visit does not resume in another. */
+static void resume_token_rotates(void **state)
+{
+    (void)state;
+    static conn c, p, back, replay, other;
+    open_conn(&c, sess_a);
+    join_clinician(&c, visit_a);
+    open_conn(&p, NULL);
+    joined pj = join_patient(&p, invite_a, "Alice", NULL);
+    sendf(&c, "{\"type\":\"admit\",\"participant\":\"%s\"}", pj.you);
+    forget(&c);
+    drop_conn(&p);   /* the network goes */
+    cJSON *left = take(&c, "peer_left");
+    assert_string_equal(str(left, "id"), pj.you);
+    assert_string_equal(str(left, "reason"), "disconnected");
+    cJSON_Delete(left);
+
+    open_conn(&back, NULL);
+    joined bj = join_patient(&back, invite_a, "Alice", pj.resume);
+    assert_string_equal(bj.you, pj.you);
+    assert_string_equal(bj.state, "admitted");
+    assert_string_not_equal(bj.resume, pj.resume);
+    cJSON_Delete(take(&c, "peer_joined"));
+    assert_int_equal(audit_count("session_accepted"), 1);   /* no second admission */
+
+    /* the spent token: a new participant, waiting */
+    open_conn(&replay, NULL);
+    joined rj = join_patient(&replay, invite_a, "Mallory", pj.resume);
+    assert_string_not_equal(rj.you, pj.you);
+    assert_string_equal(rj.state, "waiting");
+    assert_false(back.closed);   /* and the resumed connection was not displaced */
+    assert_int_equal(count(&back, "ended"), 0);
+
+    /* the current token in visit B: not a member there */
+    open_conn(&other, NULL);
+    joined oj = join_patient(&other, invite_b, "Alice", bj.resume);
+    assert_string_not_equal(oj.you, pj.you);
+    assert_string_equal(oj.state, "waiting");
+
+    /* the current token from a second connection: it takes the place over, the first one is ended
+     * with "replaced" (one device at a time) */
+    static conn again;
+    open_conn(&again, NULL);
+    joined aj = join_patient(&again, invite_a, "Alice", bj.resume);
+    assert_string_equal(aj.you, pj.you);
+    cJSON *e = take(&back, "ended");
+    assert_string_equal(str(e, "reason"), "replaced");
+    cJSON_Delete(e);
+    assert_true(back.closed);
+
+    /* after the resume window a token opens nothing */
+    drop_conn(&again);
+    now += TV_HUB_RESUME_MS + 1;
+    tv_hub_tick(&hub, now);
+    static conn late;
+    open_conn(&late, NULL);
+    joined lj = join_patient(&late, invite_a, "Alice", aj.resume);
+    assert_string_not_equal(lj.you, pj.you);
+    assert_string_equal(lj.state, "waiting");
+    conn *all[] = { &c, &back, &replay, &other, &late };
+    for (int i = 0; i < 5; i++)
+        drop_conn(all[i]);
+}
+
+/* A chat message is in the database, sealed, before the sender's chat_ack and before the peer gets
+ * it; one that cannot be stored is neither acknowledged nor relayed. */
+static void chat_stored_before_ack(void **state)
+{
+    (void)state;
+    static conn c, p;
+    open_conn(&c, sess_a);
+    join_clinician(&c, visit_a);
+    open_conn(&p, NULL);
+    joined pj = join_patient(&p, invite_a, "Alice", NULL);
+    sendf(&c, "{\"type\":\"admit\",\"participant\":\"%s\"}", pj.you);
+    forget(&c);
+    forget(&p);
+    c.chat_rows_at_ack = p.chat_rows_at_chat = -1;
+    sendf(&c, "{\"type\":\"chat\",\"cid\":\"m1\",\"text\":\"Bonjour, pouvez-vous me voir ?\"}");
+    cJSON *ack = take(&c, "chat_ack");
+    assert_string_equal(str(ack, "cid"), "m1");
+    cJSON *got = take(&p, "chat");
+    assert_string_equal(str(got, "text"), "Bonjour, pouvez-vous me voir ?");
+    assert_true(cJSON_GetNumberValue(cJSON_GetObjectItem(got, "ts")) == cJSON_GetNumberValue(cJSON_GetObjectItem(ack, "ts")));
+    cJSON_Delete(ack);
+    cJSON_Delete(got);
+    assert_int_equal(c.chat_rows_at_ack, 1);
+    assert_int_equal(p.chat_rows_at_chat, 1);
+    /* sealed: the text is not in the row */
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM chat WHERE instr(body, 'Bonjour') > 0"), 0);
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM chat WHERE length(body) > 30"), 1);
+
+    /* the database refuses the write: an error to the sender, nothing to anyone else */
+    assert_int_equal(sqlite3_exec(st.db, "CREATE TRIGGER no_chat BEFORE INSERT ON chat BEGIN SELECT RAISE(ABORT, 'full'); END",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    sendf(&p, "{\"type\":\"chat\",\"cid\":\"m2\",\"text\":\"lost?\",\"id\":\"q2\"}");
+    expect_error(&p, "storage_failed", "q2");
+    assert_int_equal(count(&p, "chat_ack"), 0);
+    assert_int_equal(count(&c, "chat"), 0);
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM chat"), 1);
+    sqlite3_exec(st.db, "DROP TRIGGER no_chat", NULL, NULL, NULL);
+    drop_conn(&c);
+    drop_conn(&p);
+}
+
+/* Bad frames: each gets its error, and the connection goes on (still open, still joined, still relaying). */
+static void malformed_frames_cost_an_error(void **state)
+{
+    (void)state;
+    static conn c, p;
+    open_conn(&c, sess_a);
+    join_clinician(&c, visit_a);
+    open_conn(&p, NULL);
+    joined pj = join_patient(&p, invite_a, "Alice", NULL);
+    sendf(&c, "{\"type\":\"admit\",\"participant\":\"%s\"}", pj.you);
+    forget(&c);
+    forget(&p);
+    static const struct { const char *frame, *code; } cases[] = {
+        { "{\"type\":", "msg_malformed_json" },
+        { "[]", "msg_not_object" },
+        { "{\"type\":\"nope\"}", "msg_unknown_type" },
+        { "{\"type\":\"joined\"}", "msg_wrong_direction" },
+        { "{\"type\":\"ping\",\"ts\":1,\"ts\":2}", "msg_duplicate_field" },
+        { "{\"type\":\"offer\",\"sdp\":\"v=0\",\"evil\":1}", "msg_unknown_field" },
+        { "{\"type\":\"chat\",\"cid\":\"a\",\"text\":\"\\u202eevil\"}", "msg_field_value" },
+        { "{\"type\":\"chat\",\"cid\":\"a\",\"text\":\"\xc0\xaf\"}", "bad_utf8" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tv_hub_message(&hub, &p.hc, cases[i].frame, strlen(cases[i].frame), now++);
+        cJSON *e = take(&p, "error");
+        if (strcmp(str(e, "code"), cases[i].code) != 0)
+            fail_msg("%s: %s, not %s", cases[i].frame, str(e, "code"), cases[i].code);
+        cJSON_Delete(e);
+        assert_int_equal(p.n, 0);
+    }
+    /* what the WebSocket layer refused before parsing */
+    tv_hub_refused(&hub, &p.hc, TV_ERR_MSG_TOO_LARGE);
+    expect_error(&p, "msg_too_large", NULL);
+    /* nothing of it was relayed or stored; the connection is open and in the call */
+    assert_int_equal(c.n, 0);
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM chat"), 0);
+    assert_false(p.closed);
+    sendf(&p, "{\"type\":\"ping\",\"ts\":42}");
+    cJSON *pong = take(&p, "pong");
+    assert_true(cJSON_GetNumberValue(cJSON_GetObjectItem(pong, "ts")) == 42);
+    cJSON_Delete(pong);
+    sendf(&p, "{\"type\":\"offer\",\"sdp\":\"v=0\\r\\n\"}");
+    cJSON_Delete(take(&c, "offer"));
+    /* an unjoined connection that only sends garbage stays open too, and can then join */
+    static conn q;
+    open_conn(&q, NULL);
+    tv_hub_message(&hub, &q.hc, "\xff", 1, now++);
+    expect_error(&q, "bad_utf8", NULL);
+    sendf(&q, "{\"type\":\"offer\",\"sdp\":\"v=0\\r\\n\"}");
+    expect_error(&q, "not_admitted", NULL);   /* join first */
+    assert_false(q.closed);
+    joined qj = join_patient(&q, invite_a, "Q", NULL);
+    assert_string_equal(qj.state, "waiting");
+    drop_conn(&c);
+    drop_conn(&p);
+    drop_conn(&q);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(waiting_room_admit_deny, setup, teardown),
+        cmocka_unit_test_setup_teardown(relay_stays_in_one_visit, setup, teardown),
+        cmocka_unit_test_setup_teardown(resume_token_rotates, setup, teardown),
+        cmocka_unit_test_setup_teardown(chat_stored_before_ack, setup, teardown),
+        cmocka_unit_test_setup_teardown(malformed_frames_cost_an_error, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
