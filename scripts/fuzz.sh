@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET="${1:-60}"
-TARGETS=(msg sframe sframe_ctx hub jwt)
+TARGETS=(msg sframe sframe_ctx hub jwt api)
 
 CC=clang cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTV_FUZZ=ON -DTV_SANITIZE=ON \
   >build/fuzz.configure.log 2>&1 || { cat build/fuzz.configure.log; exit 1; }
