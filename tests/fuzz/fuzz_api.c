@@ -154,6 +154,15 @@ static void clear_mail(void)
         abort();
 }
 
+/* At the end of a run (not after a crash: then the database is left to look at). */
+static void remove_dir(void)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "fuzz_api: could not remove %s\n", dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
@@ -161,6 +170,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     snprintf(dir, sizeof dir, "%s/tv-fuzz-api-XXXXXX", access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
     if (tv_init() != 0 || mkdtemp(dir) == NULL)
         abort();
+    atexit(remove_dir);
     /* mail without a relay is announced on stdout: not once per input on the fuzzer's terminal */
     if (freopen("/dev/null", "w", stdout) == NULL)
         abort();
