@@ -360,13 +360,17 @@ static int reply_auth_failure(tv_api *api, tv_store *st, const tv_api_req *rq, u
 
 /* ---- sessions ---- */
 
-static void session_cookie(tv_api_resp *rs, const char *token, int64_t max_age_s)
+static void cookie(tv_api_resp *rs, const char *name, const char *token, int64_t max_age_s)
 {
     /* __Host-: Secure, Path=/, no Domain. SameSite=None + Partitioned: it works inside an EHR's iframe
      * with third-party cookies blocked, in that EHR's partition only. */
-    snprintf(rs->set_cookie, sizeof rs->set_cookie,
-             TV_API_COOKIE "=%s; Path=/; Secure; HttpOnly; SameSite=None; Partitioned; Max-Age=%lld",
-             token ? token : "", (long long)max_age_s);
+    snprintf(rs->set_cookie, sizeof rs->set_cookie, "%s=%s; Path=/; Secure; HttpOnly; SameSite=None; Partitioned; Max-Age=%lld",
+             name, token ? token : "", (long long)max_age_s);
+}
+
+static void session_cookie(tv_api_resp *rs, const char *token, int64_t max_age_s)
+{
+    cookie(rs, TV_API_COOKIE, token, max_age_s);
 }
 
 static int session_create(tv_api *api, tv_store *st, const tv_api_req *rq, int64_t uid, const char *stage,
@@ -1940,9 +1944,7 @@ static int sso_flow_create(tv_api *api, tv_store *st, const tv_api_req *rq, int 
         exec_id(st, "DELETE FROM sso_flows WHERE expires_ms < ?", rq->now_ms - TV_API_SSO_FLOW_MS);
     }
     if (rc == 0 && !popup)
-        snprintf(rs->set_cookie, sizeof rs->set_cookie,
-                 TV_API_SSO_COOKIE "=%s; Path=/; Secure; HttpOnly; SameSite=None; Partitioned; Max-Age=%lld", bind,
-                 (long long)(TV_API_SSO_FLOW_MS / 1000));
+        cookie(rs, TV_API_SSO_COOKIE, bind, TV_API_SSO_FLOW_MS / 1000);
     sodium_memzero(state, sizeof state);
     sodium_memzero(bind, sizeof bind);
     return rc;
