@@ -26,6 +26,7 @@
 #include "tv_err.h"
 #include "tv_init.h"
 #include "tv_totp.h"
+#include "../server/tv_test_mail.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -109,32 +110,12 @@ static cJSON *api_call(const char *method, const char *path, const char *body, c
     return o;
 }
 
-/* The key in the mail to `to` (written to dir/mail: no relay is configured); every mail is removed. */
+/* The key in the mail to `to` (written to dir/mail: no relay is configured). */
 static void mail_key(const char *to, char key[TV_TOKEN_STRBYTES])
 {
-    char mdir[128], path[512], text[8192], want[300];
+    char mdir[128];
     snprintf(mdir, sizeof mdir, "%s/mail", dir);
-    snprintf(want, sizeof want, "To: <%s>", to);
-    key[0] = '\0';
-    DIR *d = opendir(mdir);
-    struct dirent *e;
-    while (d && (e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof path, "%s/%s", mdir, e->d_name);
-        FILE *f = fopen(path, "r");
-        size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
-        if (f)
-            fclose(f);
-        text[n] = '\0';
-        const char *k = strstr(text, "#key=");
-        if (strstr(text, want) && k)
-            snprintf(key, TV_TOKEN_STRBYTES, "%.43s", k + 5);
-        unlink(path);
-    }
-    if (d)
-        closedir(d);
-    if (strlen(key) != TV_TOKEN_CHARS)
+    if (tv_test_mail_key(mdir, to, key) != 0)
         abort();
 }
 
