@@ -4,6 +4,7 @@
 #include "tv_utf8.h"
 
 #include <cjson/cJSON.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -513,16 +514,9 @@ int tv_json_strict_check(const char *text, size_t len)
     return rc != 0 ? rc : strict_json(text, len);
 }
 
-int tv_msg_parse(const char *text, size_t len, tv_msg_origin origin, tv_msg *m)
+int tv_json_parse_strict(const char *text, size_t len, cJSON **out)
 {
-    if (m == NULL || (text == NULL && len > 0) ||
-        (origin != TV_MSG_FROM_CLIENT && origin != TV_MSG_FROM_SERVER))
-        return TV_ERR_INVALID;
-    memset(m, 0, sizeof *m);
-    m->origin = origin;
-    /* A browser's frame leaves room for what the server adds when it forwards it ("from", "ts"). */
-    if (len > (origin == TV_MSG_FROM_CLIENT ? TV_MSG_CLIENT_MAX_BYTES : TV_MSG_MAX_BYTES))
-        return TV_ERR_MSG_TOO_LARGE;
+    *out = NULL;
     int rc = tv_json_strict_check(text, len);
     if (rc != 0)
         return rc;
@@ -537,6 +531,40 @@ int tv_msg_parse(const char *text, size_t len, tv_msg_origin origin, tv_msg *m)
         cJSON_Delete(root);
         return TV_ERR_MSG_JSON;
     }
+    *out = root;
+    return 0;
+}
+
+static void json_wipe(const cJSON *n)
+{
+    for (; n; n = n->next) {
+        if (cJSON_IsString(n) && n->valuestring)
+            sodium_memzero(n->valuestring, strlen(n->valuestring));
+        json_wipe(n->child);
+    }
+}
+
+void tv_json_free_wiped(cJSON *root)
+{
+    if (root)
+        json_wipe(root->child);
+    cJSON_Delete(root);
+}
+
+int tv_msg_parse(const char *text, size_t len, tv_msg_origin origin, tv_msg *m)
+{
+    if (m == NULL || (text == NULL && len > 0) ||
+        (origin != TV_MSG_FROM_CLIENT && origin != TV_MSG_FROM_SERVER))
+        return TV_ERR_INVALID;
+    memset(m, 0, sizeof *m);
+    m->origin = origin;
+    /* A browser's frame leaves room for what the server adds when it forwards it ("from", "ts"). */
+    if (len > (origin == TV_MSG_FROM_CLIENT ? TV_MSG_CLIENT_MAX_BYTES : TV_MSG_MAX_BYTES))
+        return TV_ERR_MSG_TOO_LARGE;
+    cJSON *root;
+    int rc = tv_json_parse_strict(text, len, &root);
+    if (rc != 0)
+        return rc;
     rc = validate_root(m, root);
     if (rc != 0) {
         cJSON_Delete(root);

@@ -20,30 +20,12 @@
 
 /* ---- answers ---- */
 
-/* Frees a JSON tree after wiping every string in it, however deep: request bodies hold passwords
- * and codes, answers TOTP secrets and recovery codes. */
-static void json_wipe(const cJSON *n)
-{
-    for (; n; n = n->next) {
-        if (cJSON_IsString(n) && n->valuestring)
-            sodium_memzero(n->valuestring, strlen(n->valuestring));
-        json_wipe(n->child);
-    }
-}
-
-static void json_free_wiped(cJSON *root)
-{
-    if (root)
-        json_wipe(root->child);
-    cJSON_Delete(root);
-}
-
 static int reply_json(tv_api_resp *rs, int status, cJSON *obj)
 {
     rs->status = status;
     rs->content_type = "application/json";
     rs->body = cJSON_PrintUnformatted(obj);
-    json_free_wiped(obj);
+    tv_json_free_wiped(obj);
     if (rs->body == NULL)
         return TV_ERR_NOMEM;
     rs->body_len = strlen(rs->body);
@@ -82,12 +64,11 @@ enum { B_STR = 1, B_BOOL = 2 };
 static int read_body(const tv_api_req *rq, const body_field *fields, cJSON **root, tv_api_resp *rs)
 {
     *root = NULL;
-    int rc = tv_json_strict_check(rq->body, rq->body_len);
-    cJSON *o = rc == 0 ? cJSON_ParseWithLength(rq->body, rq->body_len) : NULL;
-    if (o == NULL)
+    cJSON *o = NULL;
+    if (tv_json_parse_strict(rq->body, rq->body_len, &o) != 0)
         return reply_error(rs, 400, TV_ERR_MSG_JSON, "The request body is not valid JSON."), TV_ERR_MSG_JSON;
     if (!cJSON_IsObject(o)) {
-        cJSON_Delete(o);
+        tv_json_free_wiped(o);
         return reply_error(rs, 400, TV_ERR_MSG_NOT_OBJECT, "The request body must be a JSON object."), TV_ERR_MSG_NOT_OBJECT;
     }
     char msg[160];
@@ -107,14 +88,14 @@ static int read_body(const tv_api_req *rq, const body_field *fields, cJSON **roo
         else if (f->type == B_STR && strlen(m->valuestring) > f->max)
             err = TV_ERR_MSG_FIELD_LENGTH, snprintf(msg, sizeof msg, "\"%s\" is too long.", f->name);
         if (err) {
-            cJSON_Delete(o);
+            tv_json_free_wiped(o);
             reply_error(rs, 400, err, msg);
             return err;
         }
     }
     for (const body_field *f = fields; f->name; f++)
         if (f->required && cJSON_GetObjectItemCaseSensitive(o, f->name) == NULL) {
-            cJSON_Delete(o);
+            tv_json_free_wiped(o);
             snprintf(msg, sizeof msg, "\"%s\" is missing.", f->name);
             reply_error(rs, 400, TV_ERR_MSG_MISSING_FIELD, msg);
             return TV_ERR_MSG_MISSING_FIELD;
@@ -685,7 +666,7 @@ static int do_password_check(tv_api *api, tv_store *st, const tv_api_req *rq, tv
     uint32_t failed = 0;
     tv_password_strength s = { -1, 0 };
     int rc = tv_password_check(&api->policy, pw, strlen(pw), inputs, &failed, &s);
-    json_free_wiped(b);
+    tv_json_free_wiped(b);
     sodium_memzero(local, sizeof local);
     cJSON *o = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(o, "failed");
@@ -773,11 +754,11 @@ static int do_register(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_r
         return 0;
     const char *email = str_of(b, "email"), *pw = str_of(b, "password");
     if (tv_mail_address_ok(email, strlen(email)) != 0) {
-        json_free_wiped(b);
+        tv_json_free_wiped(b);
         return reply_error(rs, 400, TV_ERR_INVALID, "This is not an e-mail address we can send to.");
     }
     if (check_password(api, pw, email, rs) != 0) {
-        json_free_wiped(b);
+        tv_json_free_wiped(b);
         return 0;
     }
     user u;
@@ -813,7 +794,7 @@ static int do_register(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_r
     sodium_memzero(token, sizeof token);
     sodium_memzero(link, sizeof link);
     sodium_memzero(text, sizeof text);
-    json_free_wiped(b);
+    tv_json_free_wiped(b);
     if (rc != 0)
         return reply_storage(rs);
     cJSON *o = cJSON_CreateObject();
@@ -840,7 +821,7 @@ static int do_activate(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_r
         rc = run(q);
     }
     rc = commit(st, rc);
-    json_free_wiped(b);
+    tv_json_free_wiped(b);
     if (rc != 0)
         return reply_key_error(rs, rc);
     audit(st, rq, "account_activated", uid, NULL, "account activated by its mailed key", NULL);
@@ -916,23 +897,23 @@ static int do_login(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp
             until = p->locked_until_ms = rq->now_ms + lock_duration(++p->lockouts);
         }
         pthread_mutex_unlock(&api->lock);
-        json_free_wiped(b);
+        tv_json_free_wiped(b);
         audit(st, rq, "login_failure", 0, NULL, "unknown e-mail", "{\"reason\":\"unknown_email\"}");
         return until > rq->now_ms ? reply_locked(rs, until, rq->now_ms) : reply_bad_credentials(rs);
     }
     if (rc != 0) {
-        json_free_wiped(b);
+        tv_json_free_wiped(b);
         return reply_error(rs, 500, TV_ERR_STORAGE, "The server could not check this. Try again.");
     }
     if (u.locked_until_ms > rq->now_ms) {
-        json_free_wiped(b);
+        tv_json_free_wiped(b);
         audit(st, rq, "login_failure", u.id, NULL, "account locked", "{\"reason\":\"locked\"}");
         rc = reply_locked(rs, u.locked_until_ms, rq->now_ms);
         wipe_user(&u);
         return rc;
     }
     if (verify_password(api, &u, pw) != 0) {
-        json_free_wiped(b);
+        tv_json_free_wiped(b);
         int locked = record_failure(api, st, rq, &u, "password");
         rc = locked ? reply_locked(rs, rq->now_ms + lock_duration(u.lockouts + 1), rq->now_ms) : reply_bad_credentials(rs);
         wipe_user(&u);
@@ -941,7 +922,7 @@ static int do_login(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp
     int needs = 0;
     if (tv_pwhash_needs_rehash(&api->cost, u.pw_hash, strlen(u.pw_hash), &needs) == 0 && needs)
         set_password(api, st, u.id, pw);   /* the cost was raised since: upgrade while we have the password */
-    json_free_wiped(b);
+    tv_json_free_wiped(b);
     if (strcmp(u.status, "active") != 0) {
         audit(st, rq, "login_failure", u.id, NULL, "account not active", "{\"reason\":\"not_active\"}");
         rc = reply_error(rs, 403, TV_ERR_FORBIDDEN, strcmp(u.status, "pending") == 0
@@ -1043,23 +1024,23 @@ static int do_login_second(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
         return 0;
     const char *code = str_of(b, "code"), *rec = str_of(b, "recovery_code");
     if ((code == NULL) == (rec == NULL)) {
-        json_free_wiped(b);
+        tv_json_free_wiped(b);
         return reply_error(rs, 400, TV_ERR_MSG_MISSING_FIELD, "Give either \"code\" or \"recovery_code\".");
     }
     user u;
     int rc = session_load(api, st, rq->session, rq->ip, rq->now_ms, "totp", &u);
     if (rc != 0) {
-        json_free_wiped(b);
+        tv_json_free_wiped(b);
         return reply_error(rs, 401, TV_ERR_UNAUTHORIZED, "Sign in with your password first (or again: that step expired).");
     }
     if (u.locked_until_ms > rq->now_ms) {
-        json_free_wiped(b);
+        tv_json_free_wiped(b);
         rc = reply_locked(rs, u.locked_until_ms, rq->now_ms);
         wipe_user(&u);
         return rc;
     }
     rc = code ? totp_check(st, &u, code, rq->now_ms) : recovery_use(st, u.id, rec, rq->now_ms);
-    json_free_wiped(b);
+    tv_json_free_wiped(b);
     if (rc != 0) {
         int locked = record_failure(api, st, rq, &u, code ? (rc == TV_ERR_OTP_REPLAY ? "totp_replay" : "totp") : "recovery_code");
         if (locked)
@@ -1197,7 +1178,7 @@ static int do_settings(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_r
             rc = reply_storage(rs);
         }
     }
-    json_free_wiped(b);
+    tv_json_free_wiped(b);
     wipe_user(&u);
     return rc;
 }
@@ -1307,11 +1288,11 @@ static int do_totp_confirm(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
             audit(st, rq, "totp_enabled", u.id, NULL, "two-factor authentication turned on", NULL);
             rc = reply_json(rs, 200, o);
         } else {
-            cJSON_Delete(o);
+            tv_json_free_wiped(o);   /* recovery codes */
             rc = reply_storage(rs);
         }
     }
-    json_free_wiped(b);
+    tv_json_free_wiped(b);
     wipe_user(&u);
     return rc;
 }
@@ -1344,7 +1325,7 @@ static int do_totp_disable(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
             rc = reply_storage(rs);
         }
     }
-    json_free_wiped(b);
+    tv_json_free_wiped(b);
     wipe_user(&u);
     return rc;
 }
@@ -1370,7 +1351,7 @@ static int do_password_change(tv_api *api, tv_store *st, const tv_api_req *rq, t
     } else {
         rc = reply_storage(rs);
     }
-    json_free_wiped(b);
+    tv_json_free_wiped(b);
     wipe_user(&u);
     return rc;
 }
@@ -1401,7 +1382,7 @@ static int do_password_forgot(tv_api *api, tv_store *st, const tv_api_req *rq, t
         }
         wipe_user(&u);
     }
-    json_free_wiped(b);
+    tv_json_free_wiped(b);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "status", "check_mail");
     cJSON_AddStringToObject(o, "message", "If this address has an account, a reset link is on its way.");
@@ -1429,11 +1410,11 @@ static int do_password_reset(tv_api *api, tv_store *st, const tv_api_req *rq, tv
     if (rc == 0)
         rc = user_by_id(st, uid, &u);
     if (rc != 0) {
-        json_free_wiped(b);
+        tv_json_free_wiped(b);
         return reply_key_error(rs, TV_ERR_TOKEN_MISMATCH);
     }
     if (check_password(api, str_of(b, "password"), u.email, rs) != 0) {
-        json_free_wiped(b);
+        tv_json_free_wiped(b);
         wipe_user(&u);
         return 0;
     }
@@ -1447,7 +1428,7 @@ static int do_password_reset(tv_api *api, tv_store *st, const tv_api_req *rq, tv
     if (rc == 0)
         rc = sessions_delete_user(st, uid, NULL);
     rc = commit(st, rc);
-    json_free_wiped(b);
+    tv_json_free_wiped(b);
     wipe_user(&u);
     if (rc != 0)
         return reply_key_error(rs, rc);
@@ -1487,7 +1468,7 @@ static int do_visit_create(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
         return 0;
     const char *label = str_of(b, "label");
     if (label && tv_utf8_check(label, strlen(label), NULL) != 0) {
-        json_free_wiped(b);
+        tv_json_free_wiped(b);
         wipe_user(&u);
         return reply_error(rs, 400, TV_ERR_UTF8, "The label is not valid text.");
     }
@@ -1546,7 +1527,7 @@ static int do_visit_create(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
         rc = reply_error(rs, 500, TV_ERR_STORAGE, "The server could not create the visit. Try again.");
     }
     sodium_memzero(token, sizeof token);
-    json_free_wiped(b);
+    tv_json_free_wiped(b);
     wipe_user(&u);
     return rc;
 }
@@ -1600,7 +1581,7 @@ static int do_visit_close(tv_api *api, tv_store *st, const tv_api_req *rq, tv_ap
         rc = reply_error(rs, rc == TV_ERR_NOT_FOUND ? 404 : 500, rc,
                          rc == TV_ERR_NOT_FOUND ? "No open visit of yours has this id." : "The server could not save this.");
     }
-    json_free_wiped(b);
+    tv_json_free_wiped(b);
     wipe_user(&u);
     return rc;
 }
@@ -1615,7 +1596,7 @@ static int do_invite(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_res
     const char *token = str_of(b, "token");
     uint8_t hash[TV_TOKEN_HASHBYTES];
     int rc = tv_token_hash(token, strlen(token), hash, sizeof hash);
-    json_free_wiped(b);
+    tv_json_free_wiped(b);
     if (rc != 0)
         return reply_error(rs, 404, TV_ERR_NOT_FOUND, "This visit link is not valid. Check it, or ask for a new one.");
     sqlite3_stmt *q = prep(st, "SELECT state, expires_ms FROM visits WHERE token_hash = ?");
@@ -1821,7 +1802,7 @@ static int do_account_delete(tv_api *api, tv_store *st, const tv_api_req *rq, tv
             rc = reply_error(rs, 500, TV_ERR_STORAGE, "The server could not delete the account. Try again.");
         }
     }
-    json_free_wiped(b);
+    tv_json_free_wiped(b);
     wipe_user(&u);
     return rc;
 }
@@ -1981,7 +1962,7 @@ static int do_sso_start(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_
         }
         sodium_memzero(handle, sizeof handle);
     }
-    json_free_wiped(b);
+    tv_json_free_wiped(b);
     wipe_user(&u);
     return rc;
 }
@@ -2243,7 +2224,7 @@ static int do_sso_finish(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api
     uint8_t hh[TV_TOKEN_HASHBYTES], rh[TV_TOKEN_HASHBYTES];
     int ok = tv_token_hash(str_of(b, "handle"), strlen(str_of(b, "handle")), hh, sizeof hh) == 0 &&
              tv_token_hash(str_of(b, "result"), strlen(str_of(b, "result")), rh, sizeof rh) == 0;
-    json_free_wiped(b);
+    tv_json_free_wiped(b);
     int64_t uid = 0;
     char provider[32] = "";
     int rc = begin(st);

@@ -18,7 +18,7 @@
  * A token whose header has no kid is tried against at most TV_JWT_TRY keys of the right type. */
 #include "tv_jwt.h"
 #include "tv_err.h"
-#include "tv_utf8.h"
+#include "tv_msg.h"
 
 #include <math.h>
 #include <mbedtls/bignum.h>
@@ -75,21 +75,6 @@ static int b64url_decode(const char *in, size_t in_len, unsigned char **out, siz
     return 0;
 }
 
-/* cJSON turns "\u0000" into a NUL inside a C string, so "sub":"a\u0000b" would read as "a": a
- * string the issuer signed would compare equal to one it did not. Such tokens are refused. Outside
- * strings a backslash is not valid JSON anyway, so pairing escapes from the start is exact. */
-static int has_nul_escape(const char *s, size_t len)
-{
-    for (size_t i = 0; i + 1 < len; i++) {
-        if (s[i] != '\\')
-            continue;
-        if (s[i + 1] == 'u' && i + 5 < len && memcmp(s + i + 2, "0000", 4) == 0)
-            return 1;
-        i++;   /* the escaped character, so "\\u0000" is a backslash then text */
-    }
-    return 0;
-}
-
 static int name_cmp(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -129,14 +114,13 @@ static int decode_object(const char *part, size_t part_len, cJSON **out)
     int rc = b64url_decode(part, part_len, &text, &len);
     if (rc != 0)
         return rc;
-    /* An embedded NUL would end cJSON's input early and hide what follows it. */
-    if (memchr(text, '\0', len) != NULL || tv_utf8_check((const char *)text, len, NULL) != 0 ||
-        has_nul_escape((const char *)text, len)) {
-        free(text);
-        return TV_ERR_JWT_FORMAT;
-    }
-    cJSON *j = cJSON_ParseWithLengthOpts((const char *)text, len + 1, NULL, 1);
+    /* The signaling parser's strict reading: UTF-8, no raw NUL, and no "\u0000", which cJSON would
+     * turn into a C string's end, so "sub":"a\u0000b" would compare equal to "a". */
+    cJSON *j = NULL;
+    rc = tv_json_parse_strict((const char *)text, len, &j);
     free(text);
+    if (rc == TV_ERR_NOMEM)
+        return rc;
     if (!cJSON_IsObject(j)) {
         cJSON_Delete(j);
         return TV_ERR_JWT_FORMAT;
@@ -342,13 +326,9 @@ static int verify_signature(const jws *t, enum alg alg, const char *alg_name, co
 {
     if (jwks == NULL || jwks_len == 0 || jwks_len > TV_JWKS_MAX || memchr(jwks, '\0', jwks_len) != NULL)
         return TV_ERR_JWT_KEY;
-    char *text = malloc(jwks_len + 1);
-    if (text == NULL)
+    cJSON *set = NULL;
+    if (tv_json_parse_strict(jwks, jwks_len, &set) == TV_ERR_NOMEM)
         return TV_ERR_NOMEM;
-    memcpy(text, jwks, jwks_len);
-    text[jwks_len] = '\0';
-    cJSON *set = cJSON_ParseWithLengthOpts(text, jwks_len + 1, NULL, 1);
-    free(text);
     const cJSON *keys = cJSON_GetObjectItemCaseSensitive(set, "keys");
     if (!cJSON_IsObject(set) || !cJSON_IsArray(keys)) {
         cJSON_Delete(set);

@@ -2,6 +2,7 @@
 #include "tv_oidc.h"
 #include "tv_err.h"
 #include "tv_jwt.h"
+#include "tv_msg.h"
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -111,12 +112,7 @@ int tv_oidc_init(tv_oidc *o, const char *path, const char *ca_file, char *err, s
         if (rc == 0)
             o->n++;
     }
-    if (root) {   /* the secrets are in the tree: wipe what cJSON allocated */
-        cJSON *p;
-        cJSON_ArrayForEach(it, list) cJSON_ArrayForEach(p, it) if (cJSON_IsString(p))
-            sodium_memzero(p->valuestring, strlen(p->valuestring));
-        cJSON_Delete(root);
-    }
+    tv_json_free_wiped(root);   /* the client secrets are in the tree */
     return rc;
 }
 
@@ -455,10 +451,6 @@ int tv_oidc_exchange(tv_oidc *o, int idx, const char *redirect_uri, const char *
         }
         cJSON_Delete(claims);
     }
-    if (t) {   /* access and refresh tokens are not kept: wipe them */
-        cJSON *it;
-        cJSON_ArrayForEach(it, t) if (cJSON_IsString(it)) sodium_memzero(it->valuestring, strlen(it->valuestring));
-        cJSON_Delete(t);
-    }
+    tv_json_free_wiped(t);   /* access and refresh tokens are not kept */
     return rc;
 }
