@@ -263,7 +263,7 @@ static int submit_api(struct lws *wsi, tv_http_session *s, const char *method)
 {
     tv_http *h = http_of(wsi);
     char cookie[2048], session[TV_TOKEN_STRBYTES], bind[TV_TOKEN_STRBYTES], ip[64], host[256], origin[300], ctype[128],
-        query[2048];
+        query[8192];
     tv_api_req rq = { .method = method, .path = s->path, .body = s->in, .body_len = s->in_len };
     const char *c;
     header(wsi, WSI_TOKEN_HTTP_COOKIE, cookie, sizeof cookie, &c);
@@ -274,17 +274,23 @@ static int submit_api(struct lws *wsi, tv_http_session *s, const char *method)
         header(wsi, WSI_TOKEN_HTTP_COLON_AUTHORITY, host, sizeof host, &rq.host);
     header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof origin, &rq.origin);
     header(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, ctype, sizeof ctype, &rq.content_type);
-    /* libwebsockets keeps each argument as a fragment (decoded); lws_hdr_copy would join them
-     * without their '&' */
+    /* libwebsockets keeps each argument as a fragment, decoded (lws_hdr_copy would join them
+     * without their '&'). The API gets them joined by '&' again, with '%' and '&' in them encoded, so
+     * a value holding either comes back whole. An argument too long for the buffer is skipped. */
     size_t qn = 0;
-    char frag[1024];
-    for (int i = 0, n; (n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i)) >= 0; i++) {
-        if (qn + (size_t)n + 2 > sizeof query)
-            break;   /* what does not fit is dropped: the API finds its arguments missing */
-        if (qn)
-            query[qn++] = '&';
-        memcpy(query + qn, frag, (size_t)n);
-        qn += (size_t)n;
+    char frag[4096];
+    for (int i = 0, n; i < 64 && lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) > 0; i++) {
+        if ((n = lws_hdr_copy_fragment(wsi, frag, sizeof frag, WSI_TOKEN_HTTP_URI_ARGS, i)) < 0)
+            continue;
+        for (int k = 0; k < n && qn + 4 < sizeof query; k++) {
+            if (k == 0 && qn)
+                query[qn++] = '&';
+            if (frag[k] == '%' || frag[k] == '&') {
+                qn += (size_t)snprintf(query + qn, 4, "%%%02X", (unsigned char)frag[k]);
+            } else {
+                query[qn++] = frag[k];
+            }
+        }
     }
     query[qn] = '\0';
     sodium_memzero(frag, sizeof frag);
@@ -316,6 +322,11 @@ void tv_http_jobs_done(tv_http *h)
         if (wsi) {
             tv_http_session *s = lws_wsi_user(wsi);
             s->job = NULL;
+            if (job->rs.body == NULL) {   /* the API could not build an answer (out of memory) */
+                send_json(wsi, s, HTTP_STATUS_INTERNAL_SERVER_ERROR, "out_of_memory", "The server could not answer. Try again.");
+                tv_job_free(job);
+                continue;
+            }
             answer(wsi, s, job->rs.status ? job->rs.status : 500,
                    job->rs.content_type ? job->rs.content_type : "application/json", job->rs.body, job->rs.body_len);
             snprintf(s->set_cookie, sizeof s->set_cookie, "%s", job->rs.set_cookie);
