@@ -94,15 +94,17 @@ static int user_add(const tv_config *cfg, const char *email, int admin)
     if (tv_store_open(&st, db_path, key_path, err, sizeof err) != 0) {
         fprintf(stderr, "televisitd: %s\n", err);
     } else {
-        if (tv_api_init(&api, cfg) != 0)
-            fprintf(stderr, "televisitd: cannot set up password hashing\n");
-        else if (tv_api_user_add(&api, &st, email, pw, admin, tv_clock_ms(), err, sizeof err) != 0)
-            fprintf(stderr, "televisitd: %s\n", err);
-        else {
-            printf("added %s%s; it can sign in now\n", email, admin ? " (administrator)" : "");
-            rc = 0;
+        if (tv_api_init(&api, cfg) != 0) {
+            fprintf(stderr, "televisitd: cannot set up the API: password hashing, or the providers file above\n");
+        } else {
+            if (tv_api_user_add(&api, &st, email, pw, admin, tv_clock_ms(), err, sizeof err) != 0)
+                fprintf(stderr, "televisitd: %s\n", err);
+            else {
+                printf("added %s%s; it can sign in now\n", email, admin ? " (administrator)" : "");
+                rc = 0;
+            }
+            tv_api_free(&api);
         }
-        tv_api_free(&api);
         tv_store_close(&st);
     }
     sodium_memzero(pw, sizeof pw);
@@ -298,7 +300,7 @@ int main(int argc, char **argv)
     static tv_api api;
     static tv_jobs jobs;
     if (tv_api_init(&api, &cfg) != 0) {
-        fprintf(stderr, "televisitd: cannot set up password hashing (pwhash_mem_mib %d)\n", cfg.pwhash_mem_mib);
+        fprintf(stderr, "televisitd: cannot set up the API: password hashing (pwhash_mem_mib %d), or the providers file above\n", cfg.pwhash_mem_mib);
         return 1;
     }
     if (tv_jobs_start(&jobs, &api, 2, db_path, key_path, err, sizeof err) != 0) {

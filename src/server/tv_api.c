@@ -110,7 +110,35 @@ static const char *str_of(cJSON *root, const char *name)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* Passwords leave memory as soon as the request is done with them. */
+/* The value of name in the request's query (tv_api_req.query: name=value pairs joined by '&',
+ * values percent-encoded), decoded. TV_ERR_NOT_FOUND, or TV_ERR_TOO_LONG when it does not fit. */
+static int query_param(const char *query, const char *name, char *out, size_t size)
+{
+    size_t n = strlen(name);
+    for (const char *p = query; p && *p;) {
+        size_t len = strcspn(p, "&");
+        if (len > n && strncmp(p, name, n) == 0 && p[n] == '=') {
+            size_t o = 0;
+            for (const char *v = p + n + 1; v < p + len; v++) {
+                if (o + 1 >= size)
+                    return TV_ERR_TOO_LONG;
+                unsigned char byte;
+                size_t got = 0;
+                if (*v == '%' && v + 2 < p + len && sodium_hex2bin(&byte, 1, v + 1, 2, NULL, &got, NULL) == 0 && got == 1) {
+                    out[o++] = (char)byte;
+                    v += 2;
+                } else {
+                    out[o++] = *v;
+                }
+            }
+            out[o] = '\0';
+            return 0;
+        }
+        p += len;
+        p += *p == '&';
+    }
+    return TV_ERR_NOT_FOUND;
+}
 
 /* ---- small database helpers ---- */
 
@@ -254,8 +282,14 @@ static int rate_ok(tv_api *api, const char *ip, int64_t now, int *retry_s)
 
 static tv_api_phantom *phantom_of(tv_api *api, const char *email)
 {
+    /* as the users table compares addresses (COLLATE NOCASE: ASCII case), or spreading failures over
+     * A@x and a@x would lock a real account and never an unknown one */
+    char lower[TV_MAIL_ADDRESS_MAX + 1];
+    size_t n = 0;
+    for (; email[n] && n < TV_MAIL_ADDRESS_MAX; n++)
+        lower[n] = (char)(email[n] >= 'A' && email[n] <= 'Z' ? email[n] + 32 : email[n]);
     uint8_t h[16];
-    crypto_generichash(h, sizeof h, (const uint8_t *)email, strlen(email), NULL, 0);
+    crypto_generichash(h, sizeof h, (const uint8_t *)lower, n, NULL, 0);
     uint32_t slot;
     memcpy(&slot, h, sizeof slot);
     tv_api_phantom *p = &api->phantoms[slot % TV_API_PHANTOMS];
@@ -275,9 +309,11 @@ static int64_t lock_duration(int lockouts)
 }
 
 /* One more failed password, TOTP or recovery code. Returns 1 when it locks the account. */
-static int record_failure(tv_api *api, tv_store *st, const tv_api_req *rq, user *u, const char *what)
+/* Counts a failed credential; returns when the lock it caused ends, or 0 when it caused none. */
+static int64_t record_failure(tv_store *st, const tv_api_req *rq, user *u, const char *what)
 {
     int locked = 0;
+    int64_t until = 0;
     if (begin(st) == 0) {
         sqlite3_stmt *q = prep(st, "SELECT failures, lockouts FROM users WHERE id = ?");
         int failures = 0, lockouts = 0;
@@ -287,7 +323,6 @@ static int record_failure(tv_api *api, tv_store *st, const tv_api_req *rq, user 
                 failures = sqlite3_column_int(q, 0) + 1, lockouts = sqlite3_column_int(q, 1);
         }
         sqlite3_finalize(q);
-        int64_t until = 0;
         if (failures >= TV_API_LOCK_FAILURES) {
             locked = 1;
             lockouts++;
@@ -295,12 +330,13 @@ static int record_failure(tv_api *api, tv_store *st, const tv_api_req *rq, user 
             until = rq->now_ms + lock_duration(lockouts);
         }
         q = prep(st, locked ? "UPDATE users SET failures = ?, lockouts = ?, locked_until_ms = ? WHERE id = ?"
-                            : "UPDATE users SET failures = ?, lockouts = ?, locked_until_ms = locked_until_ms + ? WHERE id = ?");
+                            : "UPDATE users SET failures = ?, lockouts = ? WHERE id = ?");
         if (q) {
             sqlite3_bind_int(q, 1, failures);
             sqlite3_bind_int(q, 2, lockouts);
-            sqlite3_bind_int64(q, 3, until);
-            sqlite3_bind_int64(q, 4, u->id);
+            if (locked)
+                sqlite3_bind_int64(q, 3, until);
+            sqlite3_bind_int64(q, locked ? 4 : 3, u->id);
         }
         commit(st, run(q));
         char extra[64];
@@ -311,8 +347,7 @@ static int record_failure(tv_api *api, tv_store *st, const tv_api_req *rq, user 
             audit(st, rq, "lockout", u->id, NULL, "account locked after repeated failures", extra);
         }
     }
-    (void)api;
-    return locked;
+    return until;
 }
 
 static int reply_locked(tv_api_resp *rs, int64_t until, int64_t now)
@@ -331,11 +366,12 @@ static int reply_bad_credentials(tv_api_resp *rs)
 }
 
 /* A wrong password or code on a signed-in route counts toward the lockout like one at sign-in. */
-static int reply_auth_failure(tv_api *api, tv_store *st, const tv_api_req *rq, user *u, const char *what,
+static int reply_auth_failure(tv_store *st, const tv_api_req *rq, user *u, const char *what,
                               const char *message, tv_api_resp *rs)
 {
-    if (record_failure(api, st, rq, u, what))
-        return reply_locked(rs, rq->now_ms + lock_duration(u->lockouts + 1), rq->now_ms);
+    int64_t until = record_failure(st, rq, u, what);
+    if (until)
+        return reply_locked(rs, until, rq->now_ms);
     return reply_error(rs, 401, TV_ERR_CREDENTIALS, message);
 }
 
@@ -694,12 +730,16 @@ static int store_hash(tv_store *st, int64_t uid, const char *hash)
     return run(q);
 }
 
+static int hash_password(tv_api *api, const char *pw, char hash[TV_PWHASH_STRBYTES])
+{
+    return tv_pwhash(&api->cost, pw, strlen(pw), hash, TV_PWHASH_STRBYTES) == 0 ? 0 : TV_ERR_PASSWORD_HASH;
+}
+
 static int set_password(tv_api *api, tv_store *st, int64_t uid, const char *pw)
 {
     char hash[TV_PWHASH_STRBYTES];
-    if (tv_pwhash(&api->cost, pw, strlen(pw), hash, sizeof hash) != 0)
-        return TV_ERR_PASSWORD_HASH;
-    return store_hash(st, uid, hash);
+    int rc = hash_password(api, pw, hash);
+    return rc == 0 ? store_hash(st, uid, hash) : rc;
 }
 
 static int verify_password(tv_api *api, const user *u, const char *pw)
@@ -887,11 +927,16 @@ static int do_login(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp
     user u;
     int rc = user_by_email(st, email, &u);
     if (rc == TV_ERR_NOT_FOUND) {
-        /* Unknown address: the same work, the same answers, the same lockout as a known one. */
-        tv_pwhash_verify(api->dummy_hash, strlen(api->dummy_hash), pw, strlen(pw));
+        /* Unknown address: the same work, the same answers, the same lockout as a known one, whose
+         * lock is answered before any hashing too. */
+        pthread_mutex_lock(&api->lock);
+        int64_t until = phantom_of(api, email)->locked_until_ms;
+        pthread_mutex_unlock(&api->lock);
+        if (until <= rq->now_ms)
+            tv_pwhash_verify(api->dummy_hash, strlen(api->dummy_hash), pw, strlen(pw));
         pthread_mutex_lock(&api->lock);
         tv_api_phantom *p = phantom_of(api, email);
-        int64_t until = p->locked_until_ms;
+        until = p->locked_until_ms;
         if (until <= rq->now_ms && ++p->failures >= TV_API_LOCK_FAILURES) {
             p->failures = 0;
             until = p->locked_until_ms = rq->now_ms + lock_duration(++p->lockouts);
@@ -914,8 +959,8 @@ static int do_login(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp
     }
     if (verify_password(api, &u, pw) != 0) {
         tv_json_free_wiped(b);
-        int locked = record_failure(api, st, rq, &u, "password");
-        rc = locked ? reply_locked(rs, rq->now_ms + lock_duration(u.lockouts + 1), rq->now_ms) : reply_bad_credentials(rs);
+        int64_t until = record_failure(st, rq, &u, "password");
+        rc = until ? reply_locked(rs, until, rq->now_ms) : reply_bad_credentials(rs);
         wipe_user(&u);
         return rc;
     }
@@ -1041,11 +1086,15 @@ static int do_login_second(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
     }
     rc = code ? totp_check(st, &u, code, rq->now_ms) : recovery_use(st, u.id, rec, rq->now_ms);
     tv_json_free_wiped(b);
+    if (rc == TV_ERR_STORAGE) {   /* the database failed, not the user: no failure counted */
+        wipe_user(&u);
+        return reply_storage(rs);
+    }
     if (rc != 0) {
-        int locked = record_failure(api, st, rq, &u, code ? (rc == TV_ERR_OTP_REPLAY ? "totp_replay" : "totp") : "recovery_code");
-        if (locked)
+        int64_t until = record_failure(st, rq, &u, code ? (rc == TV_ERR_OTP_REPLAY ? "totp_replay" : "totp") : "recovery_code");
+        if (until)
             session_delete(st, u.session_hash);
-        rc = locked ? reply_locked(rs, rq->now_ms + lock_duration(u.lockouts + 1), rq->now_ms)
+        rc = until ? reply_locked(rs, until, rq->now_ms)
              : rc == TV_ERR_OTP_REPLAY ? reply_error(rs, 401, rc, "This code was already used. Wait for the next one.")
                                        : reply_error(rs, 401, TV_ERR_CREDENTIALS, "The code is wrong.");
         wipe_user(&u);
@@ -1131,6 +1180,15 @@ static int do_cache_share(tv_api *api, tv_store *st, const tv_api_req *rq, tv_ap
     return rc;
 }
 
+/* The hub closes the user's signaling connections whose session has just gone. */
+static void notify_sessions_changed(tv_api *api, int64_t uid)
+{
+    char id[24];
+    snprintf(id, sizeof id, "%lld", (long long)uid);
+    if (api->notify)
+        api->notify(api->notify_ctx, "user_sessions_revoked", id);
+}
+
 static int do_sessions_revoke(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
 {
     user u;
@@ -1138,10 +1196,7 @@ static int do_sessions_revoke(tv_api *api, tv_store *st, const tv_api_req *rq, t
         return 0;
     sessions_delete_user(st, u.id, NULL);
     audit(st, rq, "logout", u.id, NULL, "signed out everywhere", "{\"scope\":\"all_sessions\"}");
-    char id[24];
-    snprintf(id, sizeof id, "%lld", (long long)u.id);
-    if (api->notify)
-        api->notify(api->notify_ctx, "user_sessions_revoked", id);
+    notify_sessions_changed(api, u.id);
     session_cookie(rs, NULL, 0);
     wipe_user(&u);
     return reply_ok(rs, 200, "status", "signed_out");
@@ -1304,14 +1359,15 @@ static int do_totp_disable(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
     cJSON *b;
     if (authed_body(api, st, rq, rs, f, 0, &u, &b) != 0)
         return 0;
-    int rc;
+    int rc = 0;
     if (api->cfg->require_2fa) {
         rc = reply_error(rs, 403, TV_ERR_FORBIDDEN, "Your administrator requires two-factor authentication.");
     } else if (!u.totp_enabled) {
         rc = reply_error(rs, 409, TV_ERR_CONFLICT, "Two-factor authentication is already off.");
     } else if (verify_password(api, &u, str_of(b, "password")) != 0 ||
-               totp_check(st, &u, str_of(b, "code"), rq->now_ms) != 0) {
-        rc = reply_auth_failure(api, st, rq, &u, "totp_disable", "The password or the code is wrong.", rs);
+               (rc = totp_check(st, &u, str_of(b, "code"), rq->now_ms)) != 0) {
+        rc = rc == TV_ERR_STORAGE ? reply_storage(rs)
+                                  : reply_auth_failure(st, rq, &u, "totp_disable", "The password or the code is wrong.", rs);
     } else {
         rc = begin(st);
         if (rc == 0)
@@ -1340,12 +1396,16 @@ static int do_password_change(tv_api *api, tv_store *st, const tv_api_req *rq, t
     if (authed_body(api, st, rq, rs, f, 1, &u, &b) != 0)
         return 0;
     int rc;
+    char pwh[TV_PWHASH_STRBYTES];
     if (verify_password(api, &u, str_of(b, "current")) != 0) {
-        rc = reply_auth_failure(api, st, rq, &u, "password_change", "The current password is wrong.", rs);
+        rc = reply_auth_failure(st, rq, &u, "password_change", "The current password is wrong.", rs);
     } else if (check_password(api, str_of(b, "password"), u.email, rs) != 0) {
         rc = 0;
-    } else if (set_password(api, st, u.id, str_of(b, "password")) == 0) {
-        sessions_delete_user(st, u.id, u.session_hash);   /* every other device signs in again */
+    } else if ((rc = hash_password(api, str_of(b, "password"), pwh)) != 0 || (rc = begin(st)) != 0) {
+        rc = reply_storage(rs);   /* hashed before the transaction: Argon2id never holds the write lock */
+    } else if (commit(st, store_hash(st, u.id, pwh) == 0 ? sessions_delete_user(st, u.id, u.session_hash)   /* every other device signs in again */
+                                                           : TV_ERR_STORAGE) == 0) {
+        notify_sessions_changed(api, u.id);
         audit(st, rq, "password_changed", u.id, NULL, "password changed; other sessions ended", NULL);
         rc = reply_ok(rs, 200, "status", "changed");
     } else {
@@ -1432,6 +1492,7 @@ static int do_password_reset(tv_api *api, tv_store *st, const tv_api_req *rq, tv
     wipe_user(&u);
     if (rc != 0)
         return reply_key_error(rs, rc);
+    notify_sessions_changed(api, uid);
     audit(st, rq, "password_reset", uid, NULL, "password reset with a mailed key; all sessions ended", "{\"stage\":\"done\"}");
     return reply_ok(rs, 200, "status", "changed");
 }
@@ -1697,7 +1758,8 @@ static int do_audit(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp
     user u;
     if (authed(api, st, rq, rs, &u, 1) != 0)
         return 0;
-    int csv = rq->query && strstr(rq->query, "format=csv") != NULL;
+    char format[8];
+    int csv = query_param(rq->query, "format", format, sizeof format) == 0 && strcmp(format, "csv") == 0;
     int rc;
     if (!csv) {
         cJSON *o = cJSON_CreateObject();
@@ -1786,16 +1848,13 @@ static int do_account_delete(tv_api *api, tv_store *st, const tv_api_req *rq, tv
         return 0;
     int rc;
     if (verify_password(api, &u, str_of(b, "password")) != 0) {
-        rc = reply_auth_failure(api, st, rq, &u, "account_delete", "The password is wrong.", rs);
+        rc = reply_auth_failure(st, rq, &u, "account_delete", "The password is wrong.", rs);
     } else {
         /* visits, chat, sessions, keys and codes go with the account (ON DELETE CASCADE); the audit log
          * keeps its records, which name the account only by number */
         if (exec_id(st, "DELETE FROM users WHERE id = ?", u.id) == 0) {
             audit(st, rq, "account_deleted", u.id, NULL, "account and its data deleted by its owner", NULL);
-            char id[24];
-            snprintf(id, sizeof id, "%lld", (long long)u.id);
-            if (api->notify)
-                api->notify(api->notify_ctx, "user_sessions_revoked", id);
+            notify_sessions_changed(api, u.id);
             session_cookie(rs, NULL, 0);
             rc = reply_ok(rs, 200, "status", "deleted");
         } else {
@@ -1853,25 +1912,6 @@ static int reply_redirect(tv_api_resp *rs, const char *where)
     rs->body = strdup("{}");
     rs->body_len = rs->body ? 2 : 0;
     return rs->body ? 0 : TV_ERR_NOMEM;
-}
-
-/* The value of name in a query string, as libwebsockets gives it (arguments joined by '&'). */
-static int query_param(const char *query, const char *name, char *out, size_t size)
-{
-    size_t n = strlen(name);
-    for (const char *p = query; p && *p;) {
-        size_t len = strcspn(p, "&");
-        if (len > n && strncmp(p, name, n) == 0 && p[n] == '=') {
-            if (len - n - 1 >= size)
-                return TV_ERR_TOO_LONG;
-            memcpy(out, p + n + 1, len - n - 1);
-            out[len - n - 1] = '\0';
-            return 0;
-        }
-        p += len;
-        p += *p == '&';
-    }
-    return TV_ERR_NOT_FOUND;
 }
 
 static void sso_audit_failure(tv_store *st, const tv_api_req *rq, int64_t uid, const char *provider, const char *reason)
@@ -1957,8 +1997,9 @@ static int do_sso_start(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_
             rc = reply_json(rs, 200, o);
         } else {
             rs->set_cookie[0] = '\0';
-            rc = rc == TV_ERR_BUSY ? reply_error(rs, 502, TV_ERR_BUSY, "The sign-in provider cannot be reached. Try again.")
-                                   : reply_storage(rs);
+            rc = rc == TV_ERR_BUSY      ? reply_error(rs, 502, TV_ERR_BUSY, "The sign-in provider cannot be reached. Try again.")
+                 : rc == TV_ERR_STORAGE ? reply_storage(rs)
+                                        : reply_error(rs, 500, rc, "The sign-in could not be started (check the provider's settings).");
         }
         sodium_memzero(handle, sizeof handle);
     }
@@ -1993,81 +2034,97 @@ static int do_launch(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_res
     return reply_redirect(rs, url);
 }
 
-/* Who the identity is here: a linked account, or a new one when the provider provisions. A SMART
- * provider names the clinician by fhirUser. */
-static int sso_resolve(tv_store *st, const tv_api_req *rq, const tv_oidc_provider *p,
-                       const tv_oidc_identity *id, int64_t *uid, const char **reason)
+/* The identity's key here: issuer and subject, or for a SMART EHR its fhirUser. */
+static const char *sso_subject(const tv_oidc_provider *p, const tv_oidc_identity *id)
 {
-    const char *subject = p->fhir_base[0] ? id->fhir_user : id->subject;
-    if (subject[0] == '\0')
-        return *reason = "no_fhir_user", TV_ERR_JWT_CLAIM;
-    sqlite3_stmt *q = prep(st, "SELECT user_id FROM sso_links WHERE issuer = ? AND subject = ?");
-    if (q == NULL)
-        return TV_ERR_STORAGE;
-    sqlite3_bind_text(q, 1, id->issuer, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(q, 2, subject, -1, SQLITE_TRANSIENT);
-    int found = sqlite3_step(q) == SQLITE_ROW;
-    if (found)
-        *uid = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    if (found)
-        return 0;
-    /* Provisioning goes by a verified e-mail that no account has yet: an existing account is only
-     * linked by its owner, signed in, so a provider cannot take over an account by its address. */
-    if (!p->auto_provision)
-        return *reason = "not_linked", TV_ERR_NOT_FOUND;
-    if (!id->email_verified || tv_mail_address_ok(id->email, strlen(id->email)) != 0)
-        return *reason = "no_verified_email", TV_ERR_NOT_FOUND;
-    user u;
-    if (user_by_email(st, id->email, &u) == 0) {
-        wipe_user(&u);
-        return *reason = "account_exists", TV_ERR_CONFLICT;
-    }
-    int rc = begin(st);
-    if (rc == 0)   /* no password: one that never verifies ("" is not an Argon2id string) */
-        rc = insert_user(st, id->email, "", "active", 0, rq->now_ms, uid);
-    if (rc == 0) {
-        q = prep(st, "INSERT INTO sso_links (issuer, subject, user_id, provider, created_ms) VALUES (?, ?, ?, ?, ?)");
-        if (q) {
-            sqlite3_bind_text(q, 1, id->issuer, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_text(q, 2, subject, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(q, 3, *uid);
-            sqlite3_bind_text(q, 4, p->id, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(q, 5, rq->now_ms);
-        }
-        rc = run(q);
-    }
-    if ((rc = commit(st, rc)) != 0)
-        return TV_ERR_STORAGE;
-    char extra[96];
-    snprintf(extra, sizeof extra, "{\"provider\":\"%s\"}", p->id);
-    audit(st, rq, "account_created", *uid, NULL, "account provisioned by single sign-on", extra);
-    return 0;
+    return p->fhir_base[0] ? id->fhir_user : id->subject;
 }
 
-static int sso_link(tv_store *st, const tv_api_req *rq, const tv_oidc_provider *p, const tv_oidc_identity *id, int64_t uid,
-                    const char **reason)
+/* Links the identity to uid. A link to the same account again changes nothing; one held by another
+ * account is TV_ERR_CONFLICT. */
+static int link_insert(tv_store *st, const tv_api_req *rq, const tv_oidc_provider *p, const tv_oidc_identity *id, int64_t uid)
 {
-    const char *subject = p->fhir_base[0] ? id->fhir_user : id->subject;
-    if (subject[0] == '\0')
-        return *reason = "no_fhir_user", TV_ERR_JWT_CLAIM;
     sqlite3_stmt *q = prep(st, "INSERT INTO sso_links (issuer, subject, user_id, provider, created_ms) VALUES (?, ?, ?, ?, ?)"
                                " ON CONFLICT (issuer, subject) DO UPDATE SET created_ms = created_ms WHERE user_id = excluded.user_id");
     if (q) {
         sqlite3_bind_text(q, 1, id->issuer, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(q, 2, subject, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(q, 2, sso_subject(p, id), -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(q, 3, uid);
         sqlite3_bind_text(q, 4, p->id, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(q, 5, rq->now_ms);
     }
     int rc = run(q);
-    if (rc == 0 && sqlite3_changes(st->db) == 0)   /* linked to another clinician already */
-        return *reason = "linked_elsewhere", TV_ERR_CONFLICT;
-    if (rc != 0)
+    return rc == 0 && sqlite3_changes(st->db) == 0 ? TV_ERR_CONFLICT : rc;
+}
+
+/* Who the identity is here: a linked account, or a new one when the provider provisions. One
+ * transaction: two first sign-ins of the same person at once make one account. */
+static int sso_resolve(tv_store *st, const tv_api_req *rq, const tv_oidc_provider *p,
+                       const tv_oidc_identity *id, int64_t *uid, const char **reason)
+{
+    if (sso_subject(p, id)[0] == '\0')
+        return *reason = "no_fhir_user", TV_ERR_JWT_CLAIM;
+    int rc = begin(st), created = 0;
+    sqlite3_stmt *q = rc == 0 ? prep(st, "SELECT user_id FROM sso_links WHERE issuer = ? AND subject = ?") : NULL;
+    if (q) {
+        sqlite3_bind_text(q, 1, id->issuer, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(q, 2, sso_subject(p, id), -1, SQLITE_TRANSIENT);
+        *uid = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+        sqlite3_finalize(q);
+    } else {
+        rc = TV_ERR_STORAGE;
+    }
+    user u;
+    /* Provisioning goes by a verified e-mail that no account has yet: an existing account is only
+     * linked by its owner, signed in, so a provider cannot take over an account by its address. */
+    if (rc != 0 || *uid)
+        ;
+    else if (!p->auto_provision)
+        *reason = "not_linked", rc = TV_ERR_NOT_FOUND;
+    else if (!id->email_verified || tv_mail_address_ok(id->email, strlen(id->email)) != 0)
+        *reason = "no_verified_email", rc = TV_ERR_NOT_FOUND;
+    else if (user_by_email(st, id->email, &u) == 0)
+        *reason = "account_exists", rc = TV_ERR_CONFLICT, wipe_user(&u);
+    else if ((rc = insert_user(st, id->email, "", "active", 0, rq->now_ms, uid)) == 0 &&   /* "": no password verifies */
+             (rc = link_insert(st, rq, p, id, *uid)) == 0)
+        created = 1;
+    if (*reason) {
+        commit(st, TV_ERR_NOT_FOUND);   /* rolls back */
         return rc;
-    char extra[96];
-    snprintf(extra, sizeof extra, "{\"provider\":\"%s\"}", p->id);
-    audit(st, rq, "sso_linked", uid, NULL, "single sign-on identity linked", extra);
+    }
+    if (commit(st, rc) != 0)
+        return TV_ERR_STORAGE;
+    if (created) {
+        char extra[96];
+        snprintf(extra, sizeof extra, "{\"provider\":\"%s\"}", p->id);
+        audit(st, rq, "account_created", *uid, NULL, "account provisioned by single sign-on", extra);
+    }
+    return 0;
+}
+
+/* The account single sign-on names may sign in: active, and from an allowed address. */
+static int sso_account(tv_store *st, const tv_api_req *rq, int64_t uid, user *u, const char **reason)
+{
+    if (user_by_id(st, uid, u) != 0 || strcmp(u->status, "active") != 0)
+        return *reason = "not_active", TV_ERR_FORBIDDEN;
+    if (!tv_api_ip_allowed(u->ip_allow, rq->ip))
+        return *reason = "ip_not_allowed", TV_ERR_FORBIDDEN;
+    return 0;
+}
+
+/* Signed in by single sign-on. The account's own second factor still applies (a provider's MFA is
+ * not ours to vouch for): with TOTP on, the session is the half one of the code step. */
+static int sso_session(tv_api *api, tv_store *st, const tv_api_req *rq, const user *u, const char *provider,
+                       const char *method, tv_api_resp *rs)
+{
+    const char *stage = u->totp_enabled ? "totp" : "full";
+    exec_id(st, "UPDATE users SET failures = 0, lockouts = 0 WHERE id = ?", u->id);
+    if (session_create(api, st, rq, u->id, stage, rs) != 0)
+        return TV_ERR_STORAGE;
+    char extra[200];
+    snprintf(extra, sizeof extra, "{\"method\":\"%s\",\"provider\":\"%s\",\"next\":\"%s\"}", method, provider,
+             u->totp_enabled ? "totp" : "done");
+    audit(st, rq, "sso_success", u->id, NULL, "signed in by single sign-on", extra);
     return 0;
 }
 
@@ -2075,7 +2132,7 @@ static int sso_link(tv_store *st, const tv_api_req *rq, const tv_oidc_provider *
  * once, before anything else: a second visit of the same address finds it used. */
 static int do_sso_callback(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
 {
-    char state[TV_TOKEN_STRBYTES + 8], code[1024], iss[TV_OIDC_URL], where[256];
+    char state[TV_TOKEN_STRBYTES + 8], code[4096], iss[TV_OIDC_URL], where[256];
     uint8_t sh[TV_TOKEN_HASHBYTES];
     if (query_param(rq->query, "state", state, sizeof state) != 0 || tv_token_hash(state, strlen(state), sh, sizeof sh) != 0) {
         sso_audit_failure(st, rq, 0, "", "state_malformed");
@@ -2150,14 +2207,18 @@ static int do_sso_callback(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
     if (rc != 0)
         reason = rc == TV_ERR_UNAUTHORIZED ? "sso_code_refused" : rc == TV_ERR_BUSY ? "sso_unreachable" : tv_err_name(rc);
     else if (strcmp(mode, "link") == 0)
-        rc = sso_link(st, rq, p, &id, uid = link_uid, &reason);
+        uid = link_uid;
     else
         rc = sso_resolve(st, rq, p, &id, &uid, &reason);
     user u = { 0 };
-    if (rc == 0 && reason == NULL && (user_by_id(st, uid, &u) != 0 || strcmp(u.status, "active") != 0))
-        reason = "not_active";
-    else if (rc == 0 && reason == NULL && !tv_api_ip_allowed(u.ip_allow, rq->ip))
-        reason = "ip_not_allowed";
+    if (rc == 0 && reason == NULL)
+        rc = sso_account(st, rq, uid, &u, &reason);
+    if (rc == 0 && reason == NULL && strcmp(mode, "link") == 0) {
+        if (sso_subject(p, &id)[0] == '\0')
+            reason = "no_fhir_user";
+        else if ((rc = link_insert(st, rq, p, &id, uid)) == TV_ERR_CONFLICT)
+            reason = "linked_elsewhere";
+    }
     if (reason || rc != 0) {
         sso_audit_failure(st, rq, uid, p->id, reason ? reason : tv_err_name(rc));
         wipe_user(&u);
@@ -2165,11 +2226,12 @@ static int do_sso_callback(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
         return reply_redirect(rs, where);
     }
     if (strcmp(mode, "link") == 0) {
+        char extra[96];
+        snprintf(extra, sizeof extra, "{\"provider\":\"%s\"}", p->id);
+        audit(st, rq, "sso_linked", uid, NULL, "single sign-on identity linked", extra);
         wipe_user(&u);
         return reply_redirect(rs, "/#sso_linked");
     }
-    char extra[200];
-    snprintf(extra, sizeof extra, "{\"method\":\"%s\",\"provider\":\"%s\"}", strcmp(mode, "launch") == 0 ? "smart" : "sso", p->id);
     if (popup) {
         /* The frame that began it claims the session with its handle and this result, which only the
          * popup and its opener learn: a sign-in finished from a link someone was sent is never claimed. */
@@ -2191,12 +2253,13 @@ static int do_sso_callback(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
         sodium_memzero(where, sizeof where);
         return rc;
     }
-    exec_id(st, "UPDATE users SET failures = 0, lockouts = 0 WHERE id = ?", uid);
-    rc = session_create(api, st, rq, uid, "full", rs);
+    rc = sso_session(api, st, rq, &u, p->id, strcmp(mode, "launch") == 0 ? "smart" : "sso", rs);
+    int totp = u.totp_enabled;
     wipe_user(&u);
     if (rc != 0)
         return reply_redirect(rs, "/#sso_error=storage_failed");
-    audit(st, rq, "sso_success", uid, NULL, "signed in by single sign-on", extra);
+    if (totp)   /* the console's code step; the visit the EHR named is opened from the dashboard */
+        return reply_redirect(rs, "/#/second");
     /* a visit the EHR named opens when it is this clinician's */
     int own = 0;
     if (id.visit[0]) {
@@ -2254,22 +2317,28 @@ static int do_sso_finish(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api
         return reply_error(rs, 400, TV_ERR_TOKEN_MISMATCH, "This sign-in is not valid or was already used. Sign in again.");
     }
     user u;
-    if (user_by_id(st, uid, &u) != 0)
-        return reply_error(rs, 400, TV_ERR_TOKEN_MISMATCH, "This sign-in is not valid or was already used. Sign in again.");
-    exec_id(st, "UPDATE users SET failures = 0, lockouts = 0 WHERE id = ?", u.id);
-    if (session_create(api, st, rq, u.id, "full", rs) != 0) {
+    const char *reason = NULL;
+    if (sso_account(st, rq, uid, &u, &reason) != 0) {   /* disabled or moved since the callback */
+        sso_audit_failure(st, rq, uid, provider, reason);
+        wipe_user(&u);
+        return reply_error(rs, 403, TV_ERR_FORBIDDEN, "This account cannot sign in from here.");
+    }
+    if (sso_session(api, st, rq, &u, provider, "sso", rs) != 0) {
         wipe_user(&u);
         return reply_error(rs, 500, TV_ERR_STORAGE, "The server could not sign you in. Try again.");
     }
-    char extra[120];
-    snprintf(extra, sizeof extra, "{\"method\":\"sso\",\"provider\":\"%s\"}", provider);
-    audit(st, rq, "sso_success", u.id, NULL, "signed in by single sign-on", extra);
-    u.session_created_ms = rq->now_ms;
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "next", "done");
-    cJSON_AddItemToObject(o, "user", me_json(api, st, &u));
+    int rc2;
+    if (u.totp_enabled) {
+        rc2 = reply_ok(rs, 200, "next", "totp");
+    } else {
+        u.session_created_ms = rq->now_ms;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "next", "done");
+        cJSON_AddItemToObject(o, "user", me_json(api, st, &u));
+        rc2 = reply_json(rs, 200, o);
+    }
     wipe_user(&u);
-    return reply_json(rs, 200, o);
+    return rc2;
 }
 
 /* ---- routing ---- */
@@ -2376,9 +2445,12 @@ int tv_api_init(tv_api *api, const tv_config *cfg)
     /* a hash of random text, so verifying against it costs what a real account's does */
     char rnd[TV_TOKEN_STRBYTES];
     if (tv_pwhash_cost_check(&api->cost) != 0 || tv_token_generate(rnd, sizeof rnd) != 0 ||
-        tv_pwhash(&api->cost, rnd, TV_TOKEN_CHARS, api->dummy_hash, sizeof api->dummy_hash) != 0)
+        tv_pwhash(&api->cost, rnd, TV_TOKEN_CHARS, api->dummy_hash, sizeof api->dummy_hash) != 0 ||
+        pthread_mutex_init(&api->lock, NULL) != 0) {
+        tv_oidc_free(&api->oidc);   /* nothing else to undo: tv_api_free is for an api that started */
         return TV_ERR_INVALID;
-    return pthread_mutex_init(&api->lock, NULL) == 0 ? 0 : TV_ERR_INVALID;
+    }
+    return 0;
 }
 
 void tv_api_free(tv_api *api)

@@ -30,7 +30,7 @@
 typedef struct tv_api_req {
     const char *method;        /* "GET", "POST" */
     const char *path;          /* "/api/login" */
-    const char *query;         /* after '?', or NULL */
+    const char *query;         /* name=value pairs joined by '&', values percent-encoded; or NULL */
     const char *session;       /* the session cookie's value, or NULL */
     const char *ip;            /* source address */
     const char *host;          /* Host header: the origin a browser's POST must come from */

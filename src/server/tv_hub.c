@@ -797,11 +797,14 @@ void tv_hub_visit_closed(tv_hub *h, const char *visit, const char *reason, int64
 
 void tv_hub_user_revoked(tv_hub *h, int64_t uid, int64_t now)
 {
-    (void)now;
+    /* The user's sessions changed (signed out everywhere, a new password, the account deleted): the
+     * connections whose session is gone close; the device that changed its password keeps its call. */
+    int64_t still;
     for (size_t b = 0; b < TV_HUB_ROOM_BUCKETS; b++)
         for (tv_hub_room *r = h->rooms[b]; r; r = r->next)
             for (tv_hub_participant *p = r->members; p; p = p->next)
-                if (p->role == CLINICIAN && p->uid == uid && p->conn) {
+                if (p->role == CLINICIAN && p->uid == uid && p->conn &&
+                    tv_api_session_user(h->api, h->st, p->conn->session, p->conn->ip, now, &still) != 0) {
                     send_error(h, p->conn, TV_ERR_UNAUTHORIZED, "You were signed out.", NULL);
                     conn_close(h, p->conn);
                 }

@@ -262,9 +262,12 @@ static int discover(tv_oidc *o, int idx, int64_t now_ms)
     tv_oidc_provider *p = &o->p[idx];
     pthread_mutex_lock(&o->lock);
     int fresh = p->discovered_ms && now_ms - p->discovered_ms < TV_OIDC_CACHE_MS;
+    int backing_off = !fresh && p->failed_ms && now_ms - p->failed_ms < TV_OIDC_RETRY_MS;
     pthread_mutex_unlock(&o->lock);
     if (fresh)
         return 0;
+    if (backing_off)   /* a GET of /launch must not hold an API worker for 10 s each time */
+        return TV_ERR_BUSY;
     /* A SMART provider is found from the FHIR base (SMART App Launch 2.0 section 2.3: with
      * sso-openid-connect the document carries issuer and jwks_uri too); others by OpenID Discovery. */
     char url[TV_OIDC_URL + 64];
@@ -294,8 +297,14 @@ static int discover(tv_oidc *o, int idx, int64_t now_ms)
         }
         snprintf(p->jwks_uri, sizeof p->jwks_uri, "%s", k);
         p->discovered_ms = now_ms;
+        p->failed_ms = 0;
         pthread_mutex_unlock(&o->lock);
         rc = 0;
+    }
+    if (rc != 0) {
+        pthread_mutex_lock(&o->lock);
+        p->failed_ms = now_ms;
+        pthread_mutex_unlock(&o->lock);
     }
     cJSON_Delete(d);
     return rc;

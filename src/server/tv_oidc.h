@@ -14,6 +14,7 @@
 #define TV_OIDC_DOC_MAX 65536           /* discovery, JWKS and token answers larger than this are refused */
 #define TV_OIDC_JWKS_REFRESH_MS 5000     /* an unknown kid refetches the key set at most this often */
 #define TV_OIDC_CACHE_MS 3600000         /* discovery and keys are refetched after an hour */
+#define TV_OIDC_RETRY_MS 30000           /* after a failed discovery: no new attempt for this long */
 
 typedef struct tv_oidc_provider {
     char id[32];                    /* [a-z0-9_-], in the start request */
@@ -27,6 +28,7 @@ typedef struct tv_oidc_provider {
     /* cached, under the registry's lock */
     char auth_ep[TV_OIDC_URL], token_ep[TV_OIDC_URL], jwks_uri[TV_OIDC_URL];
     int64_t discovered_ms;
+    int64_t failed_ms;             /* the last failed discovery: a provider that is down costs one wait, not one per request */
     char *jwks;
     int64_t jwks_ms;
 } tv_oidc_provider;

@@ -95,6 +95,8 @@ test('the strength check while typing: the server\'s zxcvbn judges, nothing is s
   assert.ok(strong.json.score >= 3);
   // more checks than the auth limit allows sign-ins in a minute: none is refused
   for (let i = 0; i < 40; i++) assert.equal((await api(server, 'POST', '/api/password/check', { password: `x${i}` })).status, 200);
+  // and the address can still sign in: the checks did not spend its sign-in budget
+  assert.equal((await api(server, 'POST', '/api/login', { email: 'dr@example.org', password: PASSWORD })).status, 200);
   assert.equal((await api(server, 'POST', '/api/password/check', { password: 5 })).status, 400);
   assert.equal((await api(server, 'POST', '/api/password/check', { password: 'a', extra: 1 })).status, 400);
   assert.equal(sqlite(server, 'SELECT count(*) FROM users'), users);

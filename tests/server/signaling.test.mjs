@@ -259,6 +259,22 @@ test('a client that stops reading is disconnected, not buffered without end', as
   c.close();
 });
 
+test('a password change closes the calls of the other devices, not the one that changed it', async () => {
+  const cookie1 = await lib.clinician(server, 'pw@example.org');
+  const cookie2 = (await api(server, 'POST', '/api/login', { email: 'pw@example.org', password: lib.PASSWORD })).cookie;
+  const v = await visit(cookie1, 'pw');
+  const { c: here } = await doctor(cookie1, v.id);
+  const { c: other } = await doctor(cookie2, v.id);
+  const r = await api(server, 'POST', '/api/password/change', { current: lib.PASSWORD, password: 'Another-Horse-Battery-7' }, { cookie: cookie1 });
+  assert.equal(r.status, 200, r.text);
+  assert.equal((await other.next('error')).code, 'unauthorized');
+  await other.closed;
+  assert.ok(await here.none('error'), 'the device that changed the password keeps its connection');
+  assert.equal((await api(server, 'GET', '/api/me', undefined, { cookie: cookie2 })).status, 401);
+  assert.equal((await api(server, 'GET', '/api/me', undefined, { cookie: cookie1 })).status, 200);
+  here.close();
+});
+
 test('the audit chain verifies after all of this', () => {
   const r = auditVerify(server);
   assert.equal(r.status, 0, r.stdout + r.stderr);

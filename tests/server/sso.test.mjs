@@ -8,11 +8,13 @@ import { request } from 'node:https';
 import { createServer } from 'node:https';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
+import * as OTPAuth from 'otpauth';
 import { api, randomPort, sqlite, startServer, userAdd, PASSWORD, auditVerify } from './lib.mjs';
 import { startProvider } from './oidc-op.mjs';
 
 let server, op, evil;
 const tvPort = randomPort();
+const downPort = randomPort();   // nothing listens there
 const redirectUri = `https://localhost:${tvPort}/api/sso/callback`;
 
 // ---- a small browser: one cookie jar per host, redirects not followed, both CAs trusted ----
@@ -101,6 +103,7 @@ async function startEvil(port) {
       req.on('data', (d) => { body += d; });
       req.on('end', async () => {
         const p = new URLSearchParams(body);
+        evil.lastCode = p.get('code');
         if (codes.has(p.get('code'))) return json({ error: 'invalid_grant' }, 400);
         codes.add(p.get('code'));
         json({ access_token: 'at', token_type: 'Bearer', id_token: await forge.make() });
@@ -122,12 +125,12 @@ const sign = (c, key = evil.published.privateKey, header = { alg: 'RS256', kid: 
   new SignJWT(c).setProtectedHeader(header).sign(key);
 
 // Begins a sign-in at the hostile provider and comes back with a code: what the ID token says is the test's.
-async function evilCallback(make) {
+async function evilCallback(make, code = `c${Math.random().toString(36).slice(2)}`) {
   const cookies = jar();
   const { url } = await start(cookies, 'evil', 'redirect');
   const q = new URL(url).searchParams;
   forge.make = () => make(q.get('nonce'));
-  const r = await fetchIn(cookies, 'GET', tv(`/api/sso/callback?code=c${Math.random().toString(36).slice(2)}&state=${q.get('state')}`));
+  const r = await fetchIn(cookies, 'GET', tv(`/api/sso/callback?code=${encodeURIComponent(code)}&state=${q.get('state')}`));
   return { r, cookies };
 }
 
@@ -145,6 +148,7 @@ before(async () => {
   evil = await startEvil(randomPort());
   const file = JSON.parse(readFileSync(op.providersFile, 'utf8'));
   file.providers.push({ id: 'evil', name: 'Evil', issuer: evil.issuer, client_id: 'tv-evil', client_secret: 's', auto_provision: true });
+  file.providers.push({ id: 'down', name: 'Down', issuer: `https://localhost:${downPort}`, client_id: 'x', client_secret: 's' });
   writeFileSync(op.providersFile, JSON.stringify(file));
   server = await startServer({ port: tvPort, args: ['--oidc-providers', op.providersFile, '--oidc-ca-file', op.caFile, '--auth-per-minute', '10000'] });
 });
@@ -158,7 +162,7 @@ after(async () => {
 
 test('the providers are in the policy, without their secrets', async () => {
   const r = await api(server, 'GET', '/api/policy');
-  assert.deepEqual(r.json.sso.map((p) => p.id), ['op-rs', 'op-es', 'ehr', 'evil']);
+  assert.deepEqual(r.json.sso.map((p) => p.id), ['op-rs', 'op-es', 'ehr', 'evil', 'down']);
   assert.ok(!r.text.includes('secret'));
 });
 
@@ -188,7 +192,7 @@ test('sign-in by SSO (RS256): PKCE and nonce sent, an account provisioned from a
   assert.ok(!server.log().includes(new URL(back).searchParams.get('code')));
   // the account has no password: password sign-in never works for it
   const pw = await api(server, 'POST', '/api/login', { email: 'alice@example.org', password: PASSWORD });
-  assert.notEqual(pw.status, 200);
+  assert.equal(pw.json.error, 'invalid_credentials');
   assert.equal(pw.cookie, undefined);
 });
 
@@ -350,8 +354,8 @@ test('a provider that rotates its signing key: the new kid is fetched, the token
   assert.equal(r.location, tv('/'));
 });
 
-test('the code is single-use at the provider too: a second exchange of it is refused', async () => {
-  // the hostile provider refuses codes it has seen (as a real one does); televisitd reports it
+test('a code the token endpoint refuses (here: used twice) is reported as sso_code_refused', async () => {
+  // the hostile provider refuses codes it has seen, as a real one does; what is televisit's is the report
   const cookies = jar();
   const { url } = await start(cookies, 'evil', 'redirect');
   const q = new URL(url).searchParams;
@@ -366,9 +370,12 @@ test('the code is single-use at the provider too: a second exchange of it is ref
 
 test('bad input to the SSO routes changes nothing', async () => {
   const flows = sqlite(server, 'SELECT count(*) FROM sso_flows');
-  for (const body of [{ provider: 'nope', mode: 'redirect' }, { provider: 'op-rs', mode: 'sideways' }, { provider: 1, mode: 'popup' }, { provider: 'op-rs' }]) {
+  for (const [body, status, code] of [[{ provider: 'nope', mode: 'redirect' }, 404, 'not_found'],
+    [{ provider: 'op-rs', mode: 'sideways' }, 400, 'msg_field_value'], [{ provider: 1, mode: 'popup' }, 400, 'msg_field_type'],
+    [{ provider: 'op-rs' }, 400, 'msg_missing_field']]) {
     const r = await fetchIn(jar(), 'POST', tv('/api/sso/start'), { body });
-    assert.ok(r.status === 400 || r.status === 404, JSON.stringify(body));
+    assert.equal(r.status, status, JSON.stringify(body));
+    assert.equal(r.json.error, code, JSON.stringify(body));
   }
   assert.equal(sqlite(server, 'SELECT count(*) FROM sso_flows'), flows);
   for (const path of ['/api/sso/callback', '/api/sso/callback?state=x', '/api/sso/callback?state=' + 'A'.repeat(43), '/launch', '/launch?iss=&launch=']) {
@@ -378,4 +385,70 @@ test('bad input to the SSO routes changes nothing', async () => {
   }
   const f = await fetchIn(jar(), 'POST', tv('/api/sso/finish'), { body: { handle: 'x', result: 'y' } });
   assert.equal(f.status, 400);
+  assert.equal(f.json.error, 'token_mismatch');
+});
+
+test('an account with TOTP on still gives its code after single sign-on (redirect and popup)', async () => {
+  userAdd(server, 'dr.totp@example.org');
+  const login = await api(server, 'POST', '/api/login', { email: 'dr.totp@example.org', password: PASSWORD });
+  const { secret } = (await api(server, 'POST', '/api/totp/enroll', {}, { cookie: login.cookie })).json;
+  const code = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret) }).generate();
+  const { recovery_codes: rec } = (await api(server, 'POST', '/api/totp/confirm', { code }, { cookie: login.cookie })).json;
+  const lc = jar();
+  lc.set(`localhost:${tvPort}`, new Map([['__Host-tv_session', login.cookie]]));
+  const l = await start(lc, 'op-es', 'link');
+  assert.equal((await fetchIn(lc, 'GET', await signInAtProvider(lc, l.url, 'tina'))).location, tv('/#sso_linked'));
+  // redirect: the browser lands on the code step with a half session
+  const b = jar();
+  const s1 = await start(b, 'op-es', 'redirect');
+  assert.equal((await fetchIn(b, 'GET', await signInAtProvider(b, s1.url, 'tina'))).location, tv('/#/second'));
+  assert.equal((await api(server, 'GET', '/api/me', undefined, { cookie: session(b) })).status, 401, 'not signed in before the code');
+  assert.match(lastAudit('sso_success'), /"next":"totp"/);
+  const second = await fetchIn(b, 'POST', tv('/api/login/second'), { body: { recovery_code: rec[0] } });
+  assert.equal(second.status, 200, second.text);
+  assert.equal((await api(server, 'GET', '/api/me', undefined, { cookie: session(b) })).json.email, 'dr.totp@example.org');
+  // popup: the claim answers next: totp, and the half session is the frame's
+  const frame = jar();
+  const s2 = await start(frame, 'op-es', 'popup');
+  const popup = jar();
+  const back = (await fetchIn(popup, 'GET', await signInAtProvider(popup, s2.url, 'tina'))).location;
+  const result = /#result=(.+)$/.exec(back)[1];
+  const fin = await fetchIn(frame, 'POST', tv('/api/sso/finish'), { body: { handle: s2.handle, result } });
+  assert.deepEqual(fin.json, { next: 'totp' });
+  assert.equal((await api(server, 'GET', '/api/me', undefined, { cookie: session(frame) })).status, 401);
+});
+
+test('the callback refuses an answer naming another issuer (RFC 9207), a provider error, and a flow past its ten minutes', async () => {
+  const c1 = jar();
+  const s1 = await start(c1, 'op-rs', 'redirect');
+  const back = new URL(await signInAtProvider(c1, s1.url, 'alice'));
+  back.searchParams.set('iss', evil.issuer);
+  assert.equal((await fetchIn(c1, 'GET', back.href)).location, tv('/#sso_error=sso_issuer'));
+  assert.equal(session(c1), undefined);
+  const c2 = jar();
+  const state2 = new URL((await start(c2, 'op-rs', 'redirect')).url).searchParams.get('state');
+  assert.equal((await fetchIn(c2, 'GET', tv(`/api/sso/callback?error=access_denied&state=${state2}`))).location, tv('/#sso_error=sso_denied'));
+  const c3 = jar();
+  const state3 = new URL((await start(c3, 'evil', 'redirect')).url).searchParams.get('state');
+  sqlite(server, "UPDATE sso_flows SET expires_ms = 1 WHERE status = 'pending'");
+  assert.equal((await fetchIn(c3, 'GET', tv(`/api/sso/callback?code=x&state=${state3}`))).location, tv('/#sso_error=sso_expired'));
+  for (const reason of ['sso_issuer', 'sso_denied', 'sso_expired'])
+    assert.ok(sqlite(server, `SELECT count(*) FROM audit WHERE type = 'sso_failure' AND extra LIKE '%"reason":"${reason}"%'`) >= 1, reason);
+});
+
+test('a long code holding & and % reaches the token endpoint whole', async () => {
+  const code = `a&b%25c=d+${'x'.repeat(3000)}`;
+  const { r } = await evilCallback((n) => sign(claims(n)), code);
+  assert.equal(r.location, tv('/'));
+  assert.equal(evil.lastCode, code);
+});
+
+test('a provider that cannot be reached is tried once, then left alone for a while', async () => {
+  for (let i = 0; i < 3; i++) {
+    const r = await fetchIn(jar(), 'POST', tv('/api/sso/start'), { body: { provider: 'down', mode: 'redirect' } });
+    assert.equal(r.status, 502);
+    assert.equal(r.json.error, 'busy');
+  }
+  const tries = server.log().split(`identity provider https://localhost:${downPort}/`).length - 1;
+  assert.equal(tries, 1, 'one discovery attempt, not one per request');
 });

@@ -164,8 +164,13 @@ static void test_no_enumeration(void **state)
     assert_int_equal(rs.body_len, strlen(known));   /* byte for byte the same answer */
     assert_memory_equal(rs.body, known, strlen(known));
     /* unknown addresses lock like known ones, so a lock does not reveal an account either */
-    for (int i = 0; i < 3; i++)
-        call("POST", "/api/login", "{\"email\":\"nobody@example.org\",\"password\":\"x\"}");
+    /* and case does not split the count, as it does not for a real account (COLLATE NOCASE) */
+    static const char *const variants[] = { "Nobody@example.org", "NOBODY@example.org", "nobody@Example.org" };
+    for (int i = 0; i < 3; i++) {
+        char body[128];
+        snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"x\"}", variants[i]);
+        call("POST", "/api/login", body);
+    }
     assert_int_equal(call("POST", "/api/login", "{\"email\":\"nobody@example.org\",\"password\":\"x\"}"), 423);
     for (int i = 0; i < 3; i++)
         call("POST", "/api/login", "{\"email\":\"known@example.org\",\"password\":\"x\"}");

@@ -218,8 +218,10 @@ export async function loginView(ctx) {
     sayError(error, { code: ctx.ssoError });
     ctx.ssoError = null;
   }
-  const sso = ssoButtons(policy.sso, (e) => {
+  // an account with TOTP on gives its code after the provider, as after a password
+  const sso = ssoButtons(policy.sso, (e, r) => {
     if (e) sayError(error, e);
+    else if (r?.next === 'totp') ctx.go('second');
     else ctx.signedIn();
   });
   return card(h('h1', { i18n: 'login.title' }), form, sso,
