@@ -6,28 +6,30 @@
 //     GET /api/cache_share only to a live session. Another device, a signed-out browser or a
 //     disabled account cannot open the cache.
 //   patient: a random key for this visit only, gone with the page.
+import { unb64u } from './core.mjs';
+
 const DB = 'televisit-cache';
 const VERSION = 1;
 
+// A request's result. A delete or upgrade held up by another tab's open connection fails at once
+// ('blocked') rather than waiting for that tab: the page then goes on without its cache.
 function request(r) {
   return new Promise((resolve, reject) => {
     r.onsuccess = () => resolve(r.result);
     r.onerror = () => reject(r.error);
+    r.onblocked = () => reject(new Error('blocked'));
   });
 }
 
-function openDb(name) {
+async function openDb(name) {
   const r = indexedDB.open(name, VERSION);
   r.onupgradeneeded = () => {
     r.result.createObjectStore('device');
     r.result.createObjectStore('records', { keyPath: 'id' });
   };
-  return request(r);
-}
-
-function fromB64url(s) {
-  const b = atob(s.replace(/-/g, '+').replace(/_/g, '/'));
-  return Uint8Array.from(b, (c) => c.charCodeAt(0));
+  const db = await request(r);
+  db.onversionchange = () => db.close();   // another tab deleting or upgrading it is not held up by this one
+  return db;
 }
 
 // The device secret, made on first use. Only its wrapped form is stored; the wrapping key cannot be
@@ -48,23 +50,27 @@ async function deviceSecret(db, core) {
 }
 
 export class Cache {
-  constructor(core, db, dbName, owner, key) {
+  constructor(core, db, owner, key) {
     this.core = core;
     this.db = db;
-    this.dbName = dbName;
     this.owner = owner;
     this.key = key;
   }
 
   static async forClinician(core, owner, shareB64) {
     const db = await openDb(DB);
-    const share = fromB64url(shareB64);
-    const secret = await deviceSecret(db, core);
+    let share = null;
+    let secret = null;
     try {
-      return new Cache(core, db, DB, owner, core.cacheKey(secret, share));
+      share = unb64u(shareB64);
+      secret = await deviceSecret(db, core);
+      return new Cache(core, db, owner, core.cacheKey(secret, share));
+    } catch (e) {
+      db.close();
+      throw e;
     } finally {
-      secret.fill(0);
-      share.fill(0);
+      secret?.fill(0);
+      share?.fill(0);
     }
   }
 
@@ -72,9 +78,9 @@ export class Cache {
   // left cannot be opened anyway (its key is gone).
   static async forPatient(core) {
     const name = `${DB}-visit`;
-    await request(indexedDB.deleteDatabase(name)).catch(() => {});
+    await request(indexedDB.deleteDatabase(name));   // blocked by another tab: no cache for this one
     const db = await openDb(name);
-    return new Cache(core, db, name, 'patient', core.randomKey());
+    return new Cache(core, db, 'patient', core.randomKey());
   }
 
   identity(store, key) {

@@ -11,6 +11,10 @@ const NAME_MAX = 64;
 const RECORD_KEYBYTES = 32;
 const RECORD_OVERHEAD = 41;   // version byte, nonce, tag (tv_record.h)
 
+// base64url without padding, as the server and the signaling protocol write keys and shares
+export const b64u = (u8) => btoa(String.fromCharCode(...u8)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+export const unb64u = (s) => Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
+
 export class CoreError extends Error {
   constructor(code, name, field) {
     super(field ? `${name} (${field})` : name);

@@ -4,13 +4,11 @@
 // sockets, RTCPeerConnection, the media worker, timers. Listeners get a 'change' event after every
 // step and a 'chat' event per message.
 import { Signaling } from './signaling.mjs';
+import { b64u, unb64u } from './core.mjs';
 import { E2ee, preferE2eeCodecs, sdpFingerprint } from './e2ee.mjs';
 
 const LINK_ERRORS = new Set(['not_found', 'visit_closed', 'token_expired', 'token_mismatch', 'unauthorized', 'forbidden']);
 const MEDIA_ACTIONS = new Set(['start_media', 'send_offer', 'ice_restart', 'stop_media', 'wipe_keys', 'release_devices']);
-
-const b64u = (u8) => btoa(String.fromCharCode(...u8)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-const unb64u = (s) => Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
 
 export class VisitCall extends EventTarget {
   // role: 'patient' (invite, name) or 'clinician' (visit id). localStream: the patient's device check
@@ -141,7 +139,11 @@ export class VisitCall extends EventTarget {
     await this.replaceLocal(kind, track);
   }
 
+  // Only in a call (the shared screen replaces the camera in the video sender; before the call there
+  // is no sender, and the camera would go out instead), and once at a time.
   async startScreenShare() {
+    if (this.screenTrack) return;
+    if (!this.sender('video')) throw new Error('The screen can be shared once the call has started.');
     const stream = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
     const track = stream.getVideoTracks()[0];
     this.cameraTrack = this.local?.getVideoTracks()[0] || null;
@@ -475,7 +477,6 @@ export class VisitCall extends EventTarget {
       if (this.role !== 'patient' || !this.call || this.call.commitAccepted) return undefined;
       this.call.commitAccepted = true;
       const mine = await this.e2ee.acceptCommitment(unb64u(m.commitment), m.epoch);
-      this.call.peerEpoch = m.epoch;
       this.sig?.send({ type: 'e2ee_key', pub: b64u(mine.publicKey), epoch: mine.epoch });
       return undefined;
     }
@@ -558,6 +559,7 @@ export class VisitCall extends EventTarget {
     const pc = this.pc;
     if (!pc) return;
     const report = await pc.getStats();
+    if (pc !== this.pc) return;   // the call ended or restarted meanwhile: this path is stale
     const byId = new Map([...report.values()].map((r) => [r.id, r]));
     for (const r of report.values()) {
       if (r.type !== 'transport' || !r.selectedCandidatePairId) continue;

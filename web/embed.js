@@ -29,7 +29,9 @@
       this.handlers = new Map();
       this.nextId = 1;
       this.ignored = 0;
-      const q = new URLSearchParams({ embed: this.scope });
+      // host: for browsers without location.ancestorOrigins (Firefox); the frame accepts it only when
+      // it is on televisit's list, the list CSP frame-ancestors already enforces
+      const q = new URLSearchParams({ embed: this.scope, host: location.origin });
       if (o.lang) q.set('lang', o.lang);
       const route = o.visit ? `#/visit/${encodeURIComponent(o.visit)}` : '#/';
       this.iframe = document.createElement('iframe');
@@ -43,6 +45,12 @@
       window.addEventListener('message', this.listener);
       container.appendChild(this.iframe);
       for (const name of COMMANDS) this[name] = (payload) => this.command(name, payload);
+      // a frame that never gets ready (this page not on televisit's list, the server down) fails the
+      // queued commands instead of leaving them waiting forever
+      this.readyTimer = setTimeout(() => {
+        if (this.ready) return;
+        for (const q of this.queue.splice(0)) this.settle(q.id, 'failure', { code: 'not_ready', message: 'televisit did not start in the frame.' });
+      }, o.readyTimeoutMs || 30000);
     }
 
     on(event, fn) {
@@ -74,11 +82,7 @@
         return;
       }
       if (m.type === 'reply' || m.type === 'failure') {
-        const p = this.pending.get(m.id);
-        if (!p) return;
-        this.pending.delete(m.id);
-        if (m.type === 'reply') p.resolve(m.payload);
-        else p.reject(Object.assign(new Error((m.payload && m.payload.message) || 'failed'), { code: m.payload && m.payload.code }));
+        this.settle(m.id, m.type, m.payload);
         return;
       }
       if (m.type === 'ready' && !this.ready) {
@@ -90,7 +94,16 @@
       }
     }
 
+    settle(id, type, payload) {
+      const p = this.pending.get(id);
+      if (!p) return;
+      this.pending.delete(id);
+      if (type === 'reply') p.resolve(payload);
+      else p.reject(Object.assign(new Error((payload && payload.message) || 'failed'), { code: payload && payload.code }));
+    }
+
     destroy() {
+      clearTimeout(this.readyTimer);
       window.removeEventListener('message', this.listener);
       for (const p of this.pending.values()) p.reject(Object.assign(new Error('destroyed'), { code: 'destroyed' }));
       this.pending.clear();

@@ -1,10 +1,11 @@
 // Getting in: the sign-in, second-factor, registration and forgotten-password views of the console,
 // plus what the other account views and the activation/reset pages share: the new-password input
 // whose rules the C core checks live with the server's policy, and API refusals in plain words.
-import { h, field, notice, say, show } from './dom.mjs';
+import { h, field, notice, quiet, say, show } from './dom.mjs';
 import { api } from './api.mjs';
 import { errorKey } from './strings-common.mjs';
 import { ssoButtons } from './sso.mjs';
+import { takeFragment } from './page.mjs';
 
 let policyPromise = null;
 
@@ -18,12 +19,7 @@ export function loadPolicy() {
   return policyPromise;
 }
 
-// Empties a message region. Its data-i18n must go too, or a language switch would bring it back.
-export function quiet(el) {
-  delete el.dataset.i18n;
-  delete el.dataset.i18nVars;
-  el.replaceChildren();
-}
+export { quiet };
 
 // "Password refused: it needs at least 10 characters, a capital letter." built from the rule
 // keys, so each part re-translates on a language switch.
@@ -86,8 +82,6 @@ export function newPassword(core, policy, { label = 'pw.new' } = {}) {
   const head = h('p', { class: 'hint', id: `${pw.input.id}-needs`, i18n: 'pw.needs' });
   const list = h('ul', { class: 'rules', id: `${pw.input.id}-rules` }, ...items.values());
   pw.input.setAttribute('aria-describedby', `${head.id} ${list.id}`);
-  const serverHint = null;
-  if (serverHint) serverHint.style.marginBottom = '.9rem';   // a hint before a field, not after one
   const meter = h('meter', { id: `${pw.input.id}-meter`, min: 0, max: 4, low: 2, high: 3, optimum: 4, value: 0 });
   const meterWord = h('span', { i18n: 'pw.strength.0' });
   const meterRow = h('div', { class: 'field', hidden: true },
@@ -143,7 +137,7 @@ export function newPassword(core, policy, { label = 'pw.new' } = {}) {
 
   return {
     input: pw.input,
-    rows: [pw.row, head, list, serverHint, meterRow, confirm.row].filter(Boolean),
+    rows: [pw.row, head, list, meterRow, confirm.row],
     value: () => pw.input.value,
     // Refuses before anything is sent, naming what is missing; true when the password may go.
     // Submitted before the server judged the strength (a fast typist): asked now.
@@ -170,12 +164,10 @@ export function newPassword(core, policy, { label = 'pw.new' } = {}) {
   };
 }
 
-// Reads #key=… and removes it from the address bar and the history at once, so the single-use key
-// is not left behind in the tab; the page keeps it in memory for as long as it needs it.
+// The mailed single-use key (#key=…), taken out of the address bar at once; the page keeps it in
+// memory for as long as it needs it.
 export function keyFromFragment() {
-  const key = new URLSearchParams(location.hash.slice(1)).get('key') || '';
-  if (location.hash) history.replaceState(null, '', location.pathname + location.search);
-  return /^[A-Za-z0-9_-]{20,64}$/.test(key) ? key : '';
+  return takeFragment({ key: /^[A-Za-z0-9_-]{20,64}$/ }).key || '';
 }
 
 // A result: a heading, a sentence (or an API error in words) and links onward.

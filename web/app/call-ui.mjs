@@ -8,7 +8,7 @@ import { fillDevicePickers } from './devices.mjs';
 
 addStrings(strings);
 
-export function callScreen(call, { onLeave } = {}) {
+export function callScreen(call) {
   const remoteVideo = h('video', { class: 'remote', autoplay: true, playsInline: true, i18nLabel: 'call.remote_video' });
   const selfVideo = h('video', { class: 'self', autoplay: true, playsInline: true, muted: true, i18nLabel: 'call.self_video' });
   remoteVideo.srcObject = call.remote;
@@ -45,7 +45,7 @@ export function callScreen(call, { onLeave } = {}) {
   const micPick = h('select', { id: 'pick-mic', i18nLabel: 'call.pick_mic', hidden: true,
     onchange: () => call.switchDevice('audio', micPick.value).catch(() => {}) });
   const leave = h('button', { type: 'button', class: 'danger', id: 'hangup', i18n: 'call.leave',
-    onclick: () => { call.hangup(); onLeave?.(); } });
+    onclick: () => call.hangup() });
   const end = call.role === 'clinician'
     ? h('button', { type: 'button', class: 'danger', id: 'end-visit', i18n: 'call.end_visit', onclick: () => call.endVisit() })
     : null;
@@ -114,6 +114,7 @@ export function callScreen(call, { onLeave } = {}) {
     say(cam, i.video ? 'call.camera_off' : 'call.camera_on');
     say(share, i.screen ? 'call.stop_share' : 'call.share');
     share.hidden = !navigator.mediaDevices?.getDisplayMedia;
+    share.disabled = !i.screen && !['connected', 'reconnecting'].includes(s);   // a screen goes out in a call only
   };
 
   call.addEventListener('change', draw);

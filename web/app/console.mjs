@@ -87,7 +87,10 @@ function nav() {
   bar.querySelector('label'));
 }
 
+let rendering = 0;   // a view that finishes after a newer one started is dropped, not shown over it
+
 async function render() {
+  const gen = ++rendering;
   const [name, arg] = location.hash.replace(/^#\/?/, '').split('/');
   const route = name || 'dashboard';
   if (ctx.leave) {
@@ -113,7 +116,13 @@ async function render() {
     visit: (c) => visitView(c, arg),
   };
   const view = views[route] || dashboardView;
-  show(main, await view(ctx));
+  let node;
+  try {
+    node = await view(ctx);
+  } catch {
+    node = h('section', { class: 'card narrow' }, h('p', { role: 'alert', i18n: 'err.http_error' }));
+  }
+  if (gen === rendering) show(main, node);
 }
 
 debugHook().console = ctx;
@@ -121,8 +130,6 @@ debugHook().console = ctx;
 const back = ssoReturn();
 ctx.ssoError = back.error;
 ctx.ssoLinked = back.linked;
-if (back.visit) history.replaceState(null, '', `#/visit/${back.visit}`);
-else if (back.linked) history.replaceState(null, '', '#/settings');
 ctx.core = await core();
 await ctx.reloadMe();
 if (ctx.me) await openCache();

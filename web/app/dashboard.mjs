@@ -3,7 +3,8 @@
 // and a link can be copied again later; the server's answer then replaces the cached list.
 import { api } from './api.mjs';
 import { h, field, notice, say } from './dom.mjs';
-import { errorKey } from './strings-common.mjs';
+import { lang } from './i18n.mjs';
+import { onSubmit, quiet, sayError } from './auth.mjs';
 
 // Where the clipboard is refused, the link is shown selected in `field` (when there is one) to copy by hand.
 function copyButton(text, field) {
@@ -19,7 +20,7 @@ function copyButton(text, field) {
 }
 
 function when(ms) {
-  return ms ? new Date(ms).toLocaleString(document.documentElement.lang, { dateStyle: 'short', timeStyle: 'short' }) : '';
+  return ms ? new Date(ms).toLocaleString(lang(), { dateStyle: 'short', timeStyle: 'short' }) : '';
 }
 
 export async function dashboardView(ctx) {
@@ -50,10 +51,10 @@ export async function dashboardView(ctx) {
       const { visits } = await api('GET', '/api/visits');
       draw(visits);
       ctx.cache?.put('visits', 'list', visits).catch(() => {});
-      listNote.textContent = '';
+      quiet(listNote);
     } catch (e) {
       if (e.status === 401) return ctx.signOut();
-      say(listNote, ...errorKey(e));
+      sayError(listNote, e);
     }
     return undefined;
   };
@@ -64,14 +65,15 @@ export async function dashboardView(ctx) {
       delete links[id];
       saveLinks();
     } catch (e) {
-      say(problem, ...errorKey(e));
+      sayError(problem, e);
     }
     load();
   };
 
-  const form = h('form', { class: 'card', onsubmit: async (e) => {
-    e.preventDefault();
-    problem.textContent = '';
+  const form = h('form', { class: 'card' }, h('h2', { i18n: 'dash.new' }), label.row, problem,
+    h('div', { class: 'actions' }, h('button', { type: 'submit', id: 'create-visit', i18n: 'dash.create' })), created);
+  onSubmit(form, async () => {   // once at a time: a double click makes one visit
+    quiet(problem);
     try {
       const body = label.input.value.trim() ? { label: label.input.value.trim() } : {};
       const v = await api('POST', '/api/visits', body);
@@ -87,11 +89,10 @@ export async function dashboardView(ctx) {
       load();
     } catch (err) {
       if (err.status === 401) return ctx.signOut();
-      say(problem, ...errorKey(err));
+      sayError(problem, err);
     }
     return undefined;
-  } }, h('h2', { i18n: 'dash.new' }), label.row, problem,
-  h('div', { class: 'actions' }, h('button', { type: 'submit', id: 'create-visit', i18n: 'dash.create' })), created);
+  });
 
   const cached = await ctx.cache?.get('visits', 'list');
   if (cached) draw(cached);

@@ -1,7 +1,7 @@
 // The patient's device check before the waiting room: camera preview, a microphone level meter, a
 // speaker test tone, device pickers, and the browser capability check. Resolves with the stream the
 // call then uses (so the browser asks for permission once).
-import { h, say, notice } from './dom.mjs';
+import { h, say, notice, quiet } from './dom.mjs';
 import { e2eeSupported } from '/e2ee.mjs';
 
 export function browserSupported() {
@@ -77,19 +77,27 @@ export function deviceCheck({ onJoin, onLeave }) {
     osc.onended = () => ctx.close();
   };
 
+  let opening = 0;   // a picker change while the camera is still opening: only the last one counts
   const open = async (constraints = { audio: true, video: true }) => {
+    const mine = ++opening;
     stop(true);
-    say(problem, 'common.loading');
-    problem.textContent = '';
+    quiet(problem);
     retry.hidden = true;
     join.disabled = true;
+    let s;
     try {
-      stream = await navigator.mediaDevices.getUserMedia(constraints);
+      s = await navigator.mediaDevices.getUserMedia(constraints);
     } catch (e) {
+      if (mine !== opening) return;
       say(problem, e?.name === 'NotFoundError' ? 'devices.none' : 'devices.denied');
       retry.hidden = false;
       return;
     }
+    if (mine !== opening) {   // superseded: this camera goes off again at once
+      s.getTracks().forEach((t) => t.stop());
+      return;
+    }
+    stream = s;
     preview.srcObject = stream;
     meter();
     await fillDevicePickers([[camSel, 'videoinput', stream.getVideoTracks()[0]], [micSel, 'audioinput', stream.getAudioTracks()[0]]]);

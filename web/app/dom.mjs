@@ -63,3 +63,10 @@ export function field(labelKey, attrs = {}, hintKey) {
 export function notice(kind = 'status') {
   return h('p', { class: `notice ${kind}`, role: kind === 'error' ? 'alert' : 'status', 'aria-live': 'polite' });
 }
+
+// Empties a message region. Its data-i18n must go too, or a language switch would bring it back.
+export function quiet(el) {
+  delete el.dataset.i18n;
+  delete el.dataset.i18nVars;
+  el.replaceChildren();
+}

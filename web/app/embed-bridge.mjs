@@ -1,10 +1,11 @@
 // The frame's side of the embed API (web/embed.js is the host's): commands from the EHR page become
 // console actions, and the console's changes become events. Only messages from the parent window,
 // from an origin on the server's embed list (the same list as CSP frame-ancestors), with this frame's
-// scope and a known shape are read; anything else is ignored and counted. Replies and events go to
+// scope and a known shape are read; anything else from the parent is ignored and counted. Replies and events go to
 // the exact parent origin, never '*'.
 import { api } from './api.mjs';
-import { setLang, languages } from './i18n.mjs';
+import { setLang, languages, lang } from './i18n.mjs';
+import { loadPolicy } from './auth.mjs';
 
 const V = 1;
 
@@ -16,9 +17,11 @@ class CommandError extends Error {
 }
 
 export async function startBridge(ctx, scope) {
-  const policy = await api('GET', '/api/policy');
+  const policy = await loadPolicy();
   const allowed = new Set(policy.embed_origins || []);
-  const parent = location.ancestorOrigins?.[0];
+  // the embedding page's origin as the browser tells it; where it does not (Firefox), as embed.js
+  // says, which is then only as good as the list: CSP frame-ancestors keeps other sites from framing
+  const parent = location.ancestorOrigins ? location.ancestorOrigins[0] : new URLSearchParams(location.search).get('host');
   if (window.parent === window || !parent || !allowed.has(parent) || !/^[0-9a-f]{24}$/.test(scope)) return null;
   const bridge = { ignored: 0, parent };
   const post = (type, payload, id) => window.parent.postMessage({ v: V, scope, type, id, payload }, parent);
@@ -42,7 +45,7 @@ export async function startBridge(ctx, scope) {
   };
   const state = () => ({
     signedIn: !!ctx.me,
-    lang: document.documentElement.lang,
+    lang: lang(),
     call: ctx.call ? { visit: ctx.call.info.visitId, state: ctx.call.state, e2ee: ctx.call.info.e2ee,
       verified: ctx.call.info.sasConfirmed, waiting: ctx.call.info.waiting, peer: ctx.call.info.peer } : null,
   });
@@ -63,19 +66,28 @@ export async function startBridge(ctx, scope) {
     join: async (p) => {
       needUser();
       const id = text(p, 'visit', 64);
+      // already in it: reopening the view would hang up the call
+      if (ctx.call && !ctx.call.over && ctx.call.info.visitId === id) return { state: ctx.call.state };
       const joined = new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new CommandError('timeout', 'The visit did not answer.')), 20000);
-        ctx.events.addEventListener('call', () => {
-          const call = ctx.call;
-          const check = () => {
-            if (['idle', 'joining'].includes(call.state)) return;
-            clearTimeout(timer);
-            call.removeEventListener('change', check);
-            if (call.over) reject(new CommandError('join_failed', `The visit could not be joined (${call.state}).`));
-            else resolve({ state: call.state });
-          };
+        let call = null;
+        const done = (fn, v) => {
+          clearTimeout(timer);
+          ctx.events.removeEventListener('call', opened);
+          call?.removeEventListener('change', check);
+          fn(v);
+        };
+        const check = () => {
+          if (['idle', 'joining'].includes(call.state)) return;
+          if (call.over) done(reject, new CommandError('join_failed', `The visit could not be joined (${call.state}).`));
+          else done(resolve, { state: call.state });
+        };
+        const opened = () => {
+          if (ctx.call?.info.visitId !== id) return;   // another join's visit
+          call = ctx.call;
           call.addEventListener('change', check);
-        }, { once: true });
+        };
+        const timer = setTimeout(() => done(reject, new CommandError('timeout', 'The visit did not answer.')), 20000);
+        ctx.events.addEventListener('call', opened);
       });
       ctx.go(`visit/${encodeURIComponent(id)}`);
       return joined;
@@ -95,9 +107,9 @@ export async function startBridge(ctx, scope) {
 
   window.addEventListener('message', async (e) => {
     const m = e.data;
-    // our own single sign-on popup answering the console (web/app/sso.mjs): not for the bridge
-    if (e.origin === location.origin && e.source !== window.parent && m?.type === 'televisit-sso') return;
-    if (e.source !== window.parent || e.origin !== parent || !m || m.v !== V || m.scope !== scope ||
+    // only the parent talks to the bridge; other windows (the sign-on popup) are not its business
+    if (e.source !== window.parent) return;
+    if (e.origin !== parent || !m || m.v !== V || m.scope !== scope ||
         !Object.hasOwn(commands, m.type) || !Number.isSafeInteger(m.id) ||
         (m.payload !== undefined && (typeof m.payload !== 'object' || m.payload === null))) {
       bridge.ignored++;
@@ -113,7 +125,7 @@ export async function startBridge(ctx, scope) {
   // Events: from the console (signed in or out, a visit opened) and from the open visit's changes,
   // each compared with what was last said.
   const watchCall = (call) => {
-    const last = { state: null, waiting: '', peer: null, verified: false, chat: 0, error: null };
+    const last = { state: null, waiting: null, peer: null, verified: false, chat: 0, error: null };
     call.addEventListener('change', () => {
       const i = call.info;
       if (call.state !== last.state) {
@@ -124,9 +136,8 @@ export async function startBridge(ctx, scope) {
           emit('ended', { state: call.state, reason: i.reason || null, visit: i.visitId });
         }
       }
-      const w = JSON.stringify(i.waiting || []);
-      if (w !== last.waiting) {
-        last.waiting = w;
+      if (i.waiting !== last.waiting) {   // a new list only when a waiting_room message came
+        last.waiting = i.waiting;
         emit('waitingRoomChanged', { patients: i.waiting || [] });
       }
       const peer = i.peer?.id || null;

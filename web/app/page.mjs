@@ -28,3 +28,13 @@ export function debugHook() {
   globalThis.__televisit ??= {};
   return globalThis.__televisit;
 }
+
+// Reads #name=…&… once, for single-use keys and one-time results, and when it holds any of the names
+// takes it out of the address bar and the history. Each name gets its value when it matches its
+// pattern, '' when it is there but does not, null when it is not there.
+export function takeFragment(patterns) {
+  const p = new URLSearchParams(location.hash.slice(1));
+  const names = Object.keys(patterns);
+  if (names.some((n) => p.has(n))) history.replaceState(null, '', location.pathname + location.search);
+  return Object.fromEntries(names.map((n) => [n, p.has(n) ? (patterns[n].test(p.get(n)) ? p.get(n) : '') : null]));
+}

@@ -3,16 +3,18 @@
 import { startPage, core, debugHook } from './page.mjs';
 import { api } from './api.mjs';
 import { h, show, field, notice, say } from './dom.mjs';
-import { addStrings, lang } from './i18n.mjs';
-import { strings } from './strings-call.mjs';
+import { lang } from './i18n.mjs';
+import { strings } from './strings-call.mjs';   // added by call-ui.mjs; read here for the end reasons
 import { deviceCheck, browserSupported } from './devices.mjs';
 import { callScreen } from './call-ui.mjs';
 import { VisitCall } from '/visit-call.mjs';
 import { Cache } from '/cache.mjs';
 
-addStrings(strings);
-const main = startPage();
-const token = decodeURIComponent(location.pathname.split('/')[2] || '');
+const main = startPage();   // the call's strings come with call-ui.mjs
+let token = '';
+try {
+  token = decodeURIComponent(location.pathname.split('/')[2] || '');
+} catch { /* a malformed %-escape: not a link we made, said as such below */ }
 const options = new URLSearchParams(location.search);
 const hook = debugHook();
 

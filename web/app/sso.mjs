@@ -5,18 +5,17 @@
 // cookie lands in the frame's own partition.
 import { h } from './dom.mjs';
 import { api, ApiError } from './api.mjs';
+import { takeFragment } from './page.mjs';
 
 const framed = () => { try { return window.top !== window.self; } catch { return true; } };
 
-// What the server sent the browser back with (#sso_error=…, #visit=…, #sso_linked), read once and
-// taken out of the address bar; the console routes on it.
+// What the server sent the browser back with (#sso_error=…, #visit=…, #sso_linked), read once; the
+// address bar is left on the console's route for it: the EHR's visit, or Settings after a link.
 export function ssoReturn() {
-  const p = new URLSearchParams(location.hash.slice(1));
-  const out = { error: p.get('sso_error'), visit: p.get('visit'), linked: p.has('sso_linked') };
-  if (out.error || out.visit || out.linked) history.replaceState(null, '', location.pathname + location.search);
-  if (out.error && !/^[a-z0-9_]{1,40}$/.test(out.error)) out.error = 'sso_failed';
-  if (out.visit && !/^[A-Za-z0-9_-]{1,64}$/.test(out.visit)) out.visit = null;
-  return out;
+  const f = takeFragment({ sso_error: /^[a-z0-9_]{1,40}$/, visit: /^[A-Za-z0-9_-]{1,64}$/, sso_linked: /^$/ });
+  const route = f.visit ? `#/visit/${f.visit}` : f.sso_linked !== null ? '#/settings' : null;
+  if (route) history.replaceState(null, '', location.pathname + location.search + route);
+  return { error: f.sso_error === '' ? 'sso_failed' : f.sso_error, linked: f.sso_linked !== null };
 }
 
 // The popup's answer: {result} or {error}, from our own origin and from the window we opened.

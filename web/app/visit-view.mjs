@@ -1,18 +1,24 @@
 // The clinician inside one visit: the live waiting room (admit / deny), then the call. The
 // clinician's VisitCall joins the visit's signaling room as soon as the view opens.
 import { h, show } from './dom.mjs';
+import { lang } from './i18n.mjs';
 import { callScreen } from './call-ui.mjs';
 import { VisitCall } from '/visit-call.mjs';
 
 function waitingRoom(call) {
   const list = h('ul', { class: 'waiting', id: 'waiting-list', 'aria-live': 'polite' });
   const empty = h('p', { class: 'hint', i18n: 'visit.nobody' });
+  let drawn = null;
+  // redrawn only when a waiting_room message brought a new list: every other change (media, ICE,
+  // chat) would take the keyboard focus off the Admit button
   const draw = () => {
+    if (call.info.waiting === drawn) return;
+    drawn = call.info.waiting;
     const patients = call.info.waiting || [];
     empty.hidden = patients.length > 0;
     list.replaceChildren(...patients.map((p) => h('li', { dataset: { participant: p.id } },
       h('span', {}, h('strong', {}, p.name), ' ',
-        h('span', { class: 'hint', i18n: 'visit.since', vars: { time: new Date(p.since).toLocaleTimeString(document.documentElement.lang) } })),
+        h('span', { class: 'hint', i18n: 'visit.since', vars: { time: new Date(p.since).toLocaleTimeString(lang()) } })),
       h('span', { class: 'actions' },
         h('button', { type: 'button', class: 'admit', i18n: 'visit.admit', i18nLabel: 'visit.admit_who', vars: { name: p.name },
           onclick: () => call.admit(p.id) }),
@@ -24,7 +30,7 @@ function waitingRoom(call) {
 }
 
 export function visitView(ctx, id) {
-  const call = new VisitCall({ core: ctx.core, role: 'clinician', visit: id, lang: document.documentElement.lang, cache: ctx.cache });
+  const call = new VisitCall({ core: ctx.core, role: 'clinician', visit: id, lang: lang(), cache: ctx.cache });
   ctx.openCall(call);
   const room = waitingRoom(call);
   const screen = callScreen(call);
