@@ -1,18 +1,16 @@
 // Test-only static server (not shipped): serves the built browser modules (build/web) at /, the e2e
-// fixtures at /test/ and the benchmark pages at /bench/, with the strict CSP televisitd will send, so a
+// fixtures at /test/ and the benchmark pages at /bench/, with televisitd's own CSP (televisit-csp.mjs), so a
 // module that needs eval or an inline script fails here as it would in production. Benchmark pages
 // are cross-origin isolated as well, for the browser's fine-grained timer.
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
+import { TELEVISIT_CSP as csp } from './televisit-csp.mjs';
 
 const port = Number(process.argv[2] || 47801);
 const roots = { '/test/': 'e2e/fixtures', '/bench/': 'bench/web', '/': 'build/web' };
 const types = { '.html': 'text/html; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8', '.wasm': 'application/wasm', '.css': 'text/css; charset=utf-8' };
-const csp = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; " +
-  "connect-src 'self'; img-src 'self' data:; style-src 'self'; base-uri 'none'; form-action 'self'; " +
-  "frame-ancestors 'none'";
 
 createServer(async (req, res) => {
   const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);

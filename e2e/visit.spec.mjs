@@ -225,10 +225,12 @@ test('IndexedDB holds no clear text of the chat, on either side', async ({ brows
       const db = await new Promise((res, rej) => { const r = indexedDB.open(name); r.onsuccess = () => res(r.result); r.onerror = rej; });
       for (const store of db.objectStoreNames) {
         const rows = await new Promise((res) => { const r = db.transaction(store).objectStore(store).getAll(); r.onsuccess = () => res(r.result); });
-        for (const row of rows) {
-          const rec = row.rec ? new TextDecoder('latin1').decode(row.rec) : '';
-          out.push(JSON.stringify({ store, id: row.id || '', rec }));
-        }
+        // every field of every row; byte fields both as UTF-8 and byte for byte, so a clear text
+        // kept as bytes or as a string would be found either way
+        const text = (v) => (v instanceof ArrayBuffer || ArrayBuffer.isView(v)
+          ? `${new TextDecoder('utf-8').decode(v)}|${new TextDecoder('latin1').decode(v)}`
+          : typeof v === 'object' && v !== null ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, text(x)])) : v);
+        for (const row of rows) out.push(JSON.stringify({ store, row: text(row) }));
       }
       db.close();
     }

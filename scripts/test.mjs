@@ -1,6 +1,6 @@
 // Runs every test suite on the built tree and ends with one line: "N passed, N failed".
 // Counts are test cases: cmocka cases (native and wasm, via ctest), node test-runner tests, and one
-// case per fuzz smoke run. A test program that dies before its summary counts as one failure.
+// case per fuzz target. A test program that dies before its summary counts as one failure.
 import { spawn } from 'node:child_process';
 
 const fuzzSeconds = process.env.TV_FUZZ_SECONDS ?? '30';

@@ -30,14 +30,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *nul = memchr(data, 0, size);
     size_t tok_len = nul != NULL ? (size_t)(nul - data) : size;
     /* Copies of exactly the given lengths, so ASan sees a read one byte past either. */
-    char *tok = malloc(tok_len + 1), *jwks = NULL;
+    char *tok = malloc(tok_len ? tok_len : 1), *jwks = NULL;
     size_t jwks_len;
     if (tok == NULL)
         return 0;
     memcpy(tok, data, tok_len);
     if (nul != NULL) {
         jwks_len = size - tok_len - 1;
-        jwks = malloc(jwks_len + 1);
+        jwks = malloc(jwks_len ? jwks_len : 1);
         if (jwks == NULL) {
             free(tok);
             return 0;

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, api, auditVerify, sqlite, startServer } from './lib.mjs';
+import { TELEVISIT_CSP } from '../../e2e/televisit-csp.mjs';
 
 const port = 20000 + Math.floor(Math.random() * 20000);
 const dataDir = mkdtempSync(join(tmpdir(), 'tvd-test-'));
@@ -60,6 +61,7 @@ test('every response carries the security headers, errors included', async () =>
   for (const path of ['/healthz', '/televisit-core.mjs', '/nothing-here.js']) {
     const r = await get(path);
     const csp = r.headers['content-security-policy'];
+    assert.equal(csp, TELEVISIT_CSP, `${path}: the policy the browser fixtures are served with too`);
     assert.match(csp, /default-src 'self'/, path);
     assert.match(csp, /script-src 'self' 'wasm-unsafe-eval';/);
     assert.doesNotMatch(csp, /'unsafe-inline'|'unsafe-eval'/);

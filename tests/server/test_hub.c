@@ -389,7 +389,7 @@ static void relay_stays_in_one_visit(void **state)
     sendf(&intruder, "{\"type\":\"join\",\"role\":\"clinician\",\"visit\":\"%s\",\"id\":\"j1\"}", visit_a);
     expect_error(&intruder, "not_found", "j1");
     assert_true(intruder.closed);
-    /* nor can anyone without a valid session, nor a patient with B's invite join as A's clinician */
+    /* nor can anyone without a valid session */
     static conn anon;
     open_conn(&anon, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
     sendf(&anon, "{\"type\":\"join\",\"role\":\"clinician\",\"visit\":\"%s\"}", visit_a);

@@ -253,14 +253,15 @@ static void orphaned_jobs_are_dropped(void **state)
     assert_null(tv_jobs_take_done(&jobs));
     /* an answer that is ready before its connection closes is dropped the same way */
     assert_int_equal(tv_jobs_submit(&jobs, WSI(0), &rq, &job), 0);
-    for (int t = 0; t < 5000; t++) {
+    int ready = 0;
+    for (int t = 0; t < 5000 && !ready; t++) {
         pthread_mutex_lock(&jobs.lock);
-        int ready = jobs.done != NULL;
+        ready = jobs.done != NULL;
         pthread_mutex_unlock(&jobs.lock);
-        if (ready)
-            break;
-        sleep_ms(1);
+        if (!ready)
+            sleep_ms(1);
     }
+    assert_true(ready);   /* or this would be the running-job case again */
     tv_jobs_orphan(&jobs, job);
     tv_http_jobs_done(&http);
     assert_null(tv_jobs_take_done(&jobs));
