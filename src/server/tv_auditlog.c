@@ -1,5 +1,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "tv_auditlog.h"
+#include "tv_file.h"
 #include "tv_err.h"
 
 #include <fcntl.h>
@@ -12,6 +13,17 @@ static const char *col_text(sqlite3_stmt *q, int i)
 {
     const unsigned char *t = sqlite3_column_text(q, i);
     return t ? (const char *)t : "";
+}
+
+#define ANCHOR_MAGIC "televisit-audit-anchor v1"
+
+/* The anchor names the last record (its number and hash); an append passes the record it wrote. */
+static int anchor_put(tv_store *st, int64_t seq, const uint8_t hash[TV_AUDIT_HASHBYTES])
+{
+    char hex[2 * TV_AUDIT_HASHBYTES + 1], line[160];
+    sodium_bin2hex(hex, sizeof hex, hash, TV_AUDIT_HASHBYTES);
+    int n = snprintf(line, sizeof line, ANCHOR_MAGIC " %lld %s\n", (long long)seq, hex);
+    return tv_file_replace(st->audit_anchor, line, (size_t)n, 0600);
 }
 
 int tv_auditlog_append(tv_store *st, const tv_audit_record *r, int64_t *seq_out)
@@ -61,7 +73,7 @@ int tv_auditlog_append(tv_store *st, const tv_audit_record *r, int64_t *seq_out)
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     else if (seq_out)
         *seq_out = seq;
-    if (rc == 0 && st->audit_anchor[0] && tv_auditlog_anchor_write(st) != 0)
+    if (rc == 0 && st->audit_anchor[0] && anchor_put(st, seq, hash) != 0)
         fprintf(stderr, "televisitd: cannot update the audit anchor %s\n", st->audit_anchor);
     return rc;
 }
@@ -95,7 +107,6 @@ int tv_auditlog_verify(tv_store *st, int64_t *count, int64_t *first_bad)
     return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : TV_ERR_INVALID;
 }
 
-#define ANCHOR_MAGIC "televisit-audit-anchor v1"
 
 static int last_record(tv_store *st, int64_t *seq, uint8_t hash[TV_AUDIT_HASHBYTES])
 {
@@ -116,26 +127,9 @@ int tv_auditlog_anchor_write(tv_store *st)
 {
     int64_t seq;
     uint8_t hash[TV_AUDIT_HASHBYTES];
-    char hex[2 * TV_AUDIT_HASHBYTES + 1], line[160], tmp[4200];
     if (st == NULL || st->audit_anchor[0] == '\0' || last_record(st, &seq, hash) != 0)
         return TV_ERR_INVALID;
-    sodium_bin2hex(hex, sizeof hex, hash, sizeof hash);
-    int n = snprintf(line, sizeof line, ANCHOR_MAGIC " %lld %s\n", (long long)seq, hex);
-    uint8_t r[8];
-    char rh[17];
-    randombytes_buf(r, sizeof r);
-    sodium_bin2hex(rh, sizeof rh, r, sizeof r);
-    snprintf(tmp, sizeof tmp, "%s.%s.tmp", st->audit_anchor, rh);   /* one per writer: threads share the anchor */
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
-    if (fd < 0)
-        return TV_ERR_INVALID;
-    int ok = write(fd, line, (size_t)n) == n;
-    close(fd);
-    if (!ok || rename(tmp, st->audit_anchor) != 0) {
-        unlink(tmp);
-        return TV_ERR_INVALID;
-    }
-    return 0;
+    return anchor_put(st, seq, hash);
 }
 
 int tv_auditlog_anchor_check(tv_store *st, int *anchored, int64_t *first_bad)

@@ -1,5 +1,6 @@
 #define _DEFAULT_SOURCE   /* timegm */
 #include "tv_cert.h"
+#include "tv_file.h"
 #include "tv_err.h"
 
 #include <fcntl.h>
@@ -24,34 +25,6 @@ static int rng(void *ctx, unsigned char *out, size_t len)
     return 0;
 }
 
-/* Written whole to a new file (never through a link or into an existing file), then renamed over
- * the old one: a reader sees the old file or the new one, and the mode is set at creation. */
-static int write_file(const char *path, const unsigned char *data, size_t len, mode_t mode)
-{
-    char tmp[4200];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.new", path) >= sizeof tmp)
-        return TV_ERR_TOO_LONG;
-    unlink(tmp);   /* left by a crash */
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
-    if (fd < 0)
-        return TV_ERR_INVALID;
-    size_t off = 0;
-    while (off < len) {
-        ssize_t n = write(fd, data + off, len - off);
-        if (n <= 0) {
-            close(fd);
-            return TV_ERR_INVALID;
-        }
-        off += (size_t)n;
-    }
-    int rc = fsync(fd) == 0 ? 0 : TV_ERR_INVALID;
-    close(fd);
-    if (rc == 0 && rename(tmp, path) != 0)
-        rc = TV_ERR_INVALID;
-    if (rc != 0)
-        unlink(tmp);
-    return rc;
-}
 
 /* 1 when the certificate ends within a week (or cannot be read): time to make a new one. */
 static int expiring(const char *cert_path)
@@ -142,12 +115,12 @@ static int generate(const char *cert_path, const char *key_path)
         rc = mbedtls_pk_write_key_pem(&key, pem, sizeof pem);
     /* The key first, private from its creation; then the certificate. */
     if (rc == 0)
-        rc = write_file(key_path, pem, strlen((char *)pem), 0600);
+        rc = tv_file_replace(key_path, pem, strlen((char *)pem), 0600);
     sodium_memzero(pem, sizeof pem);
     if (rc == 0)
         rc = mbedtls_x509write_crt_pem(&crt, pem, sizeof pem, rng, NULL);
     if (rc == 0)
-        rc = write_file(cert_path, pem, strlen((char *)pem), 0644);
+        rc = tv_file_replace(cert_path, pem, strlen((char *)pem), 0644);
     mbedtls_x509write_crt_free(&crt);
     mbedtls_pk_free(&key);
     mbedtls_mpi_free(&serial);

@@ -1,5 +1,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "tv_mail.h"
+#include "tv_file.h"
 #include "tv_err.h"
 
 #include <curl/curl.h>
@@ -74,7 +75,7 @@ static int compose(const tv_config *cfg, const char *to, const char *subject, co
 
 static int to_file(const tv_config *cfg, const char *to, const char *msg, const char *link, char *err, size_t err_size)
 {
-    char dir[TV_CONFIG_STR + 8], path[TV_CONFIG_STR + 64], tmp[TV_CONFIG_STR + 72], rnd[17];
+    char dir[TV_CONFIG_STR + 8], path[TV_CONFIG_STR + 64], rnd[17];
     snprintf(dir, sizeof dir, "%s/mail", cfg->data_dir);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         snprintf(err, err_size, "cannot create %s: %s", dir, strerror(errno));
@@ -84,19 +85,9 @@ static int to_file(const tv_config *cfg, const char *to, const char *msg, const 
     randombytes_buf(r, sizeof r);
     sodium_bin2hex(rnd, sizeof rnd, r, sizeof r);
     snprintf(path, sizeof path, "%s/%lld-%s.eml", dir, (long long)time(NULL), rnd);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        snprintf(err, err_size, "cannot write %s: %s", tmp, strerror(errno));
-        return TV_ERR_INVALID;
-    }
-    size_t len = strlen(msg);
-    int ok = write(fd, msg, len) == (ssize_t)len && fsync(fd) == 0;
-    close(fd);
-    /* rename: a reader (a person, or the test suite) never sees half a message */
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        snprintf(err, err_size, "cannot write %s", path);
+    /* whole or not at all: a reader (a person, or the test suite) never sees half a message */
+    if (tv_file_replace(path, msg, strlen(msg), 0600) != 0) {
+        snprintf(err, err_size, "cannot write %s: %s", path, strerror(errno));
         return TV_ERR_INVALID;
     }
     printf("televisitd: no mail relay configured; mail to %s written to %s\n", to, path);
