@@ -524,6 +524,11 @@ int tv_api_session_user(tv_api *api, tv_store *st, const char *token, const char
 
 /* ---- IP allow-list ---- */
 
+int tv_api_same_origin(const char *origin, const char *host)
+{
+    return origin && host && host[0] && strncmp(origin, "https://", 8) == 0 && strcmp(origin + 8, host) == 0;
+}
+
 int tv_api_ip_allowed(const char *list, const char *ip)
 {
     if (list == NULL || list[0] == '\0')
@@ -2397,12 +2402,10 @@ int tv_api_handle(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *
     if (strcmp(rq->method, "POST") == 0) {
         /* Cross-site requests: a form cannot send application/json, and a script on another origin is
          * named by Origin. Inside an EHR frame our pages are still our origin. */
-        char own[300];
-        snprintf(own, sizeof own, "https://%s", rq->host ? rq->host : "");
         if (rq->content_type == NULL || strncmp(rq->content_type, "application/json", 16) != 0 ||
             (rq->content_type[16] != '\0' && rq->content_type[16] != ';'))
             return reply_error(rs, 415, TV_ERR_INVALID, "Send JSON, with Content-Type: application/json.");
-        if (rq->origin && strcmp(rq->origin, own) != 0)
+        if (rq->origin && !tv_api_same_origin(rq->origin, rq->host))
             return reply_error(rs, 403, TV_ERR_FORBIDDEN, "Requests from other sites are refused.");
         if (rq->body_too_large || rq->body_len > TV_API_BODY_MAX)
             return reply_error(rs, 413, TV_ERR_TOO_LONG, "The request body is too large.");

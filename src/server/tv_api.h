@@ -96,6 +96,9 @@ int tv_api_session_user(tv_api *api, tv_store *st, const char *token, const char
 int tv_api_user_add(tv_api *api, tv_store *st, const char *email, const char *password, int is_admin,
                     int64_t now_ms, char *err, size_t err_size);
 
+/* 1 when a browser's Origin header names this server itself: https:// and the Host it was asked by. */
+int tv_api_same_origin(const char *origin, const char *host);
+
 /* 1 when ip is allowed by an allow-list of space-separated IPv4/IPv6 addresses and IPv4 CIDR blocks;
  * an empty list allows every address. */
 int tv_api_ip_allowed(const char *list, const char *ip);

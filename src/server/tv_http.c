@@ -258,6 +258,15 @@ static void header(struct lws *wsi, enum lws_token_indexes t, char *buf, size_t 
     *out = lws_hdr_copy(wsi, buf, (int)size, t) > 0 ? buf : NULL;
 }
 
+const char *tv_http_host(struct lws *wsi, char *buf, size_t size)
+{
+    const char *out;
+    header(wsi, WSI_TOKEN_HOST, buf, size, &out);
+    if (out == NULL)
+        header(wsi, WSI_TOKEN_HTTP_COLON_AUTHORITY, buf, size, &out);
+    return out;
+}
+
 /* Hands the request to a worker; the answer comes back through tv_http_jobs_done. */
 static int submit_api(struct lws *wsi, tv_http_session *s, const char *method)
 {
@@ -269,9 +278,7 @@ static int submit_api(struct lws *wsi, tv_http_session *s, const char *method)
     header(wsi, WSI_TOKEN_HTTP_COOKIE, cookie, sizeof cookie, &c);
     rq.session = c && tv_api_cookie_token(c, session, sizeof session) == 0 ? session : NULL;
     rq.sso_bind = c && tv_api_cookie_named(c, TV_API_SSO_COOKIE, bind, sizeof bind) == 0 ? bind : NULL;
-    header(wsi, WSI_TOKEN_HOST, host, sizeof host, &rq.host);
-    if (rq.host == NULL)   /* HTTP/2 (browsers over TLS) names the host in :authority */
-        header(wsi, WSI_TOKEN_HTTP_COLON_AUTHORITY, host, sizeof host, &rq.host);
+    rq.host = tv_http_host(wsi, host, sizeof host);
     header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof origin, &rq.origin);
     header(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, ctype, sizeof ctype, &rq.content_type);
     /* libwebsockets keeps each argument as a fragment, decoded (lws_hdr_copy would join them

@@ -57,6 +57,10 @@ int tv_http_versioned(const char *path);
 /* On the loop, after a wake-up: writes the answers of finished API jobs. */
 void tv_http_jobs_done(tv_http *h);
 
+/* The host a request was made to: Host, or over HTTP/2 (browsers over TLS) :authority. NULL when
+ * neither is there. */
+const char *tv_http_host(struct lws *wsi, char *buf, size_t size);
+
 int tv_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
 
 #endif

@@ -137,14 +137,10 @@ void tv_ws_notify(void *p, const char *event, const char *id)
 /* Browsers send Origin on a WebSocket upgrade: only our own pages may use the session cookie here. */
 static int origin_ok(struct lws *wsi)
 {
-    char origin[300], host[256], own[300];
+    char origin[300], host[256];
     if (lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) <= 0)
         return 1;   /* not a browser: nothing rides on ambient cookies */
-    if (lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) <= 0 &&
-        lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HTTP_COLON_AUTHORITY) <= 0)   /* over HTTP/2 */
-        return 0;
-    snprintf(own, sizeof own, "https://%s", host);
-    return strcmp(origin, own) == 0;
+    return tv_api_same_origin(origin, tv_http_host(wsi, host, sizeof host));
 }
 
 static void deliver(tv_ws *ws, tv_ws_conn *c, const char *in, size_t len, int first, int final, int64_t now)
