@@ -3,6 +3,7 @@
 #include "tv_audit.h"
 #include "tv_auditlog.h"
 #include "tv_base32.h"
+#include "tv_bucket.h"
 #include "tv_err.h"
 #include "tv_mail.h"
 #include "tv_msg.h"
@@ -262,21 +263,13 @@ static int rate_ok(tv_api *api, const char *ip, int64_t now, int *retry_s)
     tv_api_bucket *b = &api->buckets[h % TV_API_BUCKETS];
     if (strcmp(b->ip, ip) != 0) {   /* a collision takes the slot over: it can only loosen, never lock out */
         snprintf(b->ip, sizeof b->ip, "%s", ip);
-        b->tokens = cap;
-        b->at_ms = now;
+        tv_bucket_fill(&b->bucket, cap, now);
     }
-    if (now > b->at_ms) {   /* a clock that steps back refills nothing */
-        b->tokens += (double)(now - b->at_ms) * rate;
-        b->at_ms = now;
-    }
-    if (b->tokens > cap)
-        b->tokens = cap;
-    int ok = b->tokens >= 1.0;
-    if (ok)
-        b->tokens -= 1.0;
-    else
-        *retry_s = (int)((1.0 - b->tokens) / rate / 1000.0) + 1;
+    int64_t wait_ms = 0;
+    int ok = tv_bucket_take(&b->bucket, cap, rate, now, &wait_ms);
     pthread_mutex_unlock(&api->lock);
+    if (!ok)
+        *retry_s = (int)(wait_ms / 1000) + 1;
     return ok;
 }
 

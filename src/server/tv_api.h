@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tv_bucket.h"
 #include "tv_config.h"
 #include "tv_oidc.h"
 #include "tv_password.h"
@@ -54,7 +55,7 @@ typedef struct tv_api_resp {
     int retry_after_s;         /* > 0: a Retry-After header */
 } tv_api_resp;
 
-typedef struct tv_api_bucket { char ip[48]; double tokens; int64_t at_ms; } tv_api_bucket;
+typedef struct tv_api_bucket { char ip[48]; tv_bucket bucket; } tv_api_bucket;
 typedef struct tv_api_phantom { uint8_t email_hash[16]; int failures, lockouts; int64_t locked_until_ms; } tv_api_phantom;
 
 /* What the API tells the signaling hub (on the event loop) about: "visit_closed" with a visit id,

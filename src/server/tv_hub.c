@@ -664,8 +664,7 @@ void tv_hub_connect(tv_hub *h, tv_hub_conn *c, const char *ip, const char *sessi
     snprintf(c->session, sizeof c->session, "%s", session ? session : "");
     c->p = NULL;
     c->closing = 0;
-    c->tokens = TV_HUB_RATE_BURST;
-    c->tokens_at_ms = now_ms;
+    tv_bucket_fill(&c->rate, TV_HUB_RATE_BURST, now_ms);
 }
 
 static void refused(tv_hub *h, tv_hub_conn *c, int code, const char *field)
@@ -685,17 +684,10 @@ void tv_hub_message(tv_hub *h, tv_hub_conn *c, const char *text, size_t len, int
 {
     if (c->closing)
         return;
-    if (now > c->tokens_at_ms) {
-        c->tokens += (double)(now - c->tokens_at_ms) * TV_HUB_RATE_PER_S / 1000.0;
-        c->tokens_at_ms = now;
-        if (c->tokens > TV_HUB_RATE_BURST)
-            c->tokens = TV_HUB_RATE_BURST;
-    }
-    if (c->tokens < 1.0) {
+    if (!tv_bucket_take(&c->rate, TV_HUB_RATE_BURST, TV_HUB_RATE_PER_S / 1000.0, now, NULL)) {
         send_error(h, c, TV_ERR_RATE_LIMITED, "Too many messages: this one was dropped.", NULL);
         return;
     }
-    c->tokens -= 1.0;
     tv_msg m;
     int rc = tv_msg_parse(text, len, TV_MSG_FROM_CLIENT, &m);
     if (rc != 0) {

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "tv_api.h"
+#include "tv_bucket.h"
 #include "tv_config.h"
 #include "tv_msg.h"
 #include "tv_store.h"
@@ -29,8 +30,7 @@ typedef struct tv_hub_conn {
     tv_hub_participant *p;          /* NULL until joined */
     char ip[48];
     char session[TV_TOKEN_STRBYTES];   /* the session cookie at the upgrade, "" if none */
-    double tokens;
-    int64_t tokens_at_ms;
+    tv_bucket rate;                 /* messages it may still send (TV_HUB_RATE_*) */
     int closing;
     void *user;                     /* the WebSocket layer's handle */
 } tv_hub_conn;
