@@ -198,17 +198,16 @@ typedef struct user {
     char email[TV_MAIL_ADDRESS_MAX + 1];
     char pw_hash[TV_PWHASH_STRBYTES];
     char status[12];
-    int totp_enabled, failures, lockouts, is_admin;
+    int totp_enabled, is_admin;
     int64_t locked_until_ms, totp_last_step;
     char ip_allow[512];
     /* the session the request came with */
     uint8_t session_hash[TV_TOKEN_HASHBYTES];
-    char stage[8];
     int64_t session_created_ms;
 } user;
 
-#define USER_COLUMNS "id, email, pw_hash, status, totp_enabled, failures, lockouts, is_admin, locked_until_ms," \
-                     " coalesce(totp_last_step, -1), ip_allow"
+#define USER_COLUMNS "id, email, pw_hash, status, totp_enabled, is_admin, locked_until_ms, coalesce(totp_last_step, -1)," \
+                     " ip_allow"
 
 static int user_row(sqlite3_stmt *q, user *u)
 {
@@ -218,12 +217,10 @@ static int user_row(sqlite3_stmt *q, user *u)
     snprintf(u->pw_hash, sizeof u->pw_hash, "%s", (const char *)sqlite3_column_text(q, 2));
     snprintf(u->status, sizeof u->status, "%s", (const char *)sqlite3_column_text(q, 3));
     u->totp_enabled = sqlite3_column_int(q, 4);
-    u->failures = sqlite3_column_int(q, 5);
-    u->lockouts = sqlite3_column_int(q, 6);
-    u->is_admin = sqlite3_column_int(q, 7);
-    u->locked_until_ms = sqlite3_column_int64(q, 8);
-    u->totp_last_step = sqlite3_column_int64(q, 9);
-    snprintf(u->ip_allow, sizeof u->ip_allow, "%s", (const char *)sqlite3_column_text(q, 10));
+    u->is_admin = sqlite3_column_int(q, 5);
+    u->locked_until_ms = sqlite3_column_int64(q, 6);
+    u->totp_last_step = sqlite3_column_int64(q, 7);
+    snprintf(u->ip_allow, sizeof u->ip_allow, "%s", (const char *)sqlite3_column_text(q, 8));
     return 0;
 }
 
@@ -490,7 +487,6 @@ static int session_load(tv_api *api, tv_store *st, const char *token, const char
         return TV_ERR_UNAUTHORIZED;
     }
     memcpy(u->session_hash, hash, sizeof hash);
-    snprintf(u->stage, sizeof u->stage, "%s", got_stage);
     u->session_created_ms = created;
     if (full && now - last >= 1000) {   /* the inactivity clock; at most one write a second */
         q = prep(st, "UPDATE sessions SET last_ms = ? WHERE hash = ?");
@@ -1525,12 +1521,7 @@ static int do_visit_create(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
     cJSON *b;
     if (authed_body(api, st, rq, rs, f, 0, &u, &b) != 0)
         return 0;
-    const char *label = str_of(b, "label");
-    if (label && tv_utf8_check(label, strlen(label), NULL) != 0) {
-        tv_json_free_wiped(b);
-        wipe_user(&u);
-        return reply_error(rs, 400, TV_ERR_UTF8, "The label is not valid text.");
-    }
+    const char *label = str_of(b, "label");   /* valid UTF-8: read_body's strict check */
     char token[TV_TOKEN_STRBYTES], id[17], link[TV_CONFIG_STR + 96];
     uint8_t hash[TV_TOKEN_HASHBYTES], raw[10];
     randombytes_buf(raw, sizeof raw);

@@ -58,8 +58,8 @@ typedef struct tv_api_resp {
 typedef struct tv_api_bucket { char ip[48]; tv_bucket bucket; } tv_api_bucket;
 typedef struct tv_api_phantom { uint8_t email_hash[16]; int failures, lockouts; int64_t locked_until_ms; } tv_api_phantom;
 
-/* What the API tells the signaling hub (on the event loop) about: "visit_closed" with a visit id,
- * "user_sessions_revoked" with a user id. Called from a worker thread. */
+/* What the API tells the signaling hub (on the event loop) about: "visit_ended" or "visit_revoked"
+ * with a visit id, "user_sessions_revoked" with a user id. Called from a worker thread. */
 typedef void (*tv_api_notify_fn)(void *ctx, const char *event, const char *id);
 
 typedef struct tv_api {

@@ -32,9 +32,9 @@ typedef struct tv_config {
     int chat_retention_days;          /* 0: chat is relayed but never stored */
     int require_2fa;                  /* 1: clinicians must enroll TOTP before using the console */
     int pwhash_mem_mib;               /* Argon2id memory per hash (64; at least 19) */
-    int auth_per_minute;
+    int auth_per_minute;              /* requests per source address to the auth endpoints */
     char oidc_providers[TV_CONFIG_STR];   /* JSON file of single sign-on providers (mode 0600); empty: none */
-    char oidc_ca_file[TV_CONFIG_STR];     /* extra CA bundle for the providers' TLS; empty: the system's */              /* requests per source address to the auth endpoints */
+    char oidc_ca_file[TV_CONFIG_STR];     /* extra CA bundle for the providers' TLS; empty: the system's */
 } tv_config;
 
 void tv_config_defaults(tv_config *c);
