@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
-import { api, clinician, startServer } from '../tests/server/lib.mjs';
+import { api, clinician, randomPort, startServer } from '../tests/server/lib.mjs';
 
 const N = Number(process.env.TV_BENCH_CONNS ?? 10000);
 const PAIRS = Math.floor(N / 2);
@@ -181,7 +181,7 @@ async function benchTelevisitd() {
 }
 
 async function benchReference(certDir) {
-  const port = 30000 + Math.floor(Math.random() * 20000);
+  const port = randomPort();
   const proc = spawn('node', ['bench/ref-relay.mjs', join(certDir, 'tls-cert.pem'), join(certDir, 'tls-key.pem'), String(port)],
     { stdio: ['ignore', 'pipe', 'pipe'] });
   await waitFor(proc, 'listening', 'reference relay');

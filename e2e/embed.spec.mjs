@@ -8,6 +8,7 @@ import { createServer } from 'node:http';
 import { startStack, contextOptions } from './stack.mjs';
 import { openPatient, patientToWaitingRoom, waitCall } from './visit-helpers.mjs';
 import { startProvider } from '../tests/server/oidc-op.mjs';
+import { randomPort } from '../tests/server/lib.mjs';
 
 let stack;
 let ehr;
@@ -40,8 +41,8 @@ test.beforeAll(async () => {
   let tvOrigin = '';
   ehr = await serveHost(() => hostPage(tvOrigin));
   stranger = await serveHost(() => hostPage(tvOrigin));
-  const port = 20000 + Math.floor(Math.random() * 10000);
-  op = await startProvider({ port: port + 10000, redirectUri: `https://127.0.0.1:${port}/api/sso/callback`,
+  const port = randomPort();
+  op = await startProvider({ port: randomPort(), redirectUri: `https://127.0.0.1:${port}/api/sso/callback`,
     accounts: { 'dr.ehr': { email: 'ehr@example.org', email_verified: true } } });
   stack = await startStack({ turn: false, port,
     args: ['--frame-ancestors', ehr.origin, '--oidc-providers', op.providersFile, '--oidc-ca-file', op.caFile] });

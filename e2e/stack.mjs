@@ -1,14 +1,14 @@
 // Test helper (not shipped): the real stack for the QA suite on loopback, from the server tests'
 // helpers: televisitd on a fresh data directory, a real SMTP server (Debian's aiosmtpd) that receives
 // its mail, and coturn with time-limited credentials. Each spec file starts its own and stops it after.
-import { PASSWORD, auditVerify, smtpServer, sqlite, startServer, userAdd } from '../tests/server/lib.mjs';
+import { PASSWORD, auditVerify, randomPort, smtpServer, sqlite, startServer, userAdd } from '../tests/server/lib.mjs';
 import { startTurn } from './turn.mjs';
 
 export { PASSWORD };
 
-export async function startStack({ turn = true, args = [], port = 20000 + Math.floor(Math.random() * 10000) } = {}) {
+export async function startStack({ turn = true, args = [], port = randomPort() } = {}) {
   const smtp = await smtpServer();
-  const relay = turn ? await startTurn({ port: 30000 + Math.floor(Math.random() * 10000) }) : null;
+  const relay = turn ? await startTurn({ port: randomPort() }) : null;
   const env = { ...process.env };
   const turnArgs = [];
   if (relay) {

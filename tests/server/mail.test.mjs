@@ -4,10 +4,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { PASSWORD, api, smtpServer, startServer, waitFor } from './lib.mjs';
+import { PASSWORD, api, randomPort, smtpServer, startServer, waitFor } from './lib.mjs';
 
 test('activation mail goes through the SMTP relay, and the key in it activates the account', async () => {
-  const smtpPort = 20000 + Math.floor(Math.random() * 40000);
+  const smtpPort = randomPort();
   const smtp = await smtpServer(smtpPort);
   const server = await startServer({ args: ['--smtp-url', `smtp://127.0.0.1:${smtpPort}`, '--smtp-from', 'noreply@televisit.test',
     '--public-url', 'https://visits.example.org'] });
@@ -31,7 +31,7 @@ test('activation mail goes through the SMTP relay, and the key in it activates t
 });
 
 test('with the relay down the account waits; registering again sends a fresh key', async () => {
-  const smtpPort = 20000 + Math.floor(Math.random() * 40000);
+  const smtpPort = randomPort();
   const server = await startServer({ args: ['--smtp-url', `smtp://127.0.0.1:${smtpPort}`] });
   let smtp;
   try {

@@ -6,10 +6,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, api, auditVerify, sqlite, startServer } from './lib.mjs';
+import { BIN, api, auditVerify, randomPort, sqlite, startServer } from './lib.mjs';
 import { TELEVISIT_CSP } from '../../e2e/televisit-csp.mjs';
 
-const port = 20000 + Math.floor(Math.random() * 20000);
+const port = randomPort();
 const dataDir = mkdtempSync(join(tmpdir(), 'tvd-test-'));
 let server;
 let firstLog = '';
