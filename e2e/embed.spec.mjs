@@ -69,6 +69,16 @@ test('an EHR frames televisit: single sign-on inside the frame, early commands, 
     // in order: state (English), French, English, state (English again)
     expect(early.map((r) => r.lang)).toEqual(['en', 'fr', 'en', 'en']);
     expect(early[0].signedIn).toBe(false);
+    // The control: third-party cookies really are blocked in this browser. An unpartitioned cookie
+    // the frame sets is not kept; a partitioned one (as the session cookie is) is.
+    const tvFrame = page.frames().find((fr) => fr.url().startsWith(stack.origin));
+    const jar = await tvFrame.evaluate(() => {
+      document.cookie = 'probe3p=1; SameSite=None; Secure; Path=/';
+      document.cookie = 'probePart=1; SameSite=None; Secure; Path=/; Partitioned';
+      return document.cookie;
+    });
+    expect(jar).not.toContain('probe3p=1');
+    expect(jar).toContain('probePart=1');
     // Sign in inside the frame by single sign-on: the provider's page opens in a popup (it would
     // not be framed), the popup hands its one-time result back to the frame and closes.
     const f = page.frameLocator('#tv iframe');
