@@ -118,6 +118,63 @@ test('relay only: the call goes through coturn and still decodes, end to end enc
   await doc.context.close();
 });
 
+test('the dashboard shows who waits in any visit, live: Admit opens that visit with the patient let in, Deny sends one away', async ({ browser }, testInfo) => {
+  test.setTimeout(90_000);
+  stack.addUser('lobby@example.org');
+  const context = await browser.newContext(contextOptions);
+  const page = await context.newPage();
+  await signIn(page, stack, 'lobby@example.org', PASSWORD);
+  await expect(page.locator('#lobby')).toContainText('Nobody is waiting');
+  await page.locator('#visit-label').fill('J.D. follow-up');
+  await page.locator('#create-visit').click();
+  const link1 = await page.locator('#visit-link').inputValue();
+  await page.locator('#visit-label').fill('M.K. results');
+  await page.locator('#create-visit').click();
+  await expect(page.locator('#visit-link')).not.toHaveValue(link1);
+  const link2 = await page.locator('#visit-link').inputValue();
+
+  const p1 = await openPatient(browser, link1);
+  await patientToWaitingRoom(p1.page, null, 'Jeanne Dupont');
+  const p2 = await openPatient(browser, link2);
+  await patientToWaitingRoom(p2.page, null, 'Marc Klein');
+
+  // The dashboard, never reloaded, lists both with their visit's reference, oldest first; the
+  // Visits link and the tab's title count them.
+  const rows = page.locator('#lobby-list li');
+  await expect(rows).toHaveCount(2, { timeout: 10_000 });
+  await expect(rows.nth(0)).toContainText('Jeanne Dupont');
+  await expect(rows.nth(0)).toContainText('for J.D. follow-up');
+  await expect(rows.nth(1)).toContainText('Marc Klein');
+  await expect(rows.nth(1)).toContainText('for M.K. results');
+  await expect(page.locator('#waiting-count')).toHaveText('2 waiting');
+  await expect(page).toHaveTitle(/^\(2\) televisit/);
+  await shot(page, testInfo, 'clinician-dashboard-waiting');
+
+  // Deny from the dashboard: that patient is told, the list and the count follow.
+  await page.getByRole('button', { name: 'Deny Marc Klein' }).click();
+  await expect(p2.page.getByRole('heading', { name: 'The clinician could not see you now' })).toBeVisible();
+  await expect(rows).toHaveCount(1);
+  await expect(page.locator('#waiting-count')).toHaveText('1 waiting');
+
+  // Admit from the dashboard: the visit opens and the patient is let in, with no second click.
+  await rows.first().getByRole('button', { name: 'Admit Jeanne Dupont' }).click();
+  await waitCall(page, 'connected');
+  await waitCall(p1.page, 'connected');
+  await expectDecoding(p1.page);
+  await expect(page.locator('#waiting-count')).toHaveCount(0);
+  await expect(page).toHaveTitle(/^televisit/);
+  const audit = await page.evaluate(async () => (await fetch('/api/audit')).json());
+  const denied = audit.records.filter((r) => r.type === 'session_denied');
+  expect(denied.length).toBe(1);
+  const extra = typeof denied[0].extra === 'string' ? JSON.parse(denied[0].extra) : denied[0].extra;
+  expect(extra.from).toBe('dashboard');
+  await page.locator('#end-visit').click();
+  await expect(p1.page.getByRole('heading', { name: 'The visit has ended' })).toBeVisible();
+  await p1.context.close();
+  await p2.context.close();
+  await context.close();
+});
+
 test('deny, a withdrawn link, an expired link, a malformed link, a resume token from another visit', async ({ browser }, testInfo) => {
   test.setTimeout(90_000);
   const doc = await clinicianWithVisit(browser, testInfo, 'deny@example.org');

@@ -57,6 +57,10 @@ static const field waiting_patient[] = {
     ID("id", REQ), F_STR("name", REQ, C_NAME, 1, 80), F_INT("since", REQ, 0, MS_MAX), F_END
 };
 static const field waiting_item = F_OBJ(NULL, REQ, waiting_patient);
+static const field lobby_patient[] = {
+    ID("visit", REQ), ID("id", REQ), F_STR("name", REQ, C_NAME, 1, 80), F_INT("since", REQ, 0, MS_MAX), F_END
+};
+static const field lobby_item = F_OBJ(NULL, REQ, lobby_patient);
 static const field candidate[] = {
     F_STR("candidate", REQ, C_TEXT, 0, 1024),
     F_STR("sdpMid", 0, C_TEXT, 0, 32),
@@ -98,6 +102,7 @@ static const field s_joined[] = {
     F_ARR("peers", 0, 0, 8, &peer_item), F_END
 };
 static const field s_waiting[] = { F_ARR("patients", REQ, 0, 50, &waiting_item), F_END };
+static const field s_lobby[] = { F_ARR("patients", REQ, 0, 100, &lobby_item), F_INT("total", REQ, 0, 1000000000), F_END };
 static const field s_denied[] = { F_STR("reason", 0, C_TEXT, 1, 200), F_END };
 static const field s_peer_joined[] = { ID("id", REQ), F_ENUM("role", REQ, roles), F_STR("name", 0, C_NAME, 1, 80), F_END };
 static const field s_peer_left[] = { ID("id", REQ), F_ENUM("reason", REQ, left_reasons), F_END };
@@ -155,6 +160,8 @@ static const schema schemas[TV_MSG_TYPE_COUNT] = {
     [TV_MSG_END] = { "end", c_empty, NULL, NULL },
     [TV_MSG_ENDED] = { "ended", NULL, s_ended, NULL },
     [TV_MSG_ERROR] = { "error", NULL, s_error, NULL },
+    [TV_MSG_WATCH] = { "watch", c_empty, NULL, NULL },
+    [TV_MSG_LOBBY] = { "lobby", NULL, s_lobby, NULL },
 };
 
 /* ---- Validation ---- */

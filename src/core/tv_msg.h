@@ -18,7 +18,8 @@ struct cJSON;
     X(PEER_LEFT, "peer_left") X(OFFER, "offer") X(ANSWER, "answer") X(ICE, "ice") \
     X(E2EE_COMMIT, "e2ee_commit") X(E2EE_KEY, "e2ee_key") X(MEDIA_STATE, "media_state") X(CHAT, "chat") X(CHAT_ACK, "chat_ack") \
     X(SAS_RESULT, "sas_result") X(ICE_PATH, "ice_path") X(PING, "ping") X(PONG, "pong") \
-    X(LEAVE, "leave") X(END, "end") X(ENDED, "ended") X(ERROR, "error")
+    X(LEAVE, "leave") X(END, "end") X(ENDED, "ended") X(ERROR, "error") \
+    X(WATCH, "watch") X(LOBBY, "lobby")
 
 typedef enum tv_msg_type {
 #define TV_MSG_ENUM_(id, name) TV_MSG_##id,

@@ -450,7 +450,7 @@ int tv_api_cookie_named(const char *h, const char *name, char *out, size_t out_s
 
 /* Loads the session's user. Expired sessions are deleted. stage: "full" or "totp". */
 static int session_load(tv_api *api, tv_store *st, const char *token, const char *ip, int64_t now, const char *stage,
-                        user *u)
+                        int touch, user *u)
 {
     uint8_t hash[TV_TOKEN_HASHBYTES];
     if (token == NULL || tv_token_hash(token, strlen(token), hash, sizeof hash) != 0)   /* checks the form too */
@@ -488,7 +488,7 @@ static int session_load(tv_api *api, tv_store *st, const char *token, const char
     }
     memcpy(u->session_hash, hash, sizeof hash);
     u->session_created_ms = created;
-    if (full && now - last >= 1000) {   /* the inactivity clock; at most one write a second */
+    if (touch && full && now - last >= 1000) {   /* the inactivity clock; at most one write a second */
         q = prep(st, "UPDATE sessions SET last_ms = ? WHERE hash = ?");
         if (q) {
             sqlite3_bind_int64(q, 1, now);
@@ -499,10 +499,11 @@ static int session_load(tv_api *api, tv_store *st, const char *token, const char
     return 0;
 }
 
-int tv_api_session_user(tv_api *api, tv_store *st, const char *token, const char *ip, int64_t now_ms, int64_t *uid)
+int tv_api_session_user(tv_api *api, tv_store *st, const char *token, const char *ip, int64_t now_ms, int touch,
+                        int64_t *uid)
 {
     user u;
-    int rc = session_load(api, st, token, ip, now_ms, "full", &u);
+    int rc = session_load(api, st, token, ip, now_ms, "full", touch, &u);
     if (rc == 0 && api->cfg->require_2fa && !u.totp_enabled)
         rc = TV_ERR_TOTP_REQUIRED;
     if (rc == 0)
@@ -1067,7 +1068,7 @@ static int do_login_second(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
         return reply_error(rs, 400, TV_ERR_MSG_MISSING_FIELD, "Give either \"code\" or \"recovery_code\".");
     }
     user u;
-    int rc = session_load(api, st, rq->session, rq->ip, rq->now_ms, "totp", &u);
+    int rc = session_load(api, st, rq->session, rq->ip, rq->now_ms, "totp", 1, &u);
     if (rc != 0) {
         tv_json_free_wiped(b);
         return reply_error(rs, 401, TV_ERR_UNAUTHORIZED, "Sign in with your password first (or again: that step expired).");
@@ -1103,7 +1104,7 @@ static int do_login_second(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
 /* Every signed-in route. allow_unenrolled: reachable before enrolling when 2FA is required. */
 static int authed(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs, user *u, int allow_unenrolled)
 {
-    int rc = session_load(api, st, rq->session, rq->ip, rq->now_ms, "full", u);
+    int rc = session_load(api, st, rq->session, rq->ip, rq->now_ms, "full", 1, u);
     if (rc != 0) {
         session_cookie(rs, NULL, 0);
         reply_error(rs, 401, TV_ERR_UNAUTHORIZED, "You are not signed in, or your session has ended.");
@@ -1130,6 +1131,8 @@ static int authed_body(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_r
     return 0;
 }
 
+static void notify_sessions_changed(tv_api *api, int64_t uid);
+
 static int do_logout(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
 {
     user u;
@@ -1137,6 +1140,7 @@ static int do_logout(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_res
         return 0;
     session_delete(st, u.session_hash);
     audit(st, rq, "logout", u.id, NULL, "signed out", NULL);
+    notify_sessions_changed(api, u.id);   /* this session's connections (another tab's dashboard) close */
     session_cookie(rs, NULL, 0);
     wipe_user(&u);
     return reply_ok(rs, 200, "status", "signed_out");

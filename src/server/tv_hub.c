@@ -117,6 +117,14 @@ static void to_admitted(tv_hub *h, tv_hub_room *r, const tv_hub_participant *exc
     }
 }
 
+static void audit_as(tv_hub *h, int64_t now, const char *type, const char *who, const char *ip, const char *room,
+                     const char *message, const char *extra)
+{
+    tv_audit_record rec = { 0, now, type, who, message, room ? room : "", ip, extra ? extra : "" };
+    if (tv_auditlog_append(h->st, &rec, NULL) != 0)
+        fprintf(stderr, "televisitd: could not append %s to the audit log\n", type);
+}
+
 static void audit(tv_hub *h, int64_t now, const char *type, const tv_hub_participant *p, const char *room,
                   const char *message, const char *extra)
 {
@@ -125,9 +133,7 @@ static void audit(tv_hub *h, int64_t now, const char *type, const tv_hub_partici
         snprintf(who, sizeof who, "user:%lld", (long long)p->uid);
     else if (p)
         snprintf(who, sizeof who, "patient:%s", p->id);
-    tv_audit_record rec = { 0, now, type, who, message, room ? room : "", p && p->conn ? p->conn->ip : "", extra ? extra : "" };
-    if (tv_auditlog_append(h->st, &rec, NULL) != 0)
-        fprintf(stderr, "televisitd: could not append %s to the audit log\n", type);
+    audit_as(h, now, type, who, p && p->conn ? p->conn->ip : "", room, message, extra);
 }
 
 /* ---- rooms ---- */
@@ -178,7 +184,87 @@ static void room_free_if_empty(tv_hub *h, tv_hub_room *r)
     h->room_count--;
 }
 
-/* The whole waiting list, to the room's connected clinicians. */
+/* ---- the lobby: a clinician's waiting patients across all its visits, for its dashboards ---- */
+
+static int by_since(const void *a, const void *b)
+{
+    const tv_hub_participant *x = *(tv_hub_participant *const *)a, *y = *(tv_hub_participant *const *)b;
+    return (x->since_ms > y->since_ms) - (x->since_ms < y->since_ms);
+}
+
+/* Every connected waiting patient of uid's rooms, oldest first; the count of all of them as `total`. */
+static int lobby_build(tv_hub *h, int64_t uid, tv_msg *m)
+{
+    size_t n = 0, cap = 0;
+    tv_hub_participant **all = NULL;
+    for (size_t b = 0; b < TV_HUB_ROOM_BUCKETS; b++)
+        for (tv_hub_room *r = h->rooms[b]; r; r = r->next) {
+            if (r->owner_uid != uid)
+                continue;
+            for (tv_hub_participant *p = r->members; p; p = p->next) {
+                if (p->role != PATIENT || p->admitted || !p->conn)
+                    continue;
+                if (n == cap) {
+                    size_t nc = cap ? cap * 2 : 16;
+                    tv_hub_participant **grown = realloc(all, nc * sizeof *all);
+                    if (grown == NULL) {
+                        free(all);
+                        return TV_ERR_NOMEM;
+                    }
+                    all = grown;
+                    cap = nc;
+                }
+                all[n++] = p;
+            }
+        }
+    if (n > 1)
+        qsort(all, n, sizeof *all, by_since);
+    tv_msg_init(m, TV_MSG_LOBBY, TV_MSG_FROM_SERVER);
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; i < n && i < TV_HUB_LOBBY_MAX; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "visit", all[i]->room->visit);
+        cJSON_AddStringToObject(o, "id", all[i]->id);
+        cJSON_AddStringToObject(o, "name", all[i]->name);
+        cJSON_AddNumberToObject(o, "since", (double)all[i]->since_ms);
+        cJSON_AddItemToArray(arr, o);
+    }
+    free(all);
+    tv_msg_set_json(m, "patients", arr);
+    return tv_msg_set_int(m, "total", (int64_t)n);
+}
+
+/* uid's waiting patients changed (or one dashboard, `only`, just asked): its dashboards get the list.
+ * Without a watcher for uid this costs one walk of the (short) watcher list. */
+static void lobby_changed(tv_hub *h, int64_t uid, tv_hub_conn *only)
+{
+    int any = 0;
+    for (tv_hub_conn *w = h->watchers; w && !any; w = w->watch_next)
+        any = w->watch_uid == uid && !w->closing;
+    tv_msg m;
+    if (!any || lobby_build(h, uid, &m) != 0)
+        return;
+    size_t n;
+    if (tv_msg_serialize(&m, h->out, sizeof h->out, &n) == 0) {
+        for (tv_hub_conn *w = h->watchers; w; w = w->watch_next)
+            if (w->watch_uid == uid && (only == NULL || w == only))
+                send_raw(h, w, h->out, n);   /* a full queue closes it later: the list stays whole */
+    }
+    tv_msg_free(&m);
+}
+
+static void unwatch(tv_hub *h, tv_hub_conn *c)
+{
+    for (tv_hub_conn **pp = &h->watchers; *pp; pp = &(*pp)->watch_next)
+        if (*pp == c) {
+            *pp = c->watch_next;
+            break;
+        }
+    c->watch_uid = 0;
+    c->watch_next = NULL;
+}
+
+/* The whole waiting list, to the room's connected clinicians and the owner's dashboards. */
 static void waiting_room_update(tv_hub *h, tv_hub_room *r)
 {
     for (tv_hub_participant *c = r->members; c; c = c->next) {
@@ -198,6 +284,7 @@ static void waiting_room_update(tv_hub *h, tv_hub_room *r)
         tv_msg_set_json(&m, "patients", arr);
         send_msg(h, c->conn, &m);
     }
+    lobby_changed(h, r->owner_uid, NULL);
 }
 
 static void participant_remove(tv_hub *h, tv_hub_participant *p)
@@ -227,6 +314,7 @@ static tv_hub_participant *member(tv_hub_room *r, const char *id)
 /* Everyone is told, every connection closes, the room goes; the visit is closed in the database. */
 static void room_end(tv_hub *h, tv_hub_room *r, const char *reason, int64_t now, int update_db)
 {
+    int64_t owner = r->owner_uid;
     if (update_db) {
         sqlite3_stmt *q = NULL;
         if (sqlite3_prepare_v2(h->st->db, "UPDATE visits SET state = 'ended', ended_ms = ? WHERE id = ? AND state = 'open'",
@@ -248,6 +336,7 @@ static void room_end(tv_hub *h, tv_hub_room *r, const char *reason, int64_t now,
         if (last)
             break;
     }
+    lobby_changed(h, owner, NULL);
 }
 
 /* ---- visits in the database ---- */
@@ -368,7 +457,7 @@ static void on_join(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref, int64
                           : strcmp(v.state, "ended") == 0 ? "This visit has ended."
                                                           : "This visit link has expired. Ask for a new one.", ref);
     } else {
-        int rc = c->session[0] ? tv_api_session_user(h->api, h->st, c->session, c->ip, now, &uid) : TV_ERR_UNAUTHORIZED;
+        int rc = c->session[0] ? tv_api_session_user(h->api, h->st, c->session, c->ip, now, 1, &uid) : TV_ERR_UNAUTHORIZED;
         if (rc == TV_ERR_TOTP_REQUIRED)
             return refuse(h, c, rc, "Set up two-factor authentication first.", ref);
         if (rc != 0)
@@ -479,11 +568,9 @@ static void on_admit(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref, int6
     audit(h, now, "session_accepted", c->p, t->room->visit, "patient admitted", extra);
 }
 
-static void on_deny(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref, int64_t now)
+/* t leaves the waiting room refused, by its visit's clinician (from the visit or from a dashboard). */
+static void deny(tv_hub *h, tv_hub_conn *c, int64_t uid, tv_hub_participant *t, tv_msg *m, int64_t now)
 {
-    tv_hub_participant *t = waiting_patient(h, c, m, ref);
-    if (t == NULL)
-        return;
     if (t->conn) {
         size_t rl = 0;
         const char *reason = tv_msg_get_str(m, "reason", &rl);
@@ -494,14 +581,86 @@ static void on_deny(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref, int64
         send_msg(h, t->conn, &d);
         conn_close(h, t->conn);
     }
-    char extra[64];
-    snprintf(extra, sizeof extra, "{\"participant\":\"%s\"}", t->id);
-    audit(h, now, "session_denied", c->p, t->room->visit, "patient denied", extra);
+    char who[40], extra[80];
+    snprintf(who, sizeof who, "user:%lld", (long long)uid);
+    snprintf(extra, sizeof extra, "{\"participant\":\"%s\"%s}", t->id, c->p ? "" : ",\"from\":\"dashboard\"");
+    audit_as(h, now, "session_denied", who, c->ip, t->room->visit, "patient denied", extra);
     tv_hub_room *r = t->room;
+    int64_t owner = r->owner_uid;
     int others = r->members != t || t->next != NULL;
     participant_remove(h, t);
     if (others)
         waiting_room_update(h, r);
+    else
+        lobby_changed(h, owner, NULL);
+}
+
+static void on_deny(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref, int64_t now)
+{
+    tv_hub_participant *t = waiting_patient(h, c, m, ref);
+    if (t)
+        deny(h, c, c->p->uid, t, m, now);
+}
+
+/* ---- a dashboard watching its clinician's waiting rooms ---- */
+
+static void on_watch(tv_hub *h, tv_hub_conn *c, const char *ref, int64_t now)
+{
+    if (c->p || c->watch_uid) {
+        send_error(h, c, TV_ERR_CONFLICT, "This connection is already in use: open another one to watch.", ref);
+        return;
+    }
+    int64_t uid = 0;
+    int rc = c->session[0] ? tv_api_session_user(h->api, h->st, c->session, c->ip, now, 1, &uid) : TV_ERR_UNAUTHORIZED;
+    if (rc == TV_ERR_TOTP_REQUIRED)
+        return refuse(h, c, rc, "Set up two-factor authentication first.", ref);
+    if (rc != 0 || uid <= 0)
+        return refuse(h, c, TV_ERR_UNAUTHORIZED, "Sign in first.", ref);
+    c->watch_uid = uid;
+    c->watch_next = h->watchers;
+    h->watchers = c;
+    lobby_changed(h, uid, c);
+}
+
+/* What a watching connection may do besides ping: deny a patient of any of its clinician's visits
+ * (admitting means joining the call, which the visit's own connection does), or stop watching. */
+static void on_watcher(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref, int64_t now)
+{
+    if (m->type == TV_MSG_LEAVE) {
+        unwatch(h, c);
+        conn_close(h, c);
+    } else if (m->type == TV_MSG_DENY) {
+        const char *id = tv_msg_get_str(m, "participant", NULL);
+        tv_hub_participant *t = NULL;
+        for (size_t b = 0; b < TV_HUB_ROOM_BUCKETS && t == NULL; b++)
+            for (tv_hub_room *r = h->rooms[b]; r && t == NULL; r = r->next)
+                if (r->owner_uid == c->watch_uid) {   /* another clinician's patient is nobody here */
+                    t = member(r, id);
+                    if (t && (t->role != PATIENT || t->admitted))
+                        t = NULL;
+                }
+        if (t == NULL)
+            send_error(h, c, TV_ERR_NOT_FOUND, "Nobody with this id is waiting.", ref);
+        else
+            deny(h, c, c->watch_uid, t, m, now);
+    } else if (m->type == TV_MSG_ADMIT) {
+        send_error(h, c, TV_ERR_FORBIDDEN, "Open the visit to admit a patient: admitting starts the call.", ref);
+    } else {
+        send_error(h, c, TV_ERR_NOT_ADMITTED, "Join a visit first.", ref);
+    }
+}
+
+/* A watching dashboard whose session ended (signed out, timed out, password changed) closes: the
+ * lobby holds patients' names, and being watched is no reason for a session to live on. */
+static void watchers_recheck(tv_hub *h, int64_t uid, int64_t now)
+{
+    int64_t still;
+    for (tv_hub_conn *w = h->watchers; w; w = w->watch_next)
+        if ((uid == 0 || w->watch_uid == uid) && !w->closing &&
+            tv_api_session_user(h->api, h->st, w->session, w->ip, now, 0, &still) != 0) {
+            send_error(h, w, TV_ERR_UNAUTHORIZED, "You were signed out.", NULL);
+            conn_close(h, w);
+        }
 }
 
 /* ---- in the call ---- */
@@ -637,11 +796,14 @@ static void on_leave(tv_hub *h, tv_hub_conn *c, int64_t now)
     audit(h, now, p->admitted ? "session_ended" : "session_aborted", p, r->visit,
           p->admitted ? "participant left the call" : "patient left the waiting room", NULL);
     int was_waiting = !p->admitted;
+    int64_t owner = r->owner_uid;
     int others = r->members != p || p->next != NULL;
     participant_remove(h, p);
     conn_close(h, c);
     if (was_waiting && others)
         waiting_room_update(h, r);
+    else if (was_waiting)
+        lobby_changed(h, owner, NULL);
 }
 
 static void on_end(tv_hub *h, tv_hub_conn *c, const char *ref, int64_t now)
@@ -663,6 +825,8 @@ void tv_hub_connect(tv_hub *h, tv_hub_conn *c, const char *ip, const char *sessi
     snprintf(c->ip, sizeof c->ip, "%s", ip ? ip : "");
     snprintf(c->session, sizeof c->session, "%s", session ? session : "");
     c->p = NULL;
+    c->watch_uid = 0;
+    c->watch_next = NULL;
     c->closing = 0;
     tv_bucket_fill(&c->rate, TV_HUB_RATE_BURST, now_ms);
 }
@@ -706,8 +870,14 @@ void tv_hub_message(tv_hub *h, tv_hub_conn *c, const char *text, size_t len, int
         if (tv_msg_get_int(&m, "ts", &ts) == 0)
             tv_msg_set_int(&p, "ts", ts);
         send_msg(h, c, &p);
+    } else if (m.type == TV_MSG_JOIN && c->watch_uid) {
+        send_error(h, c, TV_ERR_CONFLICT, "This connection is already in use: open another one to join.", r);
     } else if (m.type == TV_MSG_JOIN) {
         on_join(h, c, &m, r, now);
+    } else if (m.type == TV_MSG_WATCH) {
+        on_watch(h, c, r, now);
+    } else if (c->watch_uid) {
+        on_watcher(h, c, &m, r, now);
     } else if (c->p == NULL) {
         send_error(h, c, TV_ERR_NOT_ADMITTED, "Join a visit first.", r);
     } else if (m.type == TV_MSG_LEAVE) {
@@ -736,6 +906,8 @@ void tv_hub_disconnect(tv_hub *h, tv_hub_conn *c, int64_t now)
 {
     tv_hub_participant *p = c->p;
     c->p = NULL;
+    if (c->watch_uid)
+        unwatch(h, c);
     sodium_memzero(c->session, sizeof c->session);   /* a bearer token: not left in freed memory */
     if (p == NULL || p->conn != c)
         return;
@@ -769,6 +941,10 @@ void tv_hub_tick(tv_hub *h, int64_t now)
             r = next;
         }
     }
+    if (h->watchers && now - h->last_watch_check_ms >= TV_HUB_WATCH_CHECK_MS) {
+        h->last_watch_check_ms = now;
+        watchers_recheck(h, 0, now);
+    }
     if (h->cfg->chat_retention_days > 0 && now - h->last_purge_ms > 60000) {
         h->last_purge_ms = now;
         sqlite3_stmt *q = NULL;
@@ -796,14 +972,17 @@ void tv_hub_user_revoked(tv_hub *h, int64_t uid, int64_t now)
         for (tv_hub_room *r = h->rooms[b]; r; r = r->next)
             for (tv_hub_participant *p = r->members; p; p = p->next)
                 if (p->role == CLINICIAN && p->uid == uid && p->conn &&
-                    tv_api_session_user(h->api, h->st, p->conn->session, p->conn->ip, now, &still) != 0) {
+                    tv_api_session_user(h->api, h->st, p->conn->session, p->conn->ip, now, 0, &still) != 0) {
                     send_error(h, p->conn, TV_ERR_UNAUTHORIZED, "You were signed out.", NULL);
                     conn_close(h, p->conn);
                 }
+    watchers_recheck(h, uid, now);
 }
 
 void tv_hub_shutdown(tv_hub *h, int64_t now)
 {
+    for (tv_hub_conn *w = h->watchers; w; w = w->watch_next)
+        conn_close(h, w);
     for (size_t b = 0; b < TV_HUB_ROOM_BUCKETS; b++)
         while (h->rooms[b])
             room_end(h, h->rooms[b], "server_shutdown", now, 0);
@@ -826,6 +1005,7 @@ int tv_hub_init(tv_hub *h, const tv_config *cfg, tv_api *api, tv_store *st, tv_h
 
 void tv_hub_free(tv_hub *h)
 {
+    h->watchers = NULL;   /* connections belong to the WebSocket layer */
     for (size_t b = 0; b < TV_HUB_ROOM_BUCKETS; b++)
         while (h->rooms[b]) {
             tv_hub_room *r = h->rooms[b];

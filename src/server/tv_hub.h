@@ -1,5 +1,6 @@
 /* The signaling hub: visits' rooms, the waiting room, roles and the relay between admitted members of
- * the same visit, as described in docs/protocol.md. Sans-I/O like the core: the WebSocket layer hands
+ * the same visit, and each clinician's lobby (its waiting patients across visits, for its dashboard),
+ * as described in docs/protocol.md. Sans-I/O like the core: the WebSocket layer hands
  * it frames, connects and disconnects with the time, and carries out its sends and closes through
  * tv_hub_io; it never touches a socket or a clock. It runs on the event loop with the loop's own
  * database connection (visits, chat, audit). */
@@ -22,12 +23,16 @@
 #define TV_HUB_RATE_PER_S 50.0      /* messages a connection may send per second, sustained */
 #define TV_HUB_RATE_BURST 200.0
 #define TV_HUB_ROOM_BUCKETS 4096
+#define TV_HUB_LOBBY_MAX 100        /* patients one lobby message lists, oldest first */
+#define TV_HUB_WATCH_CHECK_MS 30000 /* how often a watching dashboard's session is checked again */
 
 typedef struct tv_hub_participant tv_hub_participant;
 
 /* One WebSocket connection. The WebSocket layer owns it (in its per-connection storage). */
 typedef struct tv_hub_conn {
     tv_hub_participant *p;          /* NULL until joined */
+    int64_t watch_uid;              /* a clinician's dashboard watching its waiting rooms (0: not) */
+    struct tv_hub_conn *watch_next;
     char ip[48];
     char session[TV_TOKEN_STRBYTES];   /* the session cookie at the upgrade, "" if none */
     tv_bucket rate;                 /* messages it may still send (TV_HUB_RATE_*) */
@@ -53,7 +58,8 @@ typedef struct tv_hub {
     tv_hub_io io;
     tv_hub_room *rooms[TV_HUB_ROOM_BUCKETS];
     size_t room_count, participant_count;
-    int64_t last_purge_ms;
+    tv_hub_conn *watchers;          /* connections that sent `watch`, a few per signed-in clinician */
+    int64_t last_purge_ms, last_watch_check_ms;
     char out[TV_MSG_MAX_BYTES + 1];
 } tv_hub;
 

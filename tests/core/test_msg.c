@@ -53,6 +53,9 @@ static const struct { tv_msg_origin o; tv_msg_type t; const char *json; } valid[
     { C, TV_MSG_END, "{\"type\":\"end\",\"id\":\"x\"}" },
     { S, TV_MSG_ENDED, "{\"type\":\"ended\",\"reason\":\"sas_mismatch\"}" },
     { S, TV_MSG_ERROR, "{\"type\":\"error\",\"code\":\"msg_unknown_type\",\"message\":\"unknown type\",\"ref\":\"r1\"}" },
+    { C, TV_MSG_WATCH, "{\"type\":\"watch\",\"id\":\"w1\"}" },
+    { S, TV_MSG_LOBBY, "{\"type\":\"lobby\",\"patients\":[{\"visit\":\"v1\",\"id\":\"p1\",\"name\":\"Ana\",\"since\":1700000000000}],\"total\":1}" },
+    { S, TV_MSG_LOBBY, "{\"type\":\"lobby\",\"patients\":[],\"total\":0}" },
 };
 
 static void every_type_parses_in_its_direction(void **s)
@@ -106,6 +109,11 @@ static const struct { tv_msg_origin o; const char *json; int err; const char *fi
     { C, "{\"type\":\"joined\"}", TV_ERR_MSG_DIRECTION, "type" },
     { S, "{\"type\":\"admit\",\"participant\":\"p1\"}", TV_ERR_MSG_DIRECTION, "type" },
     { C, "{\"type\":\"admit\"}", TV_ERR_MSG_MISSING_FIELD, "participant" },
+    { C, "{\"type\":\"watch\",\"visit\":\"v1\"}", TV_ERR_MSG_UNKNOWN_FIELD, "visit" },
+    { S, "{\"type\":\"watch\"}", TV_ERR_MSG_DIRECTION, "type" },
+    { S, "{\"type\":\"lobby\",\"patients\":[]}", TV_ERR_MSG_MISSING_FIELD, "total" },
+    { S, "{\"type\":\"lobby\",\"patients\":[{\"id\":\"p1\",\"name\":\"Ana\",\"since\":1}],\"total\":1}", TV_ERR_MSG_MISSING_FIELD, "visit" },
+    { S, "{\"type\":\"lobby\",\"patients\":[],\"total\":-1}", TV_ERR_MSG_FIELD_VALUE, "total" },
     { C, "{\"type\":\"admit\",\"participant\":5}", TV_ERR_MSG_FIELD_TYPE, "participant" },
     { C, "{\"type\":\"admit\",\"participant\":\"p 1\"}", TV_ERR_MSG_FIELD_VALUE, "participant" },
     { C, "{\"type\":\"admit\",\"participant\":\"\"}", TV_ERR_MSG_FIELD_VALUE, "participant" },
@@ -240,6 +248,12 @@ static void size_limits(void **s)
     for (int i = 0; i < 51; i++)
         n += snprintf(buf + n, big - (size_t)n, "%s{\"id\":\"p%d\",\"name\":\"N\",\"since\":1}", i ? "," : "", i);
     snprintf(buf + n, big - (size_t)n, "]}");
+    assert_int_equal(tv_msg_parse(buf, strlen(buf), S, &m), TV_ERR_MSG_FIELD_LENGTH);
+    /* The lobby lists at most 100 patients (its total counts the rest). */
+    n = snprintf(buf, big, "{\"type\":\"lobby\",\"patients\":[");
+    for (int i = 0; i < 101; i++)
+        n += snprintf(buf + n, big - (size_t)n, "%s{\"visit\":\"v\",\"id\":\"p%d\",\"name\":\"N\",\"since\":1}", i ? "," : "", i);
+    snprintf(buf + n, big - (size_t)n, "],\"total\":101}");
     assert_int_equal(tv_msg_parse(buf, strlen(buf), S, &m), TV_ERR_MSG_FIELD_LENGTH);
     /* Thousands of unknown members cost one pass and are refused at the first. */
     n = snprintf(buf, big, "{\"type\":\"leave\"");

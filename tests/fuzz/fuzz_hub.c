@@ -131,8 +131,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 0; i < CONNS; i++)
         tv_hub_disconnect(&hub, &conns[i], now);
     tv_hub_tick(&hub, now + TV_HUB_RESUME_MS + 1);
-    if (hub.participant_count != 0 || hub.room_count != 0)
-        abort();   /* a participant or a room outlived every connection and the resume window */
+    if (hub.participant_count != 0 || hub.room_count != 0 || hub.watchers != NULL)
+        abort();   /* a participant, a room or a watcher outlived every connection and the resume window */
     sqlite3_exec(st.db, "UPDATE visits SET state = 'open', ended_ms = NULL", NULL, NULL, NULL);
     return 0;
 }

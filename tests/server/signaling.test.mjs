@@ -286,3 +286,53 @@ test('the audit chain verifies after all of this', () => {
   assert.equal(cut.status, 3, cut.stdout);
   assert.match(cut.stdout, new RegExp(`BROKEN at record ${last}: the anchor`));
 });
+
+test('a dashboard watches its own waiting rooms live, denies from there, sees no other clinician\'s patients, and closes at sign-out', async () => {
+  const drC = await clinician(server, 'c-lobby@example.org');
+  const v1 = await visit(drC, 'first');
+  const v2 = await visit(drC, 'second');
+  const wa = connect(server, { cookie: drC });
+  await wa.opened;
+  wa.send({ type: 'watch', id: 'w1' });
+  assert.deepEqual(await wa.next('lobby'), { type: 'lobby', patients: [], total: 0 });
+
+  const { p: p1, joined: j1 } = await patient(v1.token, 'Ana');
+  let l = await wa.next((m) => m.type === 'lobby' && m.total === 1);
+  assert.deepEqual(l.patients.map((x) => [x.visit, x.id, x.name]), [[v1.id, j1.you, 'Ana']]);
+  const { p: p2, joined: j2 } = await patient(v2.token, 'Bruno');
+  l = await wa.next((m) => m.type === 'lobby' && m.total === 2);
+  assert.deepEqual(l.patients.map((x) => x.id), [j1.you, j2.you]);   // oldest first
+  assert.ok(l.patients[0].since <= l.patients[1].since);
+
+  // another clinician's dashboard neither lists nor reaches them
+  const wb = connect(server, { cookie: drB });
+  await wb.opened;
+  wb.send({ type: 'watch' });
+  const lb = await wb.next('lobby');
+  assert.ok(!lb.patients.some((x) => x.id === j1.you || x.id === j2.you));
+  wb.send({ type: 'deny', participant: j1.you, id: 'x' });
+  const e = await wb.next('error');
+  assert.deepEqual([e.code, e.ref], ['not_found', 'x']);
+  assert.ok(await p1.none('denied'));
+
+  // admitting is the visit's business; denying can be done from here
+  wa.send({ type: 'admit', participant: j1.you, id: 'a1' });
+  const fe = await wa.next('error');
+  assert.deepEqual([fe.code, fe.ref], ['forbidden', 'a1']);
+  assert.ok(await p1.none('admitted'));
+  wa.send({ type: 'deny', participant: j2.you, reason: 'Wrong day' });
+  assert.equal((await p2.next('denied')).reason, 'Wrong day');
+  await p2.closed;
+  l = await wa.next((m) => m.type === 'lobby' && m.total === 1);
+  assert.equal(l.patients[0].id, j1.you);
+  assert.equal(sqlite(server, `SELECT count(*) FROM audit WHERE type = 'session_denied' AND room = '${v2.id}' AND extra LIKE '%dashboard%'`), '1');
+
+  // a patient who leaves goes off the list; signing out closes the dashboard at once
+  p1.send({ type: 'leave' });
+  await wa.next((m) => m.type === 'lobby' && m.total === 0);
+  assert.equal((await api(server, 'POST', '/api/logout', {}, { cookie: drC })).status, 200);
+  const se = await wa.next('error');
+  assert.equal(se.code, 'unauthorized');
+  await wa.closed;
+  wb.ws.close();
+});

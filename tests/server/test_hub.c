@@ -508,6 +508,148 @@ static void chat_stored_before_ack(void **state)
 }
 
 /* Bad frames: each gets its error, and the connection goes on (still open, still joined, still relaying). */
+/* Every lobby frame a connection holds goes; the newest is returned (the caller frees it). */
+static cJSON *newest(conn *k, const char *type)
+{
+    cJSON *last = take(k, type);
+    while (count(k, type) > 0) {
+        cJSON_Delete(last);
+        last = take(k, type);
+    }
+    return last;
+}
+
+static int lobby_size(cJSON *l, int64_t *total)
+{
+    *total = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(l, "total"));
+    return cJSON_GetArraySize(cJSON_GetObjectItem(l, "patients"));
+}
+
+/* A clinician's dashboard watches the waiting rooms of all its visits and of nobody else's: the
+ * lobby lists each connected waiting patient with its visit, oldest first, and follows arrivals,
+ * departures, admissions and the end of a visit. The dashboard can deny its own patients, not
+ * another clinician's; it cannot admit (that is joining the call). A page without a session cannot
+ * watch, and a watching dashboard whose session ends is closed. */
+static void lobby_follows_own_waiting_rooms(void **state)
+{
+    (void)state;
+    static conn wa, wb, pa, pa2, pb, ca, anon;
+    int64_t total;
+    open_conn(&wa, sess_a);
+    sendf(&wa, "{\"type\":\"watch\",\"id\":\"w\"}");
+    cJSON *l = take(&wa, "lobby");
+    assert_int_equal(lobby_size(l, &total), 0);
+    assert_int_equal(total, 0);
+    cJSON_Delete(l);
+
+    /* A's patient arrives: A's dashboard learns who and for which visit */
+    open_conn(&pa, NULL);
+    joined ja = join_patient(&pa, invite_a, "Ana", NULL);
+    l = newest(&wa, "lobby");
+    assert_int_equal(lobby_size(l, &total), 1);
+    cJSON *it = cJSON_GetArrayItem(cJSON_GetObjectItem(l, "patients"), 0);
+    assert_string_equal(str(it, "visit"), visit_a);
+    assert_string_equal(str(it, "id"), ja.you);
+    assert_string_equal(str(it, "name"), "Ana");
+    cJSON_Delete(l);
+
+    /* B's patient: B's dashboard sees it, A's hears nothing and cannot send it away */
+    open_conn(&wb, sess_b);
+    sendf(&wb, "{\"type\":\"watch\"}");
+    cJSON_Delete(take(&wb, "lobby"));
+    open_conn(&pb, NULL);
+    joined jb = join_patient(&pb, invite_b, "Bob", NULL);
+    l = newest(&wb, "lobby");
+    assert_int_equal(lobby_size(l, &total), 1);
+    assert_string_equal(str(cJSON_GetArrayItem(cJSON_GetObjectItem(l, "patients"), 0), "name"), "Bob");
+    cJSON_Delete(l);
+    assert_int_equal(count(&wa, "lobby"), 0);
+    sendf(&wa, "{\"type\":\"deny\",\"participant\":\"%s\",\"id\":\"d1\"}", jb.you);
+    expect_error(&wa, "not_found", "d1");
+    assert_false(pb.closed);
+    assert_int_equal(count(&pb, "denied"), 0);
+    assert_int_equal(audit_count("session_denied"), 0);
+
+    /* a dashboard does not admit; it does not relay either */
+    sendf(&wa, "{\"type\":\"admit\",\"participant\":\"%s\",\"id\":\"a1\"}", ja.you);
+    expect_error(&wa, "forbidden", "a1");
+    sendf(&wa, "{\"type\":\"chat\",\"cid\":\"c\",\"text\":\"hello\"}");
+    expect_error(&wa, "not_admitted", NULL);
+    assert_int_equal(count(&pa, "admitted") + count(&pa, "chat"), 0);
+    /* one connection, one use */
+    sendf(&wa, "{\"type\":\"join\",\"role\":\"clinician\",\"visit\":\"%s\"}", visit_a);
+    expect_error(&wa, "conflict", NULL);
+    sendf(&wa, "{\"type\":\"watch\"}");
+    expect_error(&wa, "conflict", NULL);
+
+    /* a second patient of A, later: listed after the first; then the first leaves */
+    now += 5000;
+    open_conn(&pa2, NULL);
+    joined ja2 = join_patient(&pa2, invite_a, "Chloé", NULL);
+    l = newest(&wa, "lobby");
+    assert_int_equal(lobby_size(l, &total), 2);
+    assert_string_equal(str(cJSON_GetArrayItem(cJSON_GetObjectItem(l, "patients"), 0), "id"), ja.you);
+    assert_string_equal(str(cJSON_GetArrayItem(cJSON_GetObjectItem(l, "patients"), 1), "id"), ja2.you);
+    cJSON_Delete(l);
+    sendf(&pa, "{\"type\":\"leave\"}");
+    l = newest(&wa, "lobby");
+    assert_int_equal(lobby_size(l, &total), 1);
+    assert_string_equal(str(cJSON_GetArrayItem(cJSON_GetObjectItem(l, "patients"), 0), "id"), ja2.you);
+    cJSON_Delete(l);
+    drop_conn(&pa);
+
+    /* the dashboard denies the second: told, sent away, audited as the clinician's act */
+    sendf(&wa, "{\"type\":\"deny\",\"participant\":\"%s\",\"reason\":\"Please call the desk\"}", ja2.you);
+    cJSON *d = take(&pa2, "denied");
+    assert_string_equal(str(d, "reason"), "Please call the desk");
+    cJSON_Delete(d);
+    assert_true(pa2.closed);
+    l = newest(&wa, "lobby");
+    assert_int_equal(lobby_size(l, &total), 0);
+    cJSON_Delete(l);
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM audit WHERE type = 'session_denied' AND requester LIKE 'user:%'"
+                                          " AND extra LIKE '%dashboard%'"), 1);
+    drop_conn(&pa2);
+
+    /* a patient waiting for a visit the clinician has open: admitted there, gone from the lobby */
+    open_conn(&pa, NULL);
+    ja = join_patient(&pa, invite_a, "Ana", NULL);
+    open_conn(&ca, sess_a);
+    join_clinician(&ca, visit_a);
+    forget(&wa);
+    sendf(&ca, "{\"type\":\"admit\",\"participant\":\"%s\"}", ja.you);
+    l = newest(&wa, "lobby");
+    assert_int_equal(lobby_size(l, &total), 0);
+    cJSON_Delete(l);
+
+    /* B's patient loses its connection: off B's list (it may come back with its resume token) */
+    drop_conn(&pb);
+    l = newest(&wb, "lobby");
+    assert_int_equal(lobby_size(l, &total), 0);
+    cJSON_Delete(l);
+
+    /* a page without a session cannot watch */
+    open_conn(&anon, NULL);
+    sendf(&anon, "{\"type\":\"watch\"}");
+    expect_error(&anon, "unauthorized", NULL);
+    assert_true(anon.closed);
+
+    /* A signs out: its dashboard is closed at the next check, B's stays */
+    tv_api_resp rs;
+    api_call("POST", "/api/logout", NULL, sess_a, &rs);
+    tv_api_resp_free(&rs);
+    now += TV_HUB_WATCH_CHECK_MS;
+    tv_hub_tick(&hub, now);
+    expect_error(&wa, "unauthorized", NULL);
+    assert_true(wa.closed);
+    assert_false(wb.closed);
+    drop_conn(&wa);
+    drop_conn(&wb);
+    drop_conn(&ca);
+    drop_conn(&pa);
+    drop_conn(&anon);
+}
+
 static void malformed_frames_cost_an_error(void **state)
 {
     (void)state;
@@ -573,6 +715,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(resume_token_rotates, setup, teardown),
         cmocka_unit_test_setup_teardown(chat_stored_before_ack, setup, teardown),
         cmocka_unit_test_setup_teardown(malformed_frames_cost_an_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(lobby_follows_own_waiting_rooms, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,7 +4,9 @@ import { startPage, core, debugHook } from './page.mjs';
 import { api } from './api.mjs';
 import { addStrings } from './i18n.mjs';
 import { h, show } from './dom.mjs';
+import { t } from './i18n.mjs';
 import { Cache } from '/cache.mjs';
+import { Lobby } from '/lobby.mjs';
 import { strings } from './strings-console.mjs';
 import { loginView, registerView, forgotView, secondFactorView } from './auth.mjs';
 import { enrollView } from './enroll.mjs';
@@ -24,6 +26,8 @@ const ctx = {
   core: null,
   cache: null,
   call: null,    // the open visit's VisitCall
+  lobby: null,   // patients waiting in any of the clinician's visits, live (js-glue/lobby.mjs)
+  admitNext: null,   // {visit, participant}: admit this patient once that visit's view has joined
   leave: null,   // set by a view that must clean up (a call) before another is shown
   events: new EventTarget(),   // 'session' when signed in or out, 'call' when a visit opens (the embed bridge listens)
   go(route) {
@@ -62,8 +66,47 @@ function setMe(me) {
   const changed = !!me !== !!ctx.me;
   ctx.me = me;
   nav();
+  syncLobby();
   if (changed) ctx.events.dispatchEvent(new Event('session'));
 }
+
+// The lobby runs while a clinician who may use visits is signed in. A session the server no longer
+// accepts signs the console out, except during a call, which is not cut short for it: the next API
+// call after it finds the session gone.
+function syncLobby() {
+  const want = !!(ctx.me && !ctx.me.must_enroll_totp && ctx.core);
+  if (want && !ctx.lobby) {
+    const lobby = new Lobby(ctx.core);
+    ctx.lobby = lobby;
+    debugHook().lobby = lobby;
+    lobby.addEventListener('change', waitingBadge);
+    lobby.addEventListener('unauthorized', async () => {
+      if (ctx.lobby !== lobby || (ctx.call && !ctx.call.over)) return;
+      if (!(await ctx.reloadMe())) ctx.signOut();
+    });
+    lobby.start();
+  } else if (!want && ctx.lobby) {
+    ctx.lobby.stop();
+    ctx.lobby = null;
+  }
+  waitingBadge();
+}
+
+// How many patients wait, on the Visits link and in the tab's title, from any view.
+function waitingBadge() {
+  const n = ctx.lobby?.total || 0;
+  const link = document.querySelector('nav a[data-route="dashboard"]');
+  if (link) {
+    link.querySelector('.badge')?.remove();
+    if (n) {
+      link.append(h('span', { class: 'badge warn', id: 'waiting-count' }, String(n),
+        h('span', { class: 'visually-hidden', i18n: 'lobby.badge_rest' })));
+    }
+  }
+  const base = t('title.console');
+  document.title = n ? `(${n}) ${base}` : base;
+}
+document.addEventListener('tv-lang', waitingBadge);
 
 async function openCache() {
   if (ctx.cache || !ctx.me) return;
@@ -80,7 +123,7 @@ function nav() {
   const bar = document.querySelector('header.bar');
   bar.querySelector('nav')?.remove();
   if (!ctx.me) return;
-  const link = (route, key) => h('a', { href: `#/${route}`, i18n: key, class: 'button secondary' });
+  const link = (route, key) => h('a', { href: `#/${route}`, i18n: key, class: 'button secondary', dataset: { route: route || 'dashboard' } });
   bar.insertBefore(h('nav', { 'aria-label': 'main', class: 'actions' },
     link('', 'nav.dashboard'), link('audit', 'nav.audit'), link('settings', 'nav.settings'),
     h('button', { type: 'button', class: 'secondary', i18n: 'nav.signout', onclick: () => ctx.signOut() })),
@@ -122,7 +165,10 @@ async function render() {
   } catch {
     node = h('section', { class: 'card narrow' }, h('p', { role: 'alert', i18n: 'err.http_error' }));
   }
-  if (gen === rendering) show(main, node);
+  if (gen === rendering) {
+    show(main, node);
+    waitingBadge();   // show() puts the plain title back
+  }
 }
 
 debugHook().console = ctx;

@@ -1,5 +1,5 @@
-// The clinician's visits: create an invite link (copy it, open the visit), and the list with each
-// visit's state. The list and the links are kept in the encrypted cache, so the page shows at once
+// The clinician's visits: who is waiting now in any of them (live, from the console's lobby), create
+// an invite link (copy it, open the visit), and the list with each visit's state. The list and the links are kept in the encrypted cache, so the page shows at once
 // and a link can be copied again later; the server's answer then replaces the cached list.
 import { api } from './api.mjs';
 import { h, field, notice, say } from './dom.mjs';
@@ -23,6 +23,67 @@ function when(ms) {
   return ms ? new Date(ms).toLocaleString(lang(), { dateStyle: 'short', timeStyle: 'short' }) : '';
 }
 
+// Patients waiting in any visit: Admit opens that visit and lets the patient in once joined; Deny
+// sends the patient away from here. Redrawn only when what it shows changes (who, their visit's
+// reference, the connection), so the keyboard focus stays on the button it was on.
+function lobbyCard(ctx, labels, unknownVisit) {
+  const lobby = ctx.lobby;
+  const list = h('ul', { class: 'waiting', id: 'lobby-list', 'aria-live': 'polite' });
+  const empty = h('p', { class: 'hint', i18n: 'lobby.nobody' });
+  const more = h('p', { class: 'hint', hidden: true });
+  const status = notice();
+  let drawn = null;
+  let card = null;
+  let onScreen = false;
+  const draw = () => {
+    if (!lobby) return;
+    onScreen ||= card.isConnected;
+    if (onScreen && !card.isConnected) {   // the dashboard was left
+      lobby.removeEventListener('change', draw);
+      lobby.removeEventListener('refused', refused);
+      return;
+    }
+    const shown = [lobby.state, lobby.total, ...lobby.patients.map((p) => `${p.id}\t${labels.get(p.visit) ?? '?'}`)].join('\n');
+    if (shown === drawn) return;
+    drawn = shown;
+    if (lobby.state === 'lost') say(status, 'lobby.lost');
+    else if (status.dataset.i18n === 'lobby.lost') quiet(status);
+    const patients = lobby.patients;
+    empty.hidden = patients.length > 0;
+    more.hidden = lobby.total <= patients.length;
+    if (!more.hidden) say(more, 'lobby.more', { n: lobby.total - patients.length });
+    list.replaceChildren(...patients.map((p) => {
+      if (!labels.has(p.visit)) unknownVisit(p.visit);   // made on another device since the list was loaded
+      const label = labels.get(p.visit);
+      return h('li', { dataset: { participant: p.id, visit: p.visit } },
+        h('span', {}, h('strong', {}, p.name), ' ',
+          h('span', { class: 'hint' }, label ? h('span', { i18n: 'lobby.for_visit', vars: { label } }) : h('span', { i18n: 'lobby.no_label' }),
+            ' · ', h('span', { i18n: 'visit.since', vars: { time: new Date(p.since).toLocaleTimeString(lang()) } }))),
+        h('span', { class: 'actions' },
+          h('button', { type: 'button', class: 'admit', i18n: 'visit.admit', i18nLabel: 'visit.admit_who', vars: { name: p.name },
+            onclick: () => {
+              ctx.admitNext = { visit: p.visit, participant: p.id };
+              ctx.go(`visit/${p.visit}`);
+            } }),
+          h('button', { type: 'button', class: 'secondary deny', i18n: 'visit.deny', i18nLabel: 'lobby.deny_who', vars: { name: p.name },
+            disabled: lobby.state !== 'open',
+            onclick: () => {
+              if (lobby.deny(p.id)) say(status, 'lobby.denied', { name: p.name });
+              else say(status, 'lobby.lost');
+            } })));
+    }));
+  };
+  function refused() {
+    say(status, 'lobby.gone');
+  }
+  card = h('section', { class: 'card', id: 'lobby', 'aria-labelledby': 'lobby-title' },
+    h('h2', { id: 'lobby-title', i18n: 'lobby.title' }), status, empty, list, more);
+  lobby?.addEventListener('change', draw);
+  lobby?.addEventListener('refused', refused);
+  draw();
+  return { card, redraw: draw };
+}
+
 export async function dashboardView(ctx) {
   const links = (await ctx.cache?.get('visits', 'links')) || {};
   const label = field('dash.label', { maxLength: 200, id: 'visit-label', autocomplete: 'off' }, 'dash.label_hint');
@@ -33,7 +94,20 @@ export async function dashboardView(ctx) {
 
   const saveLinks = () => ctx.cache?.put('visits', 'links', links).catch(() => {});
 
+  const labels = new Map();   // visit id -> the clinician's reference ('' for none), for the waiting list
+  const asked = new Set();   // visits the list was reloaded for once already
+  let listed = false;
+  const waiting = lobbyCard(ctx, labels, (id) => {
+    if (!listed || asked.has(id)) return;
+    asked.add(id);
+    load();
+  });
+
   const draw = (visits) => {
+    listed = true;
+    labels.clear();
+    for (const v of visits) labels.set(v.id, v.label || '');
+    waiting.redraw();
     rows.replaceChildren(...visits.map((v) => h('tr', { dataset: { visit: v.id } },
       h('td', {}, when(v.created_ms)),
       h('td', {}, v.label || h('span', { class: 'hint', i18n: 'dash.no_label' })),
@@ -97,7 +171,7 @@ export async function dashboardView(ctx) {
   const cached = await ctx.cache?.get('visits', 'list');
   if (cached) draw(cached);
   load();
-  return h('div', {}, h('h1', { i18n: 'dash.title' }), form,
+  return h('div', {}, h('h1', { i18n: 'dash.title' }), waiting.card, form,
     h('section', { class: 'card' }, h('h2', { i18n: 'dash.list' }), listNote,
       h('table', {}, h('thead', {}, h('tr', {}, h('th', { i18n: 'dash.col_created' }), h('th', { i18n: 'dash.col_label' }),
         h('th', { i18n: 'dash.col_state' }), h('th', { i18n: 'dash.col_actions' }))), rows)));

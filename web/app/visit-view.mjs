@@ -49,6 +49,19 @@ export function visitView(ctx, id) {
       h('div', { class: 'actions' }, h('a', { class: 'button', href: '#/', i18n: 'visit.back' }))));
   };
   call.addEventListener('change', onChange);
+  // Admit pressed on the dashboard: the patient is let in from the first waiting list this visit
+  // gets, if still there (one who left meanwhile is not replaced by whoever came next).
+  const pending = ctx.admitNext?.visit === id ? ctx.admitNext.participant : null;
+  ctx.admitNext = null;
+  if (pending) {
+    const before = call.info.waiting;
+    const admitPending = () => {
+      if (call.info.waiting === before && !call.over) return;
+      call.removeEventListener('change', admitPending);
+      if (call.info.waiting.some((p) => p.id === pending)) call.admit(pending);
+    };
+    call.addEventListener('change', admitPending);
+  }
   call.start();
   return view;
 }
