@@ -54,7 +54,42 @@ void tv_api_resp_free(tv_api_resp *rs)
         sodium_memzero(rs->body, rs->body_len);   /* answers carry secrets: TOTP seeds, recovery codes */
         free(rs->body);
     }
+    if (rs->mail) {
+        sodium_memzero(rs->mail, sizeof *rs->mail);
+        free(rs->mail);
+    }
     memset(rs, 0, sizeof *rs);
+}
+
+void tv_api_mail_send(tv_api *api, tv_api_mail *m)
+{
+    if (m == NULL)
+        return;
+    char err[256];
+    if (tv_mail_send(api->cfg, m->to, m->subject, m->text, m->link[0] ? m->link : NULL, err, sizeof err) != 0)
+        fprintf(stderr, "televisitd: %s mail not sent: %s\n", m->what, err);
+    sodium_memzero(m, sizeof *m);
+    free(m);
+}
+
+/* One message per answer at most; sent now unless the caller defers it (the workers do). */
+static void mail_out(tv_api *api, const tv_api_req *rq, tv_api_resp *rs, const char *what, const char *to,
+                     const char *subject, const char *text, const char *link)
+{
+    tv_api_mail *m = calloc(1, sizeof *m);
+    if (m == NULL) {
+        fprintf(stderr, "televisitd: %s mail not sent: out of memory\n", what);
+        return;
+    }
+    snprintf(m->what, sizeof m->what, "%s", what);
+    snprintf(m->to, sizeof m->to, "%s", to);
+    snprintf(m->subject, sizeof m->subject, "%s", subject);
+    snprintf(m->text, sizeof m->text, "%s", text);
+    snprintf(m->link, sizeof m->link, "%s", link ? link : "");
+    if (rq->defer_mail && rs->mail == NULL)
+        rs->mail = m;
+    else
+        tv_api_mail_send(api, m);
 }
 
 /* ---- request bodies: strict JSON, an object, only the members a route takes, each once ---- */
@@ -768,15 +803,14 @@ static int insert_user(tv_store *st, const char *email, const char *hash, const 
 
 /* ---- routes: accounts ---- */
 
-static void send_activation(tv_api *api, const char *email, const char *token)
+static void send_activation(tv_api *api, const tv_api_req *rq, tv_api_resp *rs, const char *email, const char *token)
 {
-    char link[TV_CONFIG_STR + 128], text[2048], err[256];
+    char link[TV_CONFIG_STR + 128], text[2048];
     link_for(api, "activate.html", token, link, sizeof link);
     snprintf(text, sizeof text,
              "Welcome to televisit.\r\n\r\nTo activate your account, open this link within 24 hours:\r\n\r\n"
              "%s\r\n\r\nIf you did not register, ignore this message: the account stays inactive.\r\n", link);
-    if (tv_mail_send(api->cfg, email, "Activate your televisit account", text, link, err, sizeof err) != 0)
-        fprintf(stderr, "televisitd: activation mail not sent: %s\n", err);
+    mail_out(api, rq, rs, "activation", email, "Activate your televisit account", text, link);
     sodium_memzero(link, sizeof link);
     sodium_memzero(text, sizeof text);
 }
@@ -798,7 +832,7 @@ static int do_register(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_r
     }
     user u;
     int exists = user_by_email(st, email, &u) == 0;
-    char hash[TV_PWHASH_STRBYTES], token[TV_TOKEN_STRBYTES], link[TV_CONFIG_STR + 128], text[2048], err[256];
+    char hash[TV_PWHASH_STRBYTES], token[TV_TOKEN_STRBYTES], link[TV_CONFIG_STR + 128], text[2048];
     /* Hash even when the address is taken: the answer and its timing must not tell. */
     int rc = tv_pwhash(&api->cost, pw, strlen(pw), hash, sizeof hash);
     if (rc == 0 && !exists) {
@@ -810,20 +844,19 @@ static int do_register(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_r
             rc = mail_key_create(st, uid, "activate", rq->now_ms + 24 * 3600 * 1000LL, token);
         if ((rc = commit(st, rc)) == 0) {
             audit(st, rq, "account_created", uid, NULL, "clinician account registered", NULL);
-            send_activation(api, email, token);
+            send_activation(api, rq, rs, email, token);
         }
     } else if (rc == 0 && exists && strcmp(u.status, "pending") == 0) {
         /* not activated yet (the first mail may never have arrived): a fresh key, the same answer */
         if (mail_key_create(st, u.id, "activate", rq->now_ms + 24 * 3600 * 1000LL, token) == 0) {
-            send_activation(api, email, token);
+            send_activation(api, rq, rs, email, token);
         }
         wipe_user(&u);
     } else if (rc == 0 && exists) {
         snprintf(text, sizeof text,
                  "Someone tried to register a televisit account with this address, which already has one.\r\n\r\n"
                  "If it was you, sign in, or reset your password from the sign-in page.\r\n");
-        if (tv_mail_send(api->cfg, email, "Your televisit account", text, NULL, err, sizeof err) != 0)
-            fprintf(stderr, "televisitd: notice mail not sent: %s\n", err);
+        mail_out(api, rq, rs, "notice", email, "Your televisit account", text, NULL);
         wipe_user(&u);
     }
     sodium_memzero(token, sizeof token);
@@ -1422,8 +1455,9 @@ static int do_password_forgot(tv_api *api, tv_store *st, const tv_api_req *rq, t
         return 0;
     user u;
     const char *email = str_of(b, "email");
+    int sent = 0;
     if (tv_mail_address_ok(email, strlen(email)) == 0 && user_by_email(st, email, &u) == 0) {
-        char token[TV_TOKEN_STRBYTES], link[TV_CONFIG_STR + 128], text[2048], err[256];
+        char token[TV_TOKEN_STRBYTES], link[TV_CONFIG_STR + 128], text[2048];
         if (strcmp(u.status, "active") == 0 &&
             mail_key_create(st, u.id, "reset", rq->now_ms + 30 * 60 * 1000LL, token) == 0) {
             link_for(api, "reset.html", token, link, sizeof link);
@@ -1431,15 +1465,20 @@ static int do_password_forgot(tv_api *api, tv_store *st, const tv_api_req *rq, t
                      "Someone asked to reset the password of your televisit account.\r\n\r\nTo choose a new password, "
                      "open this link within 30 minutes (it works once):\r\n\r\n%s\r\n\r\nIf it was not you, ignore "
                      "this message; your password stays as it is.\r\n", link);
-            if (tv_mail_send(api->cfg, u.email, "Reset your televisit password", text, link, err, sizeof err) != 0)
-                fprintf(stderr, "televisitd: reset mail not sent: %s\n", err);
+            mail_out(api, rq, rs, "reset", u.email, "Reset your televisit password", text, link);
             audit(st, rq, "password_reset", u.id, NULL, "password reset requested", "{\"stage\":\"requested\"}");
+            sent = 1;
             sodium_memzero(token, sizeof token);
             sodium_memzero(link, sizeof link);
             sodium_memzero(text, sizeof text);
         }
         wipe_user(&u);
     }
+    /* No account to mail: the attempt is still a synced write, like a real request's key and audit
+     * record, so that the answer's time says little about the address (the mail goes after it). */
+    if (!sent)
+        audit(st, rq, "password_reset", 0, NULL, "password reset asked for an address without an active account",
+              "{\"stage\":\"no_account\"}");
     tv_json_free_wiped(b);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "status", "check_mail");

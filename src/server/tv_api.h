@@ -42,7 +42,18 @@ typedef struct tv_api_req {
     int64_t now_ms;
     int body_too_large;        /* the front end stopped reading past TV_API_BODY_MAX: answer 413 */
     const char *sso_bind;      /* the TV_API_SSO_COOKIE's value, or NULL */
+    int defer_mail;            /* leave mail in resp.mail for the caller to send after the answer */
 } tv_api_req;
+
+/* A message an answer asked to send. Deferred, so that an answer's timing never depends on a relay
+ * (a known address must not answer slower than an unknown one). Holds keys: wiped when done. */
+typedef struct tv_api_mail {
+    char to[255];
+    char subject[96];
+    char text[2048];
+    char link[640];            /* printed on the console when the message goes to a file; "" for none */
+    char what[24];             /* for the log when it cannot be sent */
+} tv_api_mail;
 
 typedef struct tv_api_resp {
     int status;
@@ -53,6 +64,7 @@ typedef struct tv_api_resp {
     char location[2048];       /* a redirect's target (status 302/303), or "" */
     char disposition[96];      /* Content-Disposition for downloads, or "" */
     int retry_after_s;         /* > 0: a Retry-After header */
+    tv_api_mail *mail;         /* with rq.defer_mail: to send after the answer (tv_api_mail_send), or NULL */
 } tv_api_resp;
 
 typedef struct tv_api_bucket { char ip[48]; tv_bucket bucket; } tv_api_bucket;
@@ -82,7 +94,10 @@ void tv_api_free(tv_api *api);
 /* Answers one request. Always fills rs (a JSON error for anything refused); returns 0, or a
  * negative tv_err when even the error could not be built. */
 int tv_api_handle(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs);
-void tv_api_resp_free(tv_api_resp *rs);
+void tv_api_resp_free(tv_api_resp *rs);   /* wipes and drops an unsent rs->mail */
+
+/* Sends m (NULL is fine), says on stderr when it could not, then wipes and frees it. */
+void tv_api_mail_send(tv_api *api, tv_api_mail *m);
 
 /* The session cookie's token in a Cookie header (out: TV_TOKEN_STRBYTES), 0 or TV_ERR_NOT_FOUND;
  * tv_api_cookie_named for another cookie holding a token. */

@@ -29,12 +29,19 @@ static void *worker(void *arg)
 
         if (tv_api_handle(j->api, st, &job->rq, &job->rs) != 0 && job->rs.body == NULL)
             job->rs.status = 500;
+        tv_api_mail *mail = job->rs.mail;   /* sent once the answer is on its way, never before it */
+        job->rs.mail = NULL;
 
         pthread_mutex_lock(&j->lock);
         job->next = j->done;
         j->done = job;
         if (j->ctx)
             lws_cancel_service(j->ctx);
+        if (mail) {
+            pthread_mutex_unlock(&j->lock);
+            tv_api_mail_send(j->api, mail);
+            pthread_mutex_lock(&j->lock);
+        }
     }
     pthread_mutex_unlock(&j->lock);
     return NULL;
@@ -98,6 +105,7 @@ int tv_jobs_submit(tv_jobs *j, struct lws *wsi, const tv_api_req *rq, tv_job **o
     char *p = job->text;
     job->wsi = wsi;
     job->rq = *rq;
+    job->rq.defer_mail = 1;
     job->rq.method = copy_in(&p, rq->method);
     job->rq.path = copy_in(&p, rq->path);
     job->rq.query = copy_in(&p, rq->query);

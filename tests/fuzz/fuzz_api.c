@@ -95,7 +95,7 @@ static cJSON *api_call(const char *method, const char *path, const char *body, c
 {
     tv_api_resp rs;
     tv_api_req rq = { method, path, NULL, session, "192.0.2.1", "localhost:8443", NULL, "application/json", body,
-                      body ? strlen(body) : 0, T0, 0, NULL };
+                      body ? strlen(body) : 0, T0, 0, NULL, 0 };
     if (tv_api_handle(&api, &st, &rq, &rs) != 0 || rs.status != want) {
         fprintf(stderr, "fuzz_api setup: %s %s: %d %.*s\n", method, path, rs.status, (int)rs.body_len, rs.body);
         abort();
@@ -323,7 +323,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     body[n] = '\0';
     int is_get = strcmp(r->method, "GET") == 0;
     tv_api_req rq = { r->method, r->path, is_get ? body : NULL, session, "192.0.2.1", "localhost:8443",
-                      origins[(flags >> 5) & 3], ctypes[(flags >> 3) & 3], is_get ? NULL : body, is_get ? 0 : n, NOW, 0, NULL };
+                      origins[(flags >> 5) & 3], ctypes[(flags >> 3) & 3], is_get ? NULL : body, is_get ? 0 : n, NOW, 0, NULL, 0 };
     tv_api_resp rs;
     int rc = tv_api_handle(&api, &st, &rq, &rs);
     if (rc == 0 && (rs.status < 200 || rs.status > 599 || rs.body == NULL))

@@ -22,8 +22,9 @@ function listening(port) {
 }
 
 // Waits up to 5 s for a TCP listener on loopback; true when it answers.
+// 15 s: a Python server (aiosmtpd) takes seconds to start on a loaded 2-core machine.
 export async function untilListening(port) {
-  for (let i = 0; i < 50; i++) {
+  for (let i = 0; i < 150; i++) {
     if (await listening(port)) return true;
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -30,7 +30,7 @@ static int call_with(const char *method, const char *path, const char *body, cal
     tv_api_resp_free(&rs);
     cJSON_Delete(json);
     tv_api_req rq = { method, path, NULL, o.session, o.ip ? o.ip : "192.0.2.1", "localhost:8443", o.origin,
-                      o.ctype ? o.ctype : "application/json", body, body ? strlen(body) : 0, o.now ? o.now : T0, 0, NULL };
+                      o.ctype ? o.ctype : "application/json", body, body ? strlen(body) : 0, o.now ? o.now : T0, 0, NULL, 0 };
     const char *q = strchr(path, '?');
     char p[128];
     if (q) {
