@@ -123,16 +123,21 @@ static void test_register_and_activate(void **state)
     assert_true(cJSON_GetArraySize(failed) >= 2);
     assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM users"), 0);
     assert_int_equal(call("POST", "/api/register", "{\"email\":\"not-an-address\",\"password\":\"Correct-Horse-Battery-9\"}"), 400);
+    assert_string_equal(jstr("error"), "invalid_argument");
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM users"), 0);
 
     snprintf(body, sizeof body, "{\"email\":\"a@example.org\",\"password\":\"%s\"}", PW);
     assert_int_equal(call("POST", "/api/register", body), 202);
     assert_int_equal(mail_key("a@example.org", key), 0);
     /* pending: no sign-in before activation */
     assert_int_equal(call("POST", "/api/login", body), 403);
+    assert_string_equal(jstr("error"), "forbidden");
     assert_int_equal(call("POST", "/api/activate", "{\"key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}"), 400);
+    assert_string_equal(jstr("error"), "token_mismatch");
     snprintf(body, sizeof body, "{\"key\":\"%s\"}", key);
     assert_int_equal(call("POST", "/api/activate", body), 200);
     assert_int_equal(call("POST", "/api/activate", body), 400);   /* single use */
+    assert_string_equal(jstr("error"), "token_mismatch");
     assert_string_equal(jstr("error"), "token_mismatch");
 
     /* a second registration of the same address: the same answer, no second account, a notice mail */
@@ -461,11 +466,13 @@ static void test_password_reset_and_change(void **state)
     /* a weak new password is refused and the key is still good */
     snprintf(body, sizeof body, "{\"key\":\"%s\",\"password\":\"weak\"}", key);
     assert_int_equal(call("POST", "/api/password/reset", body), 400);
+    assert_string_equal(jstr("error"), "password_policy");
     snprintf(body, sizeof body, "{\"key\":\"%s\",\"password\":\"Another-Long-Secret-77\"}", key);
     assert_int_equal(call("POST", "/api/password/reset", body, .now = T0 + 31 * 60000), 400);   /* 30 minutes */
     assert_string_equal(jstr("error"), "token_expired");
     assert_int_equal(call("POST", "/api/password/reset", body), 200);
     assert_int_equal(call("POST", "/api/password/reset", body), 400);   /* single use */
+    assert_string_equal(jstr("error"), "token_mismatch");
     assert_int_equal(call("GET", "/api/me", NULL, .session = s), 401); /* every session ended */
     snprintf(body, sizeof body, "{\"email\":\"reset@example.org\",\"password\":\"%s\"}", PW);
     assert_int_equal(call("POST", "/api/login", body), 401);
