@@ -4,6 +4,11 @@ import { h, show } from './dom.mjs';
 import { lang } from './i18n.mjs';
 import { callScreen } from './call-ui.mjs';
 import { VisitCall } from '/visit-call.mjs';
+import { api } from './api.mjs';
+
+// Being in a visit is activity: signaling does not refresh the session's inactivity clock, so a
+// clinician in a long call would find the console signed out after it. A light request does.
+const KEEPALIVE_MS = 60_000;
 
 function waitingRoom(call) {
   const list = h('ul', { class: 'waiting', id: 'waiting-list', 'aria-live': 'polite' });
@@ -36,7 +41,12 @@ export function visitView(ctx, id) {
   const screen = callScreen(call);
   const view = h('div', {}, h('h1', { i18n: 'visit.title' }), room, screen);
   ctx.main.classList.add('wide');
+  const keepalive = setInterval(() => {
+    if (call.over) clearInterval(keepalive);
+    else api('GET', '/api/me').catch(() => {});
+  }, KEEPALIVE_MS);
   ctx.leave = async () => {
+    clearInterval(keepalive);
     ctx.main.classList.remove('wide');
     if (!call.over) call.hangup();
   };
