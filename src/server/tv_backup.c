@@ -135,12 +135,16 @@ int tv_backup_restore(const char *backup_path, const char *key_path, const char 
 {
     if (access(db_path, F_OK) == 0)
         return fail(err, err_size, db_path, "exists; move it aside first (restore never overwrites)");
+    /* asked before loading, which would create a key file where there is none */
+    if (access(key_path, F_OK) != 0)
+        return fail(err, err_size, key_path, "no master key there: a backup cannot be read without the one that made it");
     uint8_t master[TV_RECORD_KEYBYTES], key[crypto_secretstream_xchacha20poly1305_KEYBYTES];
     int created = 0;
     int rc = tv_keyfile_load(key_path, master, &created, err, err_size);
     if (rc != 0)
         return rc;
-    if (created) {
+    if (created) {   /* it went between the two calls: the new one cannot read the backup either */
+        sodium_memzero(master, sizeof master);
         unlink(key_path);
         return fail(err, err_size, key_path, "no master key there: a backup cannot be read without the one that made it");
     }

@@ -104,6 +104,7 @@ static void backup_and_restore(void **s)
     snprintf(other_key, sizeof other_key, "%s/missing.key", tv_test_dir);
     assert_int_equal(tv_backup_restore(path, other_key, target, err, sizeof err), TV_ERR_INVALID);
     assert_int_not_equal(access(other_key, F_OK), 0);   /* no key is made up on the way */
+    assert_non_null(strstr(err, "no master key there"));
 }
 
 int main(void)
