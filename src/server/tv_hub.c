@@ -23,7 +23,7 @@ struct tv_hub_participant {
     uint8_t resume_hash[TV_TOKEN_HASHBYTES];
     /* What this call already put in the audit log: a client repeating ice_path or sas_result must
      * not turn each message into a synced write on the event loop. A new call clears them. */
-    int sas_audited;
+    int sas_audited, screen_shared;
     char path_audited[128];
     tv_hub_conn *conn;
     tv_hub_room *room;
@@ -110,6 +110,7 @@ static void to_admitted(tv_hub *h, tv_hub_room *r, const tv_hub_participant *exc
     for (tv_hub_participant *q = r->members; q; q = q->next) {
         if (type == TV_MSG_PEER_JOINED) {   /* a new call for everyone in it: new keys, a new path */
             q->sas_audited = 0;
+            q->screen_shared = 0;
             q->path_audited[0] = '\0';
         }
         if (q != except && q->admitted && q->conn)
@@ -721,6 +722,13 @@ static void on_relay(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref, int6
         }
     }
     char cid[65] = "";
+    int screen = 0;
+    if (m->type == TV_MSG_MEDIA_STATE && tv_msg_get_bool(m, "screen", &screen) == 0 && screen != p->screen_shared) {
+        /* a shared screen is the call's document sharing: audited when it starts, once per share */
+        if (screen)
+            audit(h, now, "document_shared", p, p->room->visit, "screen shared with the call", "{\"kind\":\"screen\"}");
+        p->screen_shared = screen;
+    }
     if (m->type == TV_MSG_CHAT) {
         size_t len = 0;
         const char *text = tv_msg_get_str(m, "text", &len);

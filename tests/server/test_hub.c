@@ -650,6 +650,36 @@ static void lobby_follows_own_waiting_rooms(void **state)
     drop_conn(&anon);
 }
 
+/* Sharing a screen is the call's document sharing: audited once when a share starts, not for every
+ * media_state that repeats it, and again for the next share. */
+static void screen_share_audited_once_per_share(void **state)
+{
+    (void)state;
+    static conn c, p;
+    open_conn(&c, sess_a);
+    join_clinician(&c, visit_a);
+    open_conn(&p, NULL);
+    joined pj = join_patient(&p, invite_a, "Ana", NULL);
+    sendf(&c, "{\"type\":\"admit\",\"participant\":\"%s\"}", pj.you);
+    const char *on = "{\"type\":\"media_state\",\"audio\":true,\"video\":true,\"screen\":true}";
+    const char *off = "{\"type\":\"media_state\",\"audio\":true,\"video\":true,\"screen\":false}";
+    sendf(&c, "%s", off);
+    assert_int_equal(audit_count("document_shared"), 0);
+    sendf(&c, "%s", on);
+    sendf(&c, "%s", on);
+    assert_int_equal(audit_count("document_shared"), 1);
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM audit WHERE type = 'document_shared' AND requester LIKE 'user:%'"
+                                          " AND extra = '{\"kind\":\"screen\"}'"), 1);
+    cJSON *ms = newest(&p, "media_state");   /* still relayed */
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(ms, "screen")));
+    cJSON_Delete(ms);
+    sendf(&c, "%s", off);
+    sendf(&c, "%s", on);
+    assert_int_equal(audit_count("document_shared"), 2);
+    drop_conn(&c);
+    drop_conn(&p);
+}
+
 static void malformed_frames_cost_an_error(void **state)
 {
     (void)state;
@@ -716,6 +746,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(chat_stored_before_ack, setup, teardown),
         cmocka_unit_test_setup_teardown(malformed_frames_cost_an_error, setup, teardown),
         cmocka_unit_test_setup_teardown(lobby_follows_own_waiting_rooms, setup, teardown),
+        cmocka_unit_test_setup_teardown(screen_share_audited_once_per_share, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
