@@ -1,23 +1,27 @@
-// The media worker: end-to-end encryption of every audio and video frame with the C core
-// (SFrame, televisit-media.wasm). Key agreement runs here too, so the X25519 secret and the SFrame
-// keys live only in this worker's wasm memory. Frames that fail to decrypt are dropped and counted,
-// never passed to the decoder. Keys change by message; transforms are never replaced.
-import createTelevisitMedia from './televisit-media.mjs';
+// The media worker: end-to-end encryption of every audio and video frame with the C core (SFrame;
+// televisit-media-simd.wasm, or televisit-media.wasm where wasm SIMD is missing, see e2ee-media.mjs).
+// Key agreement runs here too, so the X25519 secret and the SFrame keys live only in this worker's
+// wasm memory. Frames that fail to decrypt are dropped and counted, never passed to the decoder. Keys
+// change by message; transforms are never replaced.
+import { FrameCrypto, loadMediaModule } from './e2ee-media.mjs';
 
 const CODEC = { audio: 1, video: 2 };        // tv_media_codec: Opus, VP8
 const STAT_NAMES = ['encrypted', 'decrypted', 'failAuth', 'failReplay', 'failKid', 'failHeader',
   'failShort', 'failOther', 'sendKid', 'recvKid', 'sendDropped'];
 
-// The module, with libsodium's random source readied once.
-const wasm = createTelevisitMedia().then((mod) => {
-  if (mod._tv_init() !== 0) throw new Error('no secure random source');
-  return mod;
-});
+// The module for this engine (wasm SIMD or not, e2ee-media.mjs), libsodium's random source readied.
+const wasm = loadMediaModule();
 let m = null;        // the module, once loaded
+let simd = false;    // which build it is
+let frames = null;   // FrameCrypto: the per-frame path
 let call = 0;        // tv_worker call object
 let role = 0;
-let scratch = { ptr: 0, size: 0 };
 const dropped = { audio: 0, video: 0 };      // frames dropped before the core saw them (no call yet)
+
+async function ready() {
+  if (!m) ({ module: m, simd } = await wasm);
+  if (!frames) frames = new FrameCrypto(m);
+}
 
 function alloc(bytes) {
   const p = m._malloc(bytes);
@@ -25,38 +29,21 @@ function alloc(bytes) {
   return p;
 }
 
-// One buffer for input, output and the length word, grown as frames grow.
-function room(len) {
-  const need = 2 * len + 256;
-  if (scratch.size < need) {
-    if (scratch.ptr) m._free(scratch.ptr);
-    scratch = { ptr: alloc(need), size: need };
-  }
-  const inPtr = scratch.ptr;
-  const lenPtr = inPtr + ((len + 7) & ~7);
-  const outPtr = lenPtr + 8;
-  return { inPtr, lenPtr, outPtr, outSize: scratch.size - (outPtr - inPtr) };
-}
-
-function transformFrame(direction, kind, frame, controller) {
-  if (!call) { dropped[kind]++; return; }        // no keys yet: nothing leaves or enters in clear
-  const data = new Uint8Array(frame.data);
-  const { inPtr, lenPtr, outPtr, outSize } = room(data.length);
-  m.HEAPU8.set(data, inPtr);
-  const fn = direction === 'send' ? m._tv_worker_encrypt : m._tv_worker_decrypt;
-  const rc = fn(call, CODEC[kind], inPtr, data.length, outPtr, outSize, lenPtr);
-  if (rc !== 0) return;                          // dropped, and counted in C (by reason, or sendDropped)
-  const n = m.HEAPU32[lenPtr >> 2];
-  const out = new ArrayBuffer(n);
-  new Uint8Array(out).set(m.HEAPU8.subarray(outPtr, outPtr + n));
-  frame.data = out;
-  controller.enqueue(frame);
-}
-
+// One direction of one stream kind: the codec and the C function are fixed here, once.
 function attach(readable, writable, direction, kind) {
   if (!(kind in CODEC) || (direction !== 'send' && direction !== 'recv')) return;
+  const codec = CODEC[kind];
+  const run = direction === 'send' ? frames.encrypt : frames.decrypt;
   readable
-    .pipeThrough(new TransformStream({ transform: (f, c) => transformFrame(direction, kind, f, c) }))
+    .pipeThrough(new TransformStream({
+      transform(frame, controller) {
+        if (!call) { dropped[kind]++; return; }  // no keys yet: nothing leaves or enters in clear
+        const out = run(call, codec, frame.data);
+        if (out === null) return;                // dropped, and counted in C (by reason, or sendDropped)
+        frame.data = out;
+        controller.enqueue(frame);
+      },
+    }))
     .pipeTo(writable)
     .catch(() => {});                            // the stream ends when the call does
 }
@@ -115,7 +102,7 @@ function sasForms(value) {
 }
 
 async function handle(msg) {
-  m = m || await wasm;
+  await ready();
   switch (msg.type) {
     // Commit, then reveal (see tv_worker.h): the C side refuses any step out of order.
     case 'init': {                               // { role: 0 patient | 1 clinician, suite }
@@ -123,7 +110,7 @@ async function handle(msg) {
       call = m._tv_worker_call_new(msg.role, msg.suite);
       if (!call) throw new Error('cannot create the call');
       role = msg.role;
-      return { epoch: m._tv_worker_call_epoch(call) };
+      return { epoch: m._tv_worker_call_epoch(call), simd };
     }
     case 'rekey':
       check(m._tv_worker_call_rekey(call));
@@ -154,8 +141,7 @@ async function handle(msg) {
     case 'close':
       if (call) m._tv_worker_call_free(call);  // wipes every key
       call = 0;
-      if (scratch.ptr) { m.HEAPU8.fill(0, scratch.ptr, scratch.ptr + scratch.size); m._free(scratch.ptr); }
-      scratch = { ptr: 0, size: 0 };
+      frames.wipe();                             // the last frames, in clear
       return null;
     case 'streams':                              // legacy createEncodedStreams
       attach(msg.readable, msg.writable, msg.direction, msg.kind);
@@ -177,5 +163,5 @@ self.onmessage = (e) => {
 // RTCRtpScriptTransform: options say which way and which kind.
 self.onrtctransform = (e) => {
   const { readable, writable, options } = e.transformer;
-  wasm.then((mod) => { m = m || mod; attach(readable, writable, options.direction, options.kind); });
+  ready().then(() => attach(readable, writable, options.direction, options.kind));
 };

@@ -27,11 +27,12 @@ emcmake cmake -S . -B build/wasm -DCMAKE_BUILD_TYPE=MinSizeRel -DTV_WASM_DEPS="$
 grep -A2 'CMake Warning' build/wasm.configure.log | grep -v '^--$' | sed 's/^/build: /' >&2 || true
 quiet_build build/wasm
 
-# What the browser is served: the page's core module, the media worker's module, their wasm, the glue,
-# and the pages (web/).
+# What the browser is served: the page's core module, the media worker's module (with and without
+# wasm SIMD; the worker loads one), their wasm, the glue, and the pages (web/).
 rm -rf build/web && mkdir -p build/web
 cp build/wasm/televisit-core.mjs build/wasm/televisit-core.wasm build/wasm/televisit-media.mjs \
-  build/wasm/televisit-media.wasm js-glue/*.mjs js-glue/*.js build/web/
+  build/wasm/televisit-media.wasm build/wasm/televisit-media-simd.mjs build/wasm/televisit-media-simd.wasm \
+  js-glue/*.mjs js-glue/*.js build/web/
 cp -r web/. build/web/ && rm build/web/page.html
 node scripts/pages.mjs web build/web
 node scripts/sizes.mjs build/web

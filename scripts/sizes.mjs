@@ -2,6 +2,8 @@
 // server with static compression would send it), then what each page costs before a call: the page,
 // its stylesheet, every module it imports (followed through the import graph), the media worker and
 // the wasm each emscripten module loads. The patient's total has a target: under 300 KB gzip.
+// A dynamic import of one of two modules, written `import(cond ? './a.mjs' : './b.mjs')` (the media
+// worker's SIMD and scalar builds), downloads one of them: the larger, with what it loads, is counted.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, posix, relative } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -32,9 +34,12 @@ for (const f of files) {
 }
 console.log(`${'total'.padEnd(28)}${kb(raw)}${kb(zip)}`);
 
+const total = (list) => list.reduce((sum, f) => sum + gz(join(dir, f)), 0);
+const resolve = (rel, r) => (r.startsWith('/') ? r.slice(1) : posix.normalize(posix.join(dirname(rel), r)));
+const choices = [];   // [counted, other] for each pair of alternatives met
+
 // The files one page pulls in, by URL path relative to the web root.
-function graph(start) {
-  const seen = new Set();
+function graph(start, seen = new Set()) {
   const todo = [start];
   while (todo.length) {
     const rel = todo.pop();
@@ -49,10 +54,17 @@ function graph(start) {
       for (const m of text.matchAll(/['"]([^'"]*-worker\.js)['"]/g)) refs.push(m[1]);
       const wasm = rel.replace(/\.mjs$/, '.wasm');
       if (rel.startsWith('televisit-') && existsSync(join(dir, wasm))) refs.push(`/${wasm}`);
+      for (const m of text.matchAll(/import\(\s*[^'"()]*\?\s*['"]([^'"]+)['"]\s*:\s*['"]([^'"]+)['"]\s*\)/g)) {
+        const alt = [m[1], m[2]].map((r) => resolve(rel, r))
+          .map((f) => ({ f, files: graph(f, new Set(seen)).filter((x) => !seen.has(x)) }))
+          .sort((x, y) => total(y.files) - total(x.files));
+        choices.push([alt[0].f, alt[1].f]);
+        todo.push(...alt[0].files);
+      }
     }
     for (const r of refs) {
       if (/^[a-z]+:/.test(r)) continue;
-      todo.push(r.startsWith('/') ? r.slice(1) : posix.normalize(posix.join(dirname(rel), r)));
+      todo.push(resolve(rel, r));
     }
   }
   return [...seen];
@@ -60,9 +72,13 @@ function graph(start) {
 
 console.log('\nwhat a page downloads before the call (gzip)');
 for (const [name, page] of [['patient (visit.html)', 'visit.html'], ['clinician (index.html)', 'index.html']]) {
+  choices.length = 0;
   const list = graph(page);
-  const total = list.reduce((s, f) => s + gz(join(dir, f)), 0);
-  const verdict = name.startsWith('patient') ? (total / 1024 < TARGET_KB ? `  under the ${TARGET_KB} KB target` : `  OVER the ${TARGET_KB} KB target`) : '';
-  console.log(`${name.padEnd(28)}${kb(total)}  in ${list.length} files${verdict}`);
+  const sum = total(list);
+  const verdict = name.startsWith('patient') ? (sum / 1024 < TARGET_KB ? `  under the ${TARGET_KB} KB target` : `  OVER the ${TARGET_KB} KB target`) : '';
+  console.log(`${name.padEnd(28)}${kb(sum)}  in ${list.length} files${verdict}`);
   if (process.env.TV_SIZES_LIST) console.log(`  ${list.sort().join(" ")}`);
+  for (const [counted, other] of [...new Map(choices.map((c) => [c.join(), c])).values()]) {
+    console.log(`${''.padEnd(28)}counted ${counted}, not ${other} (one of the two is loaded)`);
+  }
 }

@@ -11,6 +11,7 @@ mkdir -p "$CACHE"
 export NODE_PATH=/usr/share/nodejs   # emcc needs Debian's acorn (see shared notes)
 EMCC_VERSION="$(emcc --version | head -n1 | awk '{print $NF == "()" ? $(NF-1) : $NF}')"
 LOG="$CACHE/build.log"
+PATCHES="$(cd "$(dirname "$0")" && pwd)/patches"   # our own patches to Debian's sources
 
 say() { printf 'wasm-deps: %s\n' "$*" >&2; }
 
@@ -77,7 +78,7 @@ build_lib() {
   fi
   mkdir -p "$prefix/include" "$prefix/lib"
   # A recipe runs in its own shell: inside `||` bash would ignore set -e and hide a failed step.
-  (cd "$CACHE/$name.src" && JOBS="$JOBS" bash -euo pipefail -c "$(declare -f "build_$name"); build_$name \"\$1\"" _ "$prefix") \
+  (cd "$CACHE/$name.src" && JOBS="$JOBS" TV_PATCHES="$PATCHES" bash -euo pipefail -c "$(declare -f "build_$name"); build_$name \"\$1\"" _ "$prefix") \
     >>"$LOG" 2>&1 || {
     say "building $name failed; see $LOG"; tail -n 30 "$LOG" >&2; return 1; }
   if [ -f "$CACHE/$name.src/.televisit-unpatched" ]; then cp "$CACHE/$name.src/.televisit-unpatched" "$prefix/"; fi
@@ -92,6 +93,33 @@ build_sodium() {
   emconfigure ./configure --host=wasm32-unknown-emscripten --prefix="$1" \
     --disable-shared --enable-static --without-pthreads --disable-ssp --disable-asm --disable-pie \
     CFLAGS="-O2"
+  emmake make -j"$JOBS" install
+}
+
+# The same libsodium for the media worker's SIMD module (televisit-media-simd.wasm) only, with its
+# SSSE3 ChaCha20 (Dolbeau), which emscripten compiles to wasm SIMD128 (each intrinsic those files use
+# maps to one or two SIMD instructions). Its SSSE3 BLAKE2b and SSE2 Salsa20 come along (same pickers).
+# Under emscripten configure skips its intrinsics checks and runtime.c finds no cpuid, so:
+# - the SIMD flags reach only the files libsodium compiles per instruction set (its libsse2/libssse3
+#   convenience libraries, filled from CFLAGS_SSE2/CFLAGS_SSSE3); the rest of the library is compiled
+#   as in build_sodium (auto-vectorising all of it had made ChaCha20 slower);
+# - HAVE_EMMINTRIN_H/HAVE_TMMINTRIN_H tell the implementation pickers that those files exist;
+# - scripts/patches/libsodium-wasm-simd.patch (read it) makes runtime.c report SSE2 and SSSE3 when built
+#   with SODIUM_WASM_SIMD128, works around an emscripten 3.1.6 miscompile of the 4-block ChaCha20, and
+#   leaves messages shorter than 256 bytes (and tails) to the scalar ChaCha20, faster there in wasm.
+# Poly1305 stays scalar (the patch says why). tests/core/test_sframe.c checks this build's output against
+# Debian's native libsodium for every length up to 1100 bytes and some large ones.
+# Bump its revision below whenever that patch or these flags change.
+build_sodium_simd() {
+  patch -p1 < "$TV_PATCHES/libsodium-wasm-simd.patch"
+  DO_NOT_UPDATE_CONFIG_SCRIPTS=1 ./autogen.sh -s
+  CFLAGS_SSE2="-msimd128 -msse2" CFLAGS_SSSE3="-msimd128 -mssse3" \
+    emconfigure ./configure --host=wasm32-unknown-emscripten --prefix="$1" \
+    --disable-shared --enable-static --without-pthreads --disable-ssp --disable-asm --disable-pie \
+    CPPFLAGS="-DSODIUM_WASM_SIMD128 -DHAVE_EMMINTRIN_H=1 -DHAVE_TMMINTRIN_H=1" CFLAGS="-O2"
+  # configure must have kept the flags (it sets them only in its native branch); otherwise the
+  # library would silently be the scalar one.
+  grep -q 'msimd128' src/libsodium/Makefile
   emmake make -j"$JOBS" install
 }
 
@@ -147,6 +175,7 @@ build_cmocka() {
 
 fail=0
 build_lib sodium   libsodium libsodium-dev  1 || fail=1
+build_lib sodium_simd libsodium libsodium-dev 4 || fail=1
 build_lib mbedtls  mbedtls   libmbedtls-dev 1 || fail=1
 build_lib cjson    cjson     libcjson-dev   1 || fail=1
 build_lib opus     opus      libopus-dev    1 || fail=1

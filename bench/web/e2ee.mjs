@@ -1,14 +1,16 @@
 // Per-frame encrypt + decrypt time in the browser, same frames for both:
-// (a) televisit: the media worker's path (copy into wasm, SFrame ChaCha20-Poly1305 with the codec
-//     prefix as metadata, copy out to a new ArrayBuffer; then the reverse), synchronous;
+// (a) televisit: the media worker's own per-frame code (e2ee-media.mjs: FrameCrypto, on the module
+//     the worker picks for this browser, with SIMD if it has it): copy into wasm, SFrame
+//     ChaCha20-Poly1305 with the codec prefix as metadata, copy out to a new ArrayBuffer; then the
+//     reverse, synchronous;
 // (b) the reference the open implementations use: await crypto.subtle.encrypt / decrypt with
 //     AES-GCM per frame (a fresh IV per frame, the clear codec bytes as additional data).
-import createTelevisitMedia from '/televisit-media.mjs';
+// Also timed, for browsers without wasm SIMD: (a) on the scalar module the worker falls back to.
+import { FrameCrypto, loadMediaModule } from '/e2ee-media.mjs';
 
 const SIZES = [100, 1000, 10000, 100000];
 const SUITE_CHACHA = 0xf001;
-const m = await createTelevisitMedia();
-m._tv_init();
+const OPUS = 1;
 
 function bytes(n, seed) {
   const b = new Uint8Array(n);
@@ -18,7 +20,7 @@ function bytes(n, seed) {
 }
 
 // Two call objects that agreed keys, as two browsers would.
-function pairOfCalls() {
+function pairOfCalls(m) {
   const a = m._tv_worker_call_new(1, SUITE_CHACHA);
   const b = m._tv_worker_call_new(0, SUITE_CHACHA);
   const pk = m._malloc(32);
@@ -38,28 +40,23 @@ function pairOfCalls() {
   return { a, b };
 }
 
-const { a, b } = pairOfCalls();
-const cap = 2 * 100000 + 1024;
-const buf = m._malloc(cap);
-const lenPtr = m._malloc(8);
-
-// Exactly what e2ee-worker.js does for one frame in one direction.
-function wasmStep(fn, call, data) {
-  const inPtr = buf;
-  const outPtr = buf + ((data.length + 15) & ~15);
-  m.HEAPU8.set(data, inPtr);
-  const rc = fn(call, 1, inPtr, data.length, outPtr, cap - (outPtr - inPtr), lenPtr);
-  if (rc !== 0) throw new Error(`wasm rc ${rc}`);
-  const n = m.HEAPU32[lenPtr >> 2];
-  const out = new ArrayBuffer(n);
-  new Uint8Array(out).set(m.HEAPU8.subarray(outPtr, outPtr + n));
-  return new Uint8Array(out);
+// One frame sent by one call and received by the other, through the worker's FrameCrypto. The input
+// is an ArrayBuffer, as an encoded frame's data is; so is the output.
+function wasmPath(m) {
+  const { a, b } = pairOfCalls(m);
+  const frames = new FrameCrypto(m);
+  return (data) => {
+    const sent = frames.encrypt(a, OPUS, data);
+    if (sent === null) throw new Error('encrypt refused');
+    const back = frames.decrypt(b, OPUS, sent);
+    if (back === null) throw new Error('decrypt refused');
+    return back;
+  };
 }
 
-function wasmFrame(frame) {
-  const enc = wasmStep(m._tv_worker_encrypt, a, frame);
-  return wasmStep(m._tv_worker_decrypt, b, enc);
-}
+const picked = await loadMediaModule();            // what the worker loads in this browser
+const wasmFrame = wasmPath(picked.module);
+const fallbackFrame = picked.simd ? wasmPath((await loadMediaModule({ simd: false })).module) : null;
 
 const key = await crypto.subtle.importKey('raw', crypto.getRandomValues(new Uint8Array(16)), 'AES-GCM', false,
   ['encrypt', 'decrypt']);
@@ -101,21 +98,23 @@ async function measure(fn, frame, samples, batch) {
 // Several rounds, sizes interleaved, so that one slow moment of the browser (a collection, a thread
 // hop) shows as one outlying round instead of the figure.
 const ROUNDS = 5;
-const results = { isolated: self.crossOriginIsolated, rounds: ROUNDS, sizes: [] };
+const results = { isolated: self.crossOriginIsolated, rounds: ROUNDS, simd: picked.simd, sizes: [] };
 const rounds = SIZES.map(() => []);
 for (let round = 0; round < ROUNDS; round++) for (const [i, size] of SIZES.entries()) {
   const frame = bytes(size, size & 0xff);
-  // Both must give the frame back, or the benchmark measures nothing.
-  const w = wasmFrame(frame);
-  const r = await webcryptoFrame(frame);
-  if (w.length !== size || r.length !== size || w.some((x, i) => x !== frame[i]) || r.some((x, i) => x !== frame[i])) {
+  // Each must give the frame back, or the benchmark measures nothing.
+  const same = (x) => x.length === size && x.every((v, j) => v === frame[j]);
+  if (!same(new Uint8Array(wasmFrame(frame.slice().buffer))) || !same(await webcryptoFrame(frame)) ||
+      (fallbackFrame && !same(new Uint8Array(fallbackFrame(frame.slice().buffer))))) {
     throw new Error(`round trip failed at ${size}`);
   }
   const samples = size >= 100000 ? 60 : 200;
   const batch = size >= 100000 ? 1 : size >= 10000 ? 4 : 20;
-  const wasm = await measure(async (f) => wasmFrame(f), frame, samples, batch);
+  const data = frame.slice().buffer;   // never changed: both directions write into new buffers
+  const wasm = await measure(async (f) => wasmFrame(f), data, samples, batch);
   const webcrypto = await measure(webcryptoFrame, frame, samples, batch);
-  rounds[i].push({ wasm, webcrypto, ratio: webcrypto.median / wasm.median });
+  const fallback = fallbackFrame ? await measure(async (f) => fallbackFrame(f), data, samples, batch) : null;
+  rounds[i].push({ wasm, webcrypto, fallback, ratio: webcrypto.median / wasm.median });
 }
 const mid = (xs) => percentile(xs, 0.5);
 for (const [i, size] of SIZES.entries()) {
@@ -123,8 +122,9 @@ for (const [i, size] of SIZES.entries()) {
   const pick = (side, k) => mid(r.map((x) => x[side][k]));
   const wasm = { median: pick('wasm', 'median'), p99: pick('wasm', 'p99') };
   const webcrypto = { median: pick('webcrypto', 'median'), p99: pick('webcrypto', 'p99') };
+  const fallback = fallbackFrame ? { median: pick('fallback', 'median'), p99: pick('fallback', 'p99') } : null;
   const ratios = r.map((x) => x.ratio);
-  results.sizes.push({ size, wasm, webcrypto, ratio: webcrypto.median / wasm.median,
+  results.sizes.push({ size, wasm, webcrypto, fallback, ratio: webcrypto.median / wasm.median,
     ratioMin: Math.min(...ratios), ratioMax: Math.max(...ratios) });
 }
 document.getElementById('status').textContent = 'done';

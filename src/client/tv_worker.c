@@ -172,6 +172,12 @@ int tv_worker_decrypt(void *p, int codec, const uint8_t *in, size_t len, uint8_t
     return m ? tv_media_decrypt(m, in, len, out, out_size, out_len) : TV_ERR_INVALID;
 }
 
+int tv_worker_simd(void)
+{
+    /* libsodium picks its SSSE3 ChaCha20 exactly when this says yes (sodium_init must have run) */
+    return sodium_runtime_has_ssse3() ? 1 : 0;
+}
+
 int tv_worker_stats(const void *p, int codec, double *out)
 {
     const tv_media *m = p ? kind((call *)p, codec) : NULL;

@@ -34,6 +34,8 @@ int tv_worker_decrypt(void *call, int codec, const uint8_t *in, size_t len, uint
                       size_t *out_len);
 /* One forward-secrecy step of both send keys (RFC 9605 section 5.1). */
 int tv_worker_ratchet(void *call);
+/* 1 if this module's libsodium runs its SIMD ChaCha20 (the media module's wasm SIMD build), else 0. */
+int tv_worker_simd(void);
 /* out[11]: encrypted, decrypted, fail_auth, fail_replay, fail_kid, fail_header, fail_short, fail_other,
  * send_kid, recv_kid, send_dropped. */
 int tv_worker_stats(const void *call, int codec, double *out);
