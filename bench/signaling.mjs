@@ -2,15 +2,16 @@
 // same run, through a reference relay written with Node's `ws` (bench/ref-relay.mjs). Reports the
 // connections held, server memory per connection, relay latency p50/p99 at a fixed 2,000 messages/s,
 // and saturated throughput with the server's CPU time per relayed message. The load generator is one
-// node process on the same 2 cores, so saturated throughput is partly the client's limit; the
-// server's CPU per message is the figure that compares the servers themselves.
+// node process on the same 2 cores, so saturated throughput is partly the client's limit (its CPU
+// use in the saturated phase is the last column); the server's CPU per message is the figure that
+// compares the servers themselves.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { Agent } from 'node:https';
+import { randomBytes } from 'node:crypto';
+import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import WebSocket from 'ws';
 import { api, clinician, randomPort, startServer } from '../tests/server/lib.mjs';
 
 const N = Number(process.env.TV_BENCH_CONNS ?? 10000);
@@ -45,51 +46,123 @@ async function pool(count, concurrency, fn) {
   await Promise.all(workers);
 }
 
-// A bench client: counts and timestamps by a sequence number inside the candidate string. To spend
-// less of the 2 cores than ws does by default, for both servers alike: no UTF-8 check of what the
-// servers send, and a zero masking key, so ws sends the text as it is rather than copying and XORing
-// it (the key is there for browsers and proxies, RFC 6455 section 10.3; each server still unmasks).
+// A bench client, the same for both servers: WebSocket (RFC 6455) by hand over node's HTTPS upgrade,
+// because the load generator shares the 2 cores with the server and ws spent more per message than
+// the rest of the client (a stream, events and buffers per frame). It sends text frames masked with a
+// zero key (so the text goes as it is; the key protects browsers and proxies, RFC 6455 section 10.3,
+// and each server still unmasks), and all the frames a turn of node's event loop gives a connection
+// (the replies to one read's messages, say) in one write, one TLS record; it reads the servers'
+// frames without checking their UTF-8. Counts and timestamps go by a sequence number inside the
+// candidate string (onMessage).
+const unsent = new Set();
+function sendAll() {
+  for (const c of unsent) c.flush();
+  unsent.clear();
+}
+
 function client(url, ca, headers, onMessage) {
-  const ws = new WebSocket(url, 'televisit.v1', {
-    ca, servername: 'localhost', headers, perMessageDeflate: false,
-    skipUTF8Validation: true, generateMask: (mask) => mask.fill(0),
-  });
+  const u = new URL(url);
   const waiters = [];
-  ws.on('message', (data) => {
-    const s = data.toString();
+  const out = [];
+  let socket = null;
+  let rx = null;        /* the start of a frame not all here yet */
+  let parts = null;     /* a fragmented message's payloads so far */
+  const deliver = (s) => {
     if (onMessage(s)) return;
     const w = waiters.findIndex((x) => s.includes(`"type":"${x.type}"`));
     if (w >= 0) waiters.splice(w, 1)[0].resolve(JSON.parse(s));
+  };
+  const frame = (b0, payload) => {
+    const op = b0 & 0x0f;
+    if (op === 0x8) socket.end();
+    else if (op === 0x9) socket.write(Buffer.concat([Buffer.from([0x8a, 0x80 | payload.length, 0, 0, 0, 0]), payload]));
+    else if (op === 0x1 || op === 0x0) {
+      if (!(b0 & 0x80) || parts) (parts ??= []).push(Buffer.from(payload));
+      if (!(b0 & 0x80)) return;
+      if (parts) { deliver(Buffer.concat(parts).toString()); parts = null; } else deliver(payload.toString());
+    }
+  };
+  const onData = (chunk) => {
+    const b = rx ? Buffer.concat([rx, chunk]) : chunk;
+    let i = 0;
+    while (b.length - i >= 2) {
+      let len = b[i + 1] & 0x7f;
+      let at = i + 2;
+      if (len === 126) {
+        if (b.length - i < 4) break;
+        len = b.readUInt16BE(i + 2);
+        at += 2;
+      } else if (len === 127) {
+        if (b.length - i < 10) break;
+        len = Number(b.readBigUInt64BE(i + 2));
+        at += 8;
+      }
+      if (b.length < at + len) break;
+      frame(b[i], b.subarray(at, at + len));
+      i = at + len;
+    }
+    rx = i < b.length ? Buffer.from(b.subarray(i)) : null;
+  };
+  const c = {
+    readyState: 0,
+    send(text) {
+      if (out.length === 0) {
+        if (unsent.size === 0) process.nextTick(sendAll);
+        unsent.add(c);
+      }
+      out.push(text);
+    },
+    flush() {
+      const lens = out.map((t) => Buffer.byteLength(t));
+      const buf = Buffer.allocUnsafe(lens.reduce((n, l) => n + l + (l < 126 ? 6 : l < 65536 ? 8 : 14), 0));
+      let o = 0;
+      out.forEach((t, k) => {
+        const l = lens[k];
+        buf[o++] = 0x81;   /* FIN, text */
+        if (l < 126) buf[o++] = 0x80 | l;
+        else if (l < 65536) { buf[o++] = 0x80 | 126; o = buf.writeUInt16BE(l, o); }
+        else { buf[o++] = 0x80 | 127; o = buf.writeBigUInt64BE(BigInt(l), o); }
+        o = buf.writeUInt32BE(0, o);   /* the masking key */
+        o += buf.write(t, o);
+      });
+      out.length = 0;
+      if (c.readyState === 1) socket.write(buf);
+    },
+    terminate() {
+      c.readyState = 3;
+      socket?.destroy();
+    },
+  };
+  const open = new Promise((resolve, reject) => {
+    const req = request({
+      host: u.hostname, port: u.port, path: u.pathname, ca, servername: 'localhost', agent: false,
+      headers: {
+        ...headers, connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13',
+        'sec-websocket-key': randomBytes(16).toString('base64'), 'sec-websocket-protocol': 'televisit.v1',
+      },
+    });
+    req.on('upgrade', (res, s, head) => {
+      socket = s;
+      s.setNoDelay(true);
+      s.on('data', onData);
+      s.on('close', () => { c.readyState = 3; });
+      s.on('error', () => {});
+      c.readyState = 1;
+      if (head.length) onData(head);
+      resolve();
+    });
+    req.on('response', (res) => reject(new Error(`no WebSocket upgrade: ${res.statusCode}`)));
+    req.on('error', reject);
+    req.end();
   });
-  ws.on('error', () => {});
   return {
-    ws,
-    open: new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); }),
+    ws: c,
+    open,
     next: (type) => new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`no ${type}`)), 30000);
       waiters.push({ type, resolve: (m) => { clearTimeout(t); resolve(m); } });
     }),
   };
-}
-
-// The measured sends, the same for both servers. ws writes each frame by itself, one TLS record and
-// one syscall each; a socket corked until this turn of node's event loop ends sends all the frames the
-// turn gives it (the replies to one read's messages, say) as one. This makes the load generator, which
-// shares the 2 cores with the server, cheaper per message; each server still reads and answers every
-// frame.
-const corked = new Set();
-function uncorkAll() {
-  for (const s of corked) s.uncork();
-  corked.clear();
-}
-function send(ws, text) {
-  const s = ws._socket;
-  if (!corked.has(s)) {
-    if (corked.size === 0) process.nextTick(uncorkAll);
-    corked.add(s);
-    s.cork();
-  }
-  ws.send(text);
 }
 
 function ice(seq) {
@@ -135,7 +208,7 @@ async function measure(name, pid, pairs, counter, rss0) {
       const [a, b] = pairs[Math.floor(Math.random() * pairs.length)];
       const from = seq % 2 ? a : b;
       counter.sent.set(seq, performance.now());
-      send(from.ws, ice(seq++));
+      from.ws.send(ice(seq++));
     }
     await sleep(10);
   }
@@ -146,21 +219,24 @@ async function measure(name, pid, pairs, counter, rss0) {
   // saturation: SAT_PAIRS pairs, each keeping WINDOW messages in flight
   const before = counter.received;
   counter.onReceive = (i, side) => {
-    if (i < SAT_PAIRS) send((side === 'a' ? pairs[i][1] : pairs[i][0]).ws, ice(-1));
+    if (i < SAT_PAIRS) (side === 'a' ? pairs[i][1] : pairs[i][0]).ws.send(ice(-1));
   };
   const cpu0 = cpuSeconds(pid);
+  const client0 = process.cpuUsage();   /* the load generator, all its threads */
   const t0 = performance.now();
-  for (let i = 0; i < SAT_PAIRS; i++) for (let w = 0; w < WINDOW; w++) send(pairs[i][w % 2].ws, ice(-1));
+  for (let i = 0; i < SAT_PAIRS; i++) for (let w = 0; w < WINDOW; w++) pairs[i][w % 2].ws.send(ice(-1));
   await sleep(SAT_SECONDS * 1000);
   const delivered = counter.received - before;
   const seconds = (performance.now() - t0) / 1000;
   const cpu = cpuSeconds(pid) - cpu0;
+  const client = process.cpuUsage(client0);
   counter.onReceive = null;
   for (const [a, b] of pairs) { a.ws.terminate(); b.ws.terminate(); }
   return {
     name, held, lost, rate, kbPerConn,
     p50: pct(lat, 0.5), p99: pct(lat, 0.99), samples: lat.length,
     throughput: delivered / seconds, cpuPerMsgUs: (cpu / delivered) * 1e6, cpuShare: cpu / seconds,
+    clientShare: (client.user + client.system) / 1e6 / seconds,
   };
 }
 
@@ -242,9 +318,9 @@ server.remove();
 
 const f = (x, d = 1) => x.toFixed(d);
 console.log(`\nbench:signaling: ${PAIRS * 2} WSS connections in ${PAIRS} pairs; ${RATE} msg/s for ${RATE_SECONDS} s; then ${SAT_PAIRS} pairs x ${WINDOW} in flight for ${SAT_SECONDS} s\n`);
-console.log('server                               held   KiB/conn  sent msg/s  p50 ms  p99 ms  lost  msg/s (saturated)  server CPU us/msg  CPU used');
+console.log('server                               held   KiB/conn  sent msg/s  p50 ms  p99 ms  lost  msg/s (saturated)  server CPU us/msg  CPU used  client CPU');
 for (const r of [ours, ref]) {
-  console.log(`${r.name.padEnd(35)} ${String(r.held).padStart(6)} ${f(r.kbPerConn).padStart(9)} ${f(r.rate, 0).padStart(11)} ${f(r.p50, 2).padStart(7)} ${f(r.p99, 2).padStart(7)} ${String(r.lost).padStart(5)} ${f(r.throughput, 0).padStart(18)} ${f(r.cpuPerMsgUs).padStart(18)} ${f(r.cpuShare * 100, 0).padStart(8)}%`);
+  console.log(`${r.name.padEnd(35)} ${String(r.held).padStart(6)} ${f(r.kbPerConn).padStart(9)} ${f(r.rate, 0).padStart(11)} ${f(r.p50, 2).padStart(7)} ${f(r.p99, 2).padStart(7)} ${String(r.lost).padStart(5)} ${f(r.throughput, 0).padStart(18)} ${f(r.cpuPerMsgUs).padStart(18)} ${f(r.cpuShare * 100, 0).padStart(8)}% ${f(r.clientShare * 100, 0).padStart(10)}%`);
 }
 console.log(`\nratios (televisitd / reference): saturated throughput ${f(ours.throughput / ref.throughput, 2)}x, ` +
   `server CPU per message ${f(ref.cpuPerMsgUs / ours.cpuPerMsgUs, 2)}x less, memory per connection ${f(ref.kbPerConn / ours.kbPerConn, 2)}x less`);
