@@ -135,9 +135,10 @@ static int write_queued(tv_ws *ws, tv_ws_conn *c)
     return lws_write(c->wsi, out, n, LWS_WRITE_RAW) >= (int)n ? 0 : -1;
 }
 
-/* As much of the queue as the socket takes now. The first write needs no check when the socket is
- * known to be writable (a writable event, or nothing buffered by libwebsockets); the check (a poll())
- * is for the writes after it. Nonzero: the connection failed. */
+/* As much of the queue as the socket takes now. The first write goes without a check: after a
+ * writable event the socket takes data, and otherwise it nearly always does (what it does not take is
+ * kept by libwebsockets and sent first: one write's worth at most, beyond the queue's cap). The check
+ * (a poll()) is for the writes after it. Nonzero: the connection failed. */
 static int write_all(tv_ws *ws, tv_ws_conn *c)
 {
     for (int first = 1; c->head && (first || !lws_send_pipe_choked(c->wsi)); first = 0)
