@@ -4,6 +4,7 @@
 #include "tv_utf8.h"
 
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -738,6 +739,16 @@ int tv_msg_serialize(tv_msg *m, char *out, size_t out_size, size_t *out_len)
     int rc = m != NULL && m->valid && m->json != NULL ? 0 : tv_msg_validate(m);
     if (rc != 0)
         return rc;
+    /* Straight into out: the relay serializes every message, and cJSON's own buffer cost a malloc,
+     * reallocs as it grew, and a copy. When out is too small, the path below tells which error. */
+    if (out_size <= INT_MAX && cJSON_PrintPreallocated(m->json, out, (int)out_size, 0)) {
+        size_t n = strlen(out);
+        if (n > TV_MSG_MAX_BYTES)
+            return TV_ERR_MSG_TOO_LARGE;
+        if (out_len)
+            *out_len = n;
+        return 0;
+    }
     char *s = cJSON_PrintUnformatted(m->json);
     if (s == NULL)
         return TV_ERR_NOMEM;

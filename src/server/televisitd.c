@@ -317,8 +317,9 @@ int main(int argc, char **argv)
 
     static const struct lws_protocols protocols[] = {
         { "http", tv_http_callback, sizeof(tv_http_session), 0, 0, NULL, 0 },
-        /* 4 KiB read at a time: larger messages are reassembled up to the protocol's cap */
-        { TV_WS_PROTOCOL, tv_ws_callback, sizeof(tv_ws_conn), 4096, 0, NULL, 0 },
+        /* 4 KiB read at a time: larger messages are reassembled up to the protocol's cap; writes of
+         * up to TV_WS_WRITE_BYTES in one piece */
+        { TV_WS_PROTOCOL, tv_ws_callback, sizeof(tv_ws_conn), 4096, 0, NULL, TV_WS_WRITE_BYTES },
         { NULL, NULL, 0, 0, 0, NULL, 0 },
     };
     struct lws_context_creation_info info;
@@ -350,7 +351,7 @@ int main(int argc, char **argv)
         return 1;
     }
     tv_jobs_set_context(&jobs, ctx);
-    tv_ws_start(&ws, ctx);
+    tv_ws_start(&ws, ctx, loop);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     printf("televisitd: listening on https://%s:%d/ (web root %s, data %s)\n",

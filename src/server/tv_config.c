@@ -39,6 +39,7 @@ static const key_info keys[] = {
     INT(require_2fa, 0, 1, "1: every clinician must enroll TOTP (default 0)"),
     INT(pwhash_mem_mib, 19, 1024, "Argon2id memory per password hash in MiB (default 64)"),
     INT(auth_per_minute, 1, 100000, "auth requests per minute per source address (default 30)"),
+    INT(msg_per_second, 1, 100000, "signaling messages per second per connection, in bursts of 4 s' worth (default 50)"),
     STR(oidc_providers, "JSON file of OpenID Connect / SMART providers, mode 0600 (default: no single sign-on)"),
     STR(oidc_ca_file, "extra CA certificates (PEM) trusted for the providers' HTTPS (default: the system's)"),
 };
@@ -58,6 +59,7 @@ void tv_config_defaults(tv_config *c)
     c->chat_retention_days = 30;
     c->pwhash_mem_mib = 64;
     c->auth_per_minute = 30;
+    c->msg_per_second = 50;
 }
 
 static int fail(char *err, size_t n, const char *fmt, const char *a)

@@ -33,6 +33,7 @@ typedef struct tv_config {
     int require_2fa;                  /* 1: clinicians must enroll TOTP before using the console */
     int pwhash_mem_mib;               /* Argon2id memory per hash (64; at least 19) */
     int auth_per_minute;              /* requests per source address to the auth endpoints */
+    int msg_per_second;               /* signaling messages per connection, sustained (bursts of 4 s' worth) */
     char oidc_providers[TV_CONFIG_STR];   /* JSON file of single sign-on providers (mode 0600); empty: none */
     char oidc_ca_file[TV_CONFIG_STR];     /* extra CA bundle for the providers' TLS; empty: the system's */
 } tv_config;

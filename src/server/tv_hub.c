@@ -828,7 +828,6 @@ static void on_end(tv_hub *h, tv_hub_conn *c, const char *ref, int64_t now)
 
 void tv_hub_connect(tv_hub *h, tv_hub_conn *c, const char *ip, const char *session, int64_t now_ms)
 {
-    (void)h;
     memset(c->ip, 0, sizeof c->ip);
     snprintf(c->ip, sizeof c->ip, "%s", ip ? ip : "");
     snprintf(c->session, sizeof c->session, "%s", session ? session : "");
@@ -836,7 +835,7 @@ void tv_hub_connect(tv_hub *h, tv_hub_conn *c, const char *ip, const char *sessi
     c->watch_uid = 0;
     c->watch_next = NULL;
     c->closing = 0;
-    tv_bucket_fill(&c->rate, TV_HUB_RATE_BURST, now_ms);
+    tv_bucket_fill(&c->rate, TV_HUB_RATE_BURST_S * h->cfg->msg_per_second, now_ms);
 }
 
 static void refused(tv_hub *h, tv_hub_conn *c, int code, const char *field)
@@ -856,7 +855,7 @@ void tv_hub_message(tv_hub *h, tv_hub_conn *c, const char *text, size_t len, int
 {
     if (c->closing)
         return;
-    if (!tv_bucket_take(&c->rate, TV_HUB_RATE_BURST, TV_HUB_RATE_PER_S / 1000.0, now, NULL)) {
+    if (!tv_bucket_take(&c->rate, TV_HUB_RATE_BURST_S * h->cfg->msg_per_second, h->cfg->msg_per_second / 1000.0, now, NULL)) {
         send_error(h, c, TV_ERR_RATE_LIMITED, "Too many messages: this one was dropped.", NULL);
         return;
     }

@@ -20,8 +20,7 @@
 #define TV_HUB_RESUME_MS 60000      /* a dropped participant keeps its place this long */
 #define TV_HUB_WAITING_MAX 50
 #define TV_HUB_ADMITTED_MAX 8
-#define TV_HUB_RATE_PER_S 50.0      /* messages a connection may send per second, sustained */
-#define TV_HUB_RATE_BURST 200.0
+#define TV_HUB_RATE_BURST_S 4.0     /* a connection's burst: this many seconds of cfg->msg_per_second */
 #define TV_HUB_ROOM_BUCKETS 4096
 #define TV_HUB_LOBBY_MAX 100        /* patients one lobby message lists, oldest first */
 #define TV_HUB_WATCH_CHECK_MS 30000 /* how often a watching dashboard's session is checked again */
@@ -35,7 +34,7 @@ typedef struct tv_hub_conn {
     struct tv_hub_conn *watch_next;
     char ip[48];
     char session[TV_TOKEN_STRBYTES];   /* the session cookie at the upgrade, "" if none */
-    tv_bucket rate;                 /* messages it may still send (TV_HUB_RATE_*) */
+    tv_bucket rate;                 /* messages it may still send (msg_per_second) */
     int closing;
     void *user;                     /* the WebSocket layer's handle */
 } tv_hub_conn;

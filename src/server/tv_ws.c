@@ -25,7 +25,6 @@ static tv_ws *ws_of(struct lws *wsi)
 
 static int io_send(void *ctx, tv_hub_conn *hc, const char *frame, size_t len)
 {
-    (void)ctx;
     tv_ws_conn *c = (tv_ws_conn *)hc;
     if (c->queued_frames >= TV_WS_QUEUE_FRAMES || c->queued_bytes + len > TV_WS_QUEUE_BYTES)
         return -1;
@@ -42,7 +41,15 @@ static int io_send(void *ctx, tv_hub_conn *hc, const char *frame, size_t len)
     c->tail = f;
     c->queued_bytes += len;
     c->queued_frames++;
-    lws_callback_on_writable(c->wsi);
+    /* Written when this event-loop turn ends (flush), with whatever else the turn queues for this
+     * connection, rather than on a writable event: asking for one switches the socket's POLLOUT on
+     * and off again (two epoll_ctl calls) for each write, though the socket is nearly always writable. */
+    if (!c->unsent) {
+        tv_ws *ws = ctx;
+        c->unsent = 1;
+        c->next_unsent = ws->unsent;
+        ws->unsent = c;
+    }
     return 0;
 }
 
@@ -72,6 +79,106 @@ static void queue_free(tv_ws_conn *c)
     free(c->rx);
     c->rx = NULL;
     c->rx_len = 0;
+}
+
+/* RFC 6455 section 5.2, server to client: FIN, text, unmasked; the length in 7 or 16 bits (the
+ * frames framed here fit in one write, so never need the 64-bit form). */
+_Static_assert(TV_WS_WRITE_BYTES <= 0xffff, "frames framed by frame_header have a 16-bit length at most");
+enum { HEADER_MAX = 4 };
+
+static size_t frame_header(unsigned char *h, size_t len)
+{
+    h[0] = 0x81;
+    if (len < 126) {
+        h[1] = (unsigned char)len;
+        return 2;
+    }
+    h[1] = 126;
+    h[2] = (unsigned char)(len >> 8);
+    h[3] = (unsigned char)len;
+    return 4;
+}
+
+static tv_ws_frame *queue_pop(tv_ws_conn *c)
+{
+    tv_ws_frame *f = c->head;
+    c->head = f->next;
+    if (c->head == NULL)
+        c->tail = NULL;
+    c->queued_bytes -= f->len;
+    c->queued_frames--;
+    return f;
+}
+
+/* One lws_write: the queued frames that fit in TV_WS_WRITE_BYTES, framed here and written raw, or the
+ * first frame alone when it does not fit (libwebsockets frames it and writes it in pieces). Frames
+ * stay whole within a write, and libwebsockets sends what it could not write before anything else,
+ * so its own control frames (pong, close) never land inside one of ours. Over HTTP/2 (RFC 8441) a
+ * raw write would bypass the stream's framing: there each frame goes through libwebsockets. */
+static int write_queued(tv_ws *ws, tv_ws_conn *c)
+{
+    if (c->head->len + HEADER_MAX > TV_WS_WRITE_BYTES || lws_get_network_wsi(c->wsi) != c->wsi) {
+        tv_ws_frame *f = queue_pop(c);
+        int ok = lws_write(c->wsi, f->data + LWS_PRE, f->len, LWS_WRITE_TEXT) >= (int)f->len;
+        free(f);
+        return ok ? 0 : -1;
+    }
+    unsigned char *out = ws->wbuf + LWS_PRE;
+    size_t n = 0;
+    while (c->head && n + HEADER_MAX + c->head->len <= TV_WS_WRITE_BYTES) {
+        tv_ws_frame *f = queue_pop(c);
+        n += frame_header(out + n, f->len);
+        memcpy(out + n, f->data + LWS_PRE, f->len);
+        n += f->len;
+        free(f);
+    }
+    return lws_write(c->wsi, out, n, LWS_WRITE_RAW) >= (int)n ? 0 : -1;
+}
+
+/* As much of the queue as the socket takes now. The first write goes without a check: after a
+ * writable event the socket takes data, and otherwise it nearly always does (what it does not take is
+ * kept by libwebsockets and sent first: one write's worth at most, beyond the queue's cap). The check
+ * (a poll()) is for the writes after it. Nonzero: the connection failed. */
+static int write_all(tv_ws *ws, tv_ws_conn *c)
+{
+    for (int first = 1; c->head && (first || !lws_send_pipe_choked(c->wsi)); first = 0)
+        if (write_queued(ws, c) != 0)
+            return -1;
+    if (c->head || c->close_when_sent)
+        lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+static void on_flush(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    tv_ws *ws = lws_container_of(w, tv_ws, flush);
+    while (ws->unsent) {
+        tv_ws_conn *c = ws->unsent;
+        ws->unsent = c->next_unsent;
+        c->next_unsent = NULL;
+        c->unsent = 0;
+        if (c->head == NULL)
+            continue;
+        if (lws_partial_buffered(c->wsi))
+            lws_callback_on_writable(c->wsi);   /* libwebsockets' own remainder goes first */
+        else if (write_all(ws, c) != 0)
+            lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_REASON_BASE, LWS_TO_KILL_ASYNC);
+    }
+}
+
+static void unsent_remove(tv_ws *ws, tv_ws_conn *c)
+{
+    if (!c->unsent)
+        return;
+    tv_ws_conn **pp = &ws->unsent;
+    while (*pp && *pp != c)
+        pp = &(*pp)->next_unsent;
+    if (*pp)
+        *pp = c->next_unsent;
+    c->unsent = 0;
+    c->next_unsent = NULL;
 }
 
 static void on_tick(lws_sorted_usec_list_t *sul)
@@ -233,26 +340,12 @@ int tv_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
             lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
             return -1;
         }
-        /* as many queued frames as the socket takes now: one per writable event cost an event-loop
-         * turn per frame, which capped a busy connection's rate (bench:signaling) */
-        while (c->head && !lws_send_pipe_choked(wsi)) {
-            tv_ws_frame *f = c->head;
-            c->head = f->next;
-            if (c->head == NULL)
-                c->tail = NULL;
-            c->queued_bytes -= f->len;
-            c->queued_frames--;
-            int ok = lws_write(wsi, f->data + LWS_PRE, f->len, LWS_WRITE_TEXT) >= (int)f->len;
-            free(f);
-            if (!ok)
-                return -1;
-        }
-        if (c->head || c->close_when_sent)
-            lws_callback_on_writable(wsi);
-        return 0;
+        /* libwebsockets calls this only once what it buffered itself has gone */
+        return write_all(ws_of(wsi), c) != 0 ? -1 : 0;
     case LWS_CALLBACK_CLOSED: {
         tv_ws *ws = ws_of(wsi);
         tv_hub_disconnect(&ws->hub, &c->hub, tv_clock_ms());
+        unsent_remove(ws, c);
         queue_free(c);
         ws->connections--;
         if (c->prev)
@@ -277,12 +370,15 @@ int tv_ws_init(tv_ws *ws, const tv_config *cfg, tv_api *api, tv_store *st)
     return tv_hub_init(&ws->hub, cfg, api, st, io);
 }
 
-void tv_ws_start(tv_ws *ws, struct lws_context *ctx)
+void tv_ws_start(tv_ws *ws, struct lws_context *ctx, struct ev_loop *loop)
 {
     pthread_mutex_lock(&ws->lock);
     ws->ctx = ctx;
     pthread_mutex_unlock(&ws->lock);
     lws_sul_schedule(ctx, 0, &ws->tick, on_tick, LWS_US_PER_SEC);
+    ws->loop = loop;
+    ev_prepare_init(&ws->flush, on_flush);
+    ev_prepare_start(loop, &ws->flush);
 }
 
 void tv_ws_stop(tv_ws *ws)
@@ -295,6 +391,8 @@ void tv_ws_stop(tv_ws *ws)
 
 void tv_ws_free(tv_ws *ws)
 {
+    if (ws->loop)
+        ev_prepare_stop(ws->loop, &ws->flush);
     tv_hub_free(&ws->hub);
     while (ws->notes) {
         tv_ws_note *n = ws->notes->next;

@@ -259,6 +259,32 @@ test('a client that stops reading is disconnected, not buffered without end', as
   c.close();
 });
 
+test('frames written together arrive whole and in order: small, large, behind a client that reads late', async () => {
+  // televisitd frames what it queued for a connection itself and writes it in one piece of up to
+  // 16 KiB; a larger frame goes through libwebsockets, which writes it in pieces from its own buffer
+  // and must finish it before anything else goes out. The paused reader backs the writes up.
+  const { c, p } = await admittedPair(server, drA);
+  await p.next('peer_joined');
+  p.ws._socket.pause();
+  const sent = [];
+  for (let i = 0; i < 160; i++) {
+    if (i % 10 === 3) sent.push({ type: 'offer', sdp: `v=0\r\n${`a=${i}\r\n`.repeat(2000 + 300 * i).slice(0, 32000 - 40 * i)}` });
+    else sent.push({ type: 'ice', candidate: { candidate: `${'c'.repeat((i * 37) % 300)}:${i}`, sdpMid: '0', sdpMLineIndex: 0 } });
+  }
+  for (const m of sent) c.send(m);
+  await new Promise((r) => setTimeout(r, 300));
+  p.ws._socket.resume();
+  for (const m of sent) {
+    const got = await p.next(() => true);
+    assert.equal(got.type, m.type);
+    if (m.type === 'offer') assert.equal(got.sdp, m.sdp);
+    else assert.deepEqual(got.candidate, m.candidate);
+  }
+  assert.ok(await p.none(() => true));
+  c.close();
+  p.close();
+});
+
 test('a password change closes the calls of the other devices, not the one that changed it', async () => {
   const cookie1 = await lib.clinician(server, 'pw@example.org');
   const cookie2 = (await api(server, 'POST', '/api/login', { email: 'pw@example.org', password: lib.PASSWORD })).cookie;
