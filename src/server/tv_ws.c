@@ -161,8 +161,11 @@ static void on_flush(struct ev_loop *loop, ev_prepare *w, int revents)
         c->unsent = 0;
         if (c->head == NULL)
             continue;
-        if (lws_partial_buffered(c->wsi))
-            lws_callback_on_writable(c->wsi);   /* libwebsockets' own remainder goes first */
+        /* libwebsockets' own remainder goes first; and a WebSocket carried over HTTP/2 (browsers
+         * use RFC 8441 when the server offers it) may only be written when libwebsockets says its
+         * stream is writable: a write from here broke the browsers' signaling */
+        if (lws_partial_buffered(c->wsi) || lws_get_network_wsi(c->wsi) != c->wsi)
+            lws_callback_on_writable(c->wsi);
         else if (write_all(ws, c) != 0)
             lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_REASON_BASE, LWS_TO_KILL_ASYNC);
     }
@@ -301,8 +304,11 @@ int tv_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
         return 0;
     }
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+        /* HTTP/1.1 upgrades have a GET URI; a WebSocket over HTTP/2 (RFC 8441, which Chromium uses
+         * on an open HTTP/2 connection) has only :path */
         char uri[16] = "";
-        if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 || strcmp(uri, "/ws") != 0)
+        if ((lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 &&
+             lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_HTTP_COLON_PATH) <= 0) || strcmp(uri, "/ws") != 0)
             return 1;
         return origin_ok(wsi) ? 0 : 1;
     }
