@@ -164,6 +164,18 @@ static joined join_clinician(conn *k, const char *visit)
     return r;
 }
 
+/* A clinician in its visit and a patient it admitted: the start of every in-call test. */
+static joined admitted_pair(conn *c, const char *session, const char *visit, conn *p, const char *invite,
+                            const char *name)
+{
+    open_conn(c, session);
+    join_clinician(c, visit);
+    open_conn(p, NULL);
+    joined pj = join_patient(p, invite, name, NULL);
+    sendf(c, "{\"type\":\"admit\",\"participant\":\"%s\"}", pj.you);
+    return pj;
+}
+
 /* ---- setup: two clinicians, a visit each ---- */
 
 static void api_call(const char *method, const char *path, const char *body, const char *session, tv_api_resp *rs)
@@ -347,11 +359,7 @@ static void relay_stays_in_one_visit(void **state)
 {
     (void)state;
     static conn ca, pa, cb, pb;
-    open_conn(&ca, sess_a);
-    join_clinician(&ca, visit_a);
-    open_conn(&pa, NULL);
-    joined paj = join_patient(&pa, invite_a, "Alice", NULL);
-    sendf(&ca, "{\"type\":\"admit\",\"participant\":\"%s\"}", paj.you);
+    joined paj = admitted_pair(&ca, sess_a, visit_a, &pa, invite_a, "Alice");
     open_conn(&cb, sess_b);
     joined cbj = join_clinician(&cb, visit_b);
     open_conn(&pb, NULL);
@@ -407,11 +415,7 @@ static void resume_token_rotates(void **state)
 {
     (void)state;
     static conn c, p, back, replay, other;
-    open_conn(&c, sess_a);
-    join_clinician(&c, visit_a);
-    open_conn(&p, NULL);
-    joined pj = join_patient(&p, invite_a, "Alice", NULL);
-    sendf(&c, "{\"type\":\"admit\",\"participant\":\"%s\"}", pj.you);
+    joined pj = admitted_pair(&c, sess_a, visit_a, &p, invite_a, "Alice");
     forget(&c);
     drop_conn(&p);   /* the network goes */
     cJSON *left = take(&c, "peer_left");
@@ -472,11 +476,7 @@ static void chat_stored_before_ack(void **state)
 {
     (void)state;
     static conn c, p;
-    open_conn(&c, sess_a);
-    join_clinician(&c, visit_a);
-    open_conn(&p, NULL);
-    joined pj = join_patient(&p, invite_a, "Alice", NULL);
-    sendf(&c, "{\"type\":\"admit\",\"participant\":\"%s\"}", pj.you);
+    admitted_pair(&c, sess_a, visit_a, &p, invite_a, "Alice");
     forget(&c);
     forget(&p);
     c.chat_rows_at_ack = p.chat_rows_at_chat = -1;
@@ -656,11 +656,7 @@ static void screen_share_audited_once_per_share(void **state)
 {
     (void)state;
     static conn c, p;
-    open_conn(&c, sess_a);
-    join_clinician(&c, visit_a);
-    open_conn(&p, NULL);
-    joined pj = join_patient(&p, invite_a, "Ana", NULL);
-    sendf(&c, "{\"type\":\"admit\",\"participant\":\"%s\"}", pj.you);
+    admitted_pair(&c, sess_a, visit_a, &p, invite_a, "Ana");
     const char *on = "{\"type\":\"media_state\",\"audio\":true,\"video\":true,\"screen\":true}";
     const char *off = "{\"type\":\"media_state\",\"audio\":true,\"video\":true,\"screen\":false}";
     sendf(&c, "%s", off);
@@ -684,11 +680,7 @@ static void malformed_frames_cost_an_error(void **state)
 {
     (void)state;
     static conn c, p;
-    open_conn(&c, sess_a);
-    join_clinician(&c, visit_a);
-    open_conn(&p, NULL);
-    joined pj = join_patient(&p, invite_a, "Alice", NULL);
-    sendf(&c, "{\"type\":\"admit\",\"participant\":\"%s\"}", pj.you);
+    admitted_pair(&c, sess_a, visit_a, &p, invite_a, "Alice");
     forget(&c);
     forget(&p);
     static const struct { const char *frame, *code; } cases[] = {
