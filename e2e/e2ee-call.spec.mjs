@@ -82,6 +82,19 @@ function expectDecodingBothWays(sa, sb) {
   }
 }
 
+// Keys agreed (the same SAS on both sides), then frames flowing and decoded both ways, with a picture.
+async function expectCallDecodes(a, b) {
+  const { sasA, sasB } = await agree(a, b);
+  expect(sasB).toEqual(sasA);
+  const ok = (s) => s.video.framesDecoded > 40 && s.worker.audio.decrypted > 40;
+  const sa = await until(() => a.call('stats'), ok);
+  const sb = await until(() => b.call('stats'), ok);
+  expectDecodingBothWays(sa, sb);
+  await expectPicture(a);
+  await expectPicture(b);
+  return { sas: sasA, sa, sb };
+}
+
 async function expectPicture(s) {
   const px = await s.page.evaluate(() => window.__televisitTest.remotePixels());
   // Chromium's fake camera: a green test pattern with moving parts, 640x480 or scaled down when
@@ -94,16 +107,9 @@ async function expectPicture(s) {
 
 test('media decodes both ways with E2EE on, and both sides show the same SAS', async ({ browser }) => {
   const { a, b } = await connect(browser);
-  const { sasA, sasB } = await agree(a, b);
-  expect(sasA.digits).toMatch(/^\d{6}$/);
-  expect(sasA.symbols).toHaveLength(4);
-  expect(sasB).toEqual(sasA);
-  const ok = (s) => s.video.framesDecoded > 40 && s.worker.audio.decrypted > 40;
-  const sa = await until(() => a.call('stats'), ok);
-  const sb = await until(() => b.call('stats'), ok);
-  expectDecodingBothWays(sa, sb);
-  await expectPicture(a);
-  await expectPicture(b);
+  const { sas } = await expectCallDecodes(a, b);
+  expect(sas.digits).toMatch(/^\d{6}$/);
+  expect(sas.symbols).toHaveLength(4);
   // Only codecs the worker can frame were negotiated: VP8 (with its repair formats) and Opus.
   const codecs = await a.call('negotiatedCodecs');
   expect(new Set(codecs.video)).toEqual(new Set(codecs.video.filter((c) => /^(VP8|RTX|RED|ULPFEC)$/.test(c))));
@@ -119,14 +125,7 @@ test('a browser without wasm SIMD (scalar module) and one with it: media decodes
   const { a, b } = await connect(browser, {}, { scalarPatient: true });
   expect(a.setup.simd).toBe(true);
   expect(b.setup.simd).toBe(false);
-  const { sasA, sasB } = await agree(a, b);
-  expect(sasB).toEqual(sasA);
-  const ok = (s) => s.video.framesDecoded > 40 && s.worker.audio.decrypted > 40;
-  const sa = await until(() => a.call('stats'), ok);
-  const sb = await until(() => b.call('stats'), ok);
-  expectDecodingBothWays(sa, sb);
-  await expectPicture(a);
-  await expectPicture(b);
+  await expectCallDecodes(a, b);
   expect(a.errors.concat(b.errors)).toEqual([]);
   await close(a, b);
 });
@@ -217,13 +216,8 @@ test('the same call forced through coturn (relay only) still decodes', async ({ 
   try {
     const iceServers = [turn.credentials('e2e')];
     const { a, b } = await connect(browser, { iceServers, relayOnly: true });
-    await agree(a, b);
-    const ok = (s) => s.video.framesDecoded > 40 && s.worker.audio.decrypted > 40;
-    const sa = await until(() => a.call('stats'), ok);
-    const sb = await until(() => b.call('stats'), ok);
+    const { sa } = await expectCallDecodes(a, b);
     expect(sa.pair).toMatchObject({ local: 'relay', remote: 'relay' });
-    expectDecodingBothWays(sa, sb);
-    await expectPicture(b);
     await close(a, b);
   } finally {
     turn.stop();
