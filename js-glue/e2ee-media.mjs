@@ -53,7 +53,7 @@ export class FrameCrypto {
   // Room for frames of up to `len` bytes (and their overhead), with a margin so a video stream whose
   // frames grow slowly does not reallocate on every key frame.
   reserve(len) {
-    if (len <= this.frameMax) return;
+    if (this.base && len <= this.frameMax) return;
     const frameMax = Math.max(len + (len >> 2), 4096);
     const slot = ((frameMax + OVERHEAD + 15) & ~15);
     const base = this.m._malloc(16 + 2 * slot);
@@ -71,7 +71,7 @@ export class FrameCrypto {
   run(fn, call, codec, data) {
     const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
     const len = bytes.length;
-    if (len > this.frameMax) this.reserve(len);
+    if (!this.base || len > this.frameMax) this.reserve(len);   // an empty first frame needs room too
     const m = this.m;
     m.HEAPU8.set(bytes, this.inPtr);
     if (fn(call, codec, this.inPtr, len, this.outPtr, len + OVERHEAD, this.lenPtr) !== 0) return null;
@@ -87,5 +87,6 @@ export class FrameCrypto {
     this.m._free(this.base);
     this.base = 0;
     this.frameMax = 0;
+    this.inPtr = this.outPtr = this.lenPtr = 0;
   }
 }

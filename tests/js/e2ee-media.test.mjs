@@ -99,6 +99,22 @@ test('a tampered frame gives null (dropped, counted in C), and wipe() zeroes and
   // Zeroed, then freed: malloc keeps its free-list words in the first bytes of a free chunk.
   const region = scalar.HEAPU8.subarray(inPtr + 32, outPtr + (outPtr - inPtr));
   assert.ok(region.every((x) => x === 0));
+  assert.deepEqual([rx.inPtr, rx.outPtr, rx.lenPtr], [0, 0, 0]);
+});
+
+test('an empty first frame and a frame after wipe() get a region of their own, never address 0', () => {
+  const { c, p } = agree(simd, scalar);
+  const tx = new FrameCrypto(simd);
+  const rx = new FrameCrypto(scalar);
+  const empty = tx.encrypt(c, OPUS, new Uint8Array(0));
+  assert.ok(tx.base > 0 && tx.inPtr > 0);
+  const back = rx.decrypt(p, OPUS, empty);
+  assert.ok(rx.base > 0);
+  assert.equal(back === null ? 0 : back.byteLength, 0);
+  rx.wipe();
+  const again = new Uint8Array(rx.decrypt(p, OPUS, tx.encrypt(c, OPUS, new Uint8Array(50).fill(9))));
+  assert.ok(rx.base > 0);
+  assert.deepEqual([...again], new Array(50).fill(9));
 });
 
 test('the build is chosen by validating a SIMD probe module; any failure means the scalar build', () => {
