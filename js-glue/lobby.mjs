@@ -36,9 +36,9 @@ export class Lobby extends EventTarget {
   }
 
   // Sends a waiting patient of one of the clinician's visits away. False when not connected.
-  deny(participant, reason) {
+  deny(participant) {
     if (this.state !== 'open') return false;
-    return this.sig.send(reason ? { type: 'deny', participant, reason } : { type: 'deny', participant });
+    return this.sig.send({ type: 'deny', participant });
   }
 
   connect() {

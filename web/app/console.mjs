@@ -3,8 +3,7 @@
 import { startPage, core, debugHook } from './page.mjs';
 import { api } from './api.mjs';
 import { addStrings } from './i18n.mjs';
-import { h, show } from './dom.mjs';
-import { t } from './i18n.mjs';
+import { h, show, say } from './dom.mjs';
 import { Cache } from '/cache.mjs';
 import { Lobby } from '/lobby.mjs';
 import { strings } from './strings-console.mjs';
@@ -28,6 +27,7 @@ const ctx = {
   call: null,    // the open visit's VisitCall
   lobby: null,   // patients waiting in any of the clinician's visits, live (js-glue/lobby.mjs)
   admitNext: null,   // {visit, participant}: admit this patient once that visit's view has joined
+  viewSignal: null,  // aborted when the next view renders: a view's listeners on long-lived objects end with it
   leave: null,   // set by a view that must clean up (a call) before another is shown
   events: new EventTarget(),   // 'session' when signed in or out, 'call' when a visit opens (the embed bridge listens)
   go(route) {
@@ -72,7 +72,7 @@ function setMe(me) {
 
 // The lobby runs while a clinician who may use visits is signed in. A session the server no longer
 // accepts signs the console out, except during a call, which is not cut short for it: the next API
-// call after it finds the session gone.
+// call after it finds the session gone. A lobby stopped that way starts again at the next view.
 function syncLobby() {
   const want = !!(ctx.me && !ctx.me.must_enroll_totp && ctx.core);
   if (want && !ctx.lobby) {
@@ -81,7 +81,10 @@ function syncLobby() {
     debugHook().lobby = lobby;
     lobby.addEventListener('change', waitingBadge);
     lobby.addEventListener('unauthorized', async () => {
-      if (ctx.lobby !== lobby || (ctx.call && !ctx.call.over)) return;
+      if (ctx.lobby !== lobby) return;
+      ctx.lobby = null;
+      waitingBadge();
+      if (ctx.call && !ctx.call.over) return;
       if (!(await ctx.reloadMe())) ctx.signOut();
     });
     lobby.start();
@@ -98,13 +101,14 @@ function waitingBadge() {
   const link = document.querySelector('nav a[data-route="dashboard"]');
   if (link) {
     link.querySelector('.badge')?.remove();
-    if (n) {
-      link.append(h('span', { class: 'badge warn', id: 'waiting-count' }, String(n),
-        h('span', { class: 'visually-hidden', i18n: 'lobby.badge_rest' })));
+    if (n) {   // read as "Visits, 2 waiting"
+      link.append(h('span', { class: 'badge warn', id: 'waiting-count' }, h('span', { class: 'visually-hidden' }, ', '),
+        String(n), h('span', { class: 'visually-hidden', i18n: 'lobby.badge_rest' })));
     }
   }
-  const base = t('title.console');
-  document.title = n ? `(${n}) ${base}` : base;
+  const title = document.querySelector('title');
+  if (n) say(title, 'title.console_waiting', { n });
+  else say(title, 'title.console');
 }
 document.addEventListener('tv-lang', waitingBadge);
 
@@ -130,10 +134,15 @@ function nav() {
   bar.querySelector('label'));
 }
 
+let viewController = null;
 let rendering = 0;   // a view that finishes after a newer one started is dropped, not shown over it
 
 async function render() {
   const gen = ++rendering;
+  viewController?.abort();
+  viewController = new AbortController();
+  ctx.viewSignal = viewController.signal;
+  syncLobby();   // again after one stopped on a refused session
   const [name, arg] = location.hash.replace(/^#\/?/, '').split('/');
   const route = name || 'dashboard';
   if (ctx.leave) {
@@ -162,13 +171,11 @@ async function render() {
   let node;
   try {
     node = await view(ctx);
+    ctx.admitNext = null;   // taken by the visit view, or stale
   } catch {
     node = h('section', { class: 'card narrow' }, h('p', { role: 'alert', i18n: 'err.http_error' }));
   }
-  if (gen === rendering) {
-    show(main, node);
-    waitingBadge();   // show() puts the plain title back
-  }
+  if (gen === rendering) show(main, node);
 }
 
 debugHook().console = ctx;

@@ -4,6 +4,7 @@
 import { api } from './api.mjs';
 import { h, field, notice, say } from './dom.mjs';
 import { lang } from './i18n.mjs';
+import { waitingItem } from './waiting-item.mjs';
 import { onSubmit, quiet, sayError } from './auth.mjs';
 
 // Where the clipboard is refused, the link is shown selected in `field` (when there is one) to copy by hand.
@@ -25,24 +26,17 @@ function when(ms) {
 
 // Patients waiting in any visit: Admit opens that visit and lets the patient in once joined; Deny
 // sends the patient away from here. Redrawn only when what it shows changes (who, their visit's
-// reference, the connection), so the keyboard focus stays on the button it was on.
-function lobbyCard(ctx, labels, unknownVisit) {
+// reference, the connection); the keyboard focus goes back to the same button, or to the heading
+// when its patient has gone. Its listeners end with the view (signal).
+function lobbyCard(ctx, labels, unknownVisit, signal) {
   const lobby = ctx.lobby;
   const list = h('ul', { class: 'waiting', id: 'lobby-list', 'aria-live': 'polite' });
   const empty = h('p', { class: 'hint', i18n: 'lobby.nobody' });
   const more = h('p', { class: 'hint', hidden: true });
   const status = notice();
+  const heading = h('h2', { id: 'lobby-title', i18n: 'lobby.title', tabIndex: -1 });
   let drawn = null;
-  let card = null;
-  let onScreen = false;
   const draw = () => {
-    if (!lobby) return;
-    onScreen ||= card.isConnected;
-    if (onScreen && !card.isConnected) {   // the dashboard was left
-      lobby.removeEventListener('change', draw);
-      lobby.removeEventListener('refused', refused);
-      return;
-    }
     const shown = [lobby.state, lobby.total, ...lobby.patients.map((p) => `${p.id}\t${labels.get(p.visit) ?? '?'}`)].join('\n');
     if (shown === drawn) return;
     drawn = shown;
@@ -52,39 +46,40 @@ function lobbyCard(ctx, labels, unknownVisit) {
     empty.hidden = patients.length > 0;
     more.hidden = lobby.total <= patients.length;
     if (!more.hidden) say(more, 'lobby.more', { n: lobby.total - patients.length });
+    const focused = list.contains(document.activeElement) ? document.activeElement : null;
+    const focusedOn = focused && [focused.closest('li')?.dataset.participant, focused.className];
     list.replaceChildren(...patients.map((p) => {
       if (!labels.has(p.visit)) unknownVisit(p.visit);   // made on another device since the list was loaded
       const label = labels.get(p.visit);
-      return h('li', { dataset: { participant: p.id, visit: p.visit } },
-        h('span', {}, h('strong', {}, p.name), ' ',
-          h('span', { class: 'hint' }, label ? h('span', { i18n: 'lobby.for_visit', vars: { label } }) : h('span', { i18n: 'lobby.no_label' }),
-            ' · ', h('span', { i18n: 'visit.since', vars: { time: new Date(p.since).toLocaleTimeString(lang()) } }))),
-        h('span', { class: 'actions' },
-          h('button', { type: 'button', class: 'admit', i18n: 'visit.admit', i18nLabel: 'visit.admit_who', vars: { name: p.name },
-            onclick: () => {
-              ctx.admitNext = { visit: p.visit, participant: p.id };
-              ctx.go(`visit/${p.visit}`);
-            } }),
-          h('button', { type: 'button', class: 'secondary deny', i18n: 'visit.deny', i18nLabel: 'lobby.deny_who', vars: { name: p.name },
-            disabled: lobby.state !== 'open',
-            onclick: () => {
-              if (lobby.deny(p.id)) say(status, 'lobby.denied', { name: p.name });
-              else say(status, 'lobby.lost');
-            } })));
+      return waitingItem(p, {
+        detail: label ? h('span', { i18n: 'lobby.for_visit', vars: { label } }) : h('span', { i18n: 'lobby.no_label' }),
+        denyDisabled: lobby.state !== 'open',
+        onAdmit: () => {
+          ctx.admitNext = { visit: p.visit, participant: p.id };
+          ctx.go(`visit/${p.visit}`);
+        },
+        onDeny: () => {
+          if (lobby.deny(p.id)) say(status, 'lobby.denied', { name: p.name });
+          else say(status, 'lobby.lost');
+        },
+      });
     }));
+    if (focusedOn) {
+      const again = [...list.querySelectorAll('li')].find((li) => li.dataset.participant === focusedOn[0])
+        ?.querySelector(`button[class="${focusedOn[1]}"]`);
+      (again && !again.disabled ? again : heading).focus();
+    }
   };
-  function refused() {
-    say(status, 'lobby.gone');
-  }
-  card = h('section', { class: 'card', id: 'lobby', 'aria-labelledby': 'lobby-title' },
-    h('h2', { id: 'lobby-title', i18n: 'lobby.title' }), status, empty, list, more);
-  lobby?.addEventListener('change', draw);
-  lobby?.addEventListener('refused', refused);
+  const card = h('section', { class: 'card', id: 'lobby', 'aria-labelledby': 'lobby-title' }, heading, status, empty, list, more);
+  if (!lobby) return { card, redraw: () => {} };
+  lobby.addEventListener('change', draw, { signal });
+  lobby.addEventListener('refused', (e) => sayError(status, e.detail, { not_found: 'lobby.gone' }), { signal });
   draw();
   return { card, redraw: draw };
 }
 
 export async function dashboardView(ctx) {
+  const signal = ctx.viewSignal;   // this render's, taken before the first await
   const links = (await ctx.cache?.get('visits', 'links')) || {};
   const label = field('dash.label', { maxLength: 200, id: 'visit-label', autocomplete: 'off' }, 'dash.label_hint');
   const problem = notice('error');
@@ -101,10 +96,9 @@ export async function dashboardView(ctx) {
     if (!listed || asked.has(id)) return;
     asked.add(id);
     load();
-  });
+  }, signal);
 
   const draw = (visits) => {
-    listed = true;
     labels.clear();
     for (const v of visits) labels.set(v.id, v.label || '');
     waiting.redraw();
@@ -124,6 +118,7 @@ export async function dashboardView(ctx) {
     try {
       const { visits } = await api('GET', '/api/visits');
       draw(visits);
+      listed = true;   // the server's list: a visit not in it is newer, worth one more load
       ctx.cache?.put('visits', 'list', visits).catch(() => {});
       quiet(listNote);
     } catch (e) {

@@ -2,6 +2,7 @@
 export const strings = {
   en: {
     'title.console': 'televisit: clinician',
+    'title.console_waiting': '({n}) televisit: clinician',
     'title.visit': 'televisit: your visit',
     'title.activate': 'televisit: activate your account',
     'title.reset': 'televisit: new password',
@@ -62,6 +63,7 @@ export const strings = {
   },
   fr: {
     'title.console': 'televisit : soignant',
+    'title.console_waiting': '({n}) televisit : soignant',
     'title.visit': 'televisit : votre consultation',
     'title.activate': 'televisit : activer votre compte',
     'title.reset': 'televisit : nouveau mot de passe',

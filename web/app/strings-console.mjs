@@ -48,7 +48,7 @@ const own = {
     'lobby.lost': 'Connection lost, reconnecting: this list may be out of date.',
     'lobby.denied': '{name} was told the visit cannot take place now.',
     'lobby.gone': 'This patient is no longer waiting.',
-    'lobby.deny_who': 'Deny {name}',
+    'visit.deny_who': 'Deny {name}',
     'lobby.badge_rest': ' waiting',
   },
   fr: {
@@ -95,7 +95,7 @@ const own = {
     'lobby.lost': 'Connexion perdue, reconnexion en cours : cette liste n’est peut-être plus à jour.',
     'lobby.denied': '{name} a été informé(e) que la consultation ne peut pas avoir lieu maintenant.',
     'lobby.gone': 'Ce patient n’attend plus.',
-    'lobby.deny_who': 'Refuser {name}',
+    'visit.deny_who': 'Refuser {name}',
     'lobby.badge_rest': ' en attente',
   },
 };

@@ -3,6 +3,7 @@
 import { h, show } from './dom.mjs';
 import { lang } from './i18n.mjs';
 import { callScreen } from './call-ui.mjs';
+import { waitingItem } from './waiting-item.mjs';
 import { VisitCall } from '/visit-call.mjs';
 import { api } from './api.mjs';
 
@@ -21,13 +22,7 @@ function waitingRoom(call) {
     drawn = call.info.waiting;
     const patients = call.info.waiting || [];
     empty.hidden = patients.length > 0;
-    list.replaceChildren(...patients.map((p) => h('li', { dataset: { participant: p.id } },
-      h('span', {}, h('strong', {}, p.name), ' ',
-        h('span', { class: 'hint', i18n: 'visit.since', vars: { time: new Date(p.since).toLocaleTimeString(lang()) } })),
-      h('span', { class: 'actions' },
-        h('button', { type: 'button', class: 'admit', i18n: 'visit.admit', i18nLabel: 'visit.admit_who', vars: { name: p.name },
-          onclick: () => call.admit(p.id) }),
-        h('button', { type: 'button', class: 'secondary deny', i18n: 'visit.deny', onclick: () => call.deny(p.id) })))));
+    list.replaceChildren(...patients.map((p) => waitingItem(p, { onAdmit: () => call.admit(p.id), onDeny: () => call.deny(p.id) })));
   };
   call.addEventListener('change', draw);
   draw();
@@ -68,7 +63,7 @@ export function visitView(ctx, id) {
     const admitPending = () => {
       if (call.info.waiting === before && !call.over) return;
       call.removeEventListener('change', admitPending);
-      if (call.info.waiting.some((p) => p.id === pending)) call.admit(pending);
+      if (!call.over && call.info.waiting.some((p) => p.id === pending)) call.admit(pending);
     };
     call.addEventListener('change', admitPending);
   }
