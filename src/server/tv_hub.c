@@ -612,7 +612,8 @@ static void on_watch(tv_hub *h, tv_hub_conn *c, const char *ref, int64_t now)
         return;
     }
     int64_t uid = 0;
-    int rc = c->session[0] ? tv_api_session_user(h->api, h->st, c->session, c->ip, now, 1, &uid) : TV_ERR_UNAUTHORIZED;
+    /* not activity: a lobby that reconnects by itself must not keep a forgotten session alive */
+    int rc = c->session[0] ? tv_api_session_user(h->api, h->st, c->session, c->ip, now, 0, &uid) : TV_ERR_UNAUTHORIZED;
     if (rc == TV_ERR_TOTP_REQUIRED)
         return refuse(h, c, rc, "Set up two-factor authentication first.", ref);
     if (rc != 0 || uid <= 0)
@@ -723,11 +724,11 @@ static void on_relay(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref, int6
     }
     char cid[65] = "";
     int screen = 0;
-    if (m->type == TV_MSG_MEDIA_STATE && tv_msg_get_bool(m, "screen", &screen) == 0 && screen != p->screen_shared) {
-        /* a shared screen is the call's document sharing: audited when it starts, once per share */
-        if (screen)
-            audit(h, now, "document_shared", p, p->room->visit, "screen shared with the call", "{\"kind\":\"screen\"}");
-        p->screen_shared = screen;
+    if (m->type == TV_MSG_MEDIA_STATE && tv_msg_get_bool(m, "screen", &screen) == 0 && screen && !p->screen_shared) {
+        /* a shared screen is the call's document sharing: audited once per call (a new call clears
+         * it), so toggling cannot turn messages into synced writes on the event loop */
+        audit(h, now, "document_shared", p, p->room->visit, "screen shared with the call", "{\"kind\":\"screen\"}");
+        p->screen_shared = 1;
     }
     if (m->type == TV_MSG_CHAT) {
         size_t len = 0;

@@ -166,8 +166,10 @@ static void on_flush(struct ev_loop *loop, ev_prepare *w, int revents)
          * stream is writable: a write from here broke the browsers' signaling */
         if (lws_partial_buffered(c->wsi) || lws_get_network_wsi(c->wsi) != c->wsi)
             lws_callback_on_writable(c->wsi);
-        else if (write_all(ws, c) != 0)
+        else if (write_all(ws, c) != 0) {
+            c->hub.closing = 1;   /* the hub queues nothing more for a connection that is going */
             lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_REASON_BASE, LWS_TO_KILL_ASYNC);
+        }
     }
 }
 
