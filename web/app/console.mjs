@@ -27,6 +27,7 @@ const ctx = {
   call: null,    // the open visit's VisitCall
   lobby: null,   // patients waiting in any of the clinician's visits, live (js-glue/lobby.mjs)
   admitNext: null,   // {visit, participant}: admit this patient once that visit's view has joined
+  closingAccount: false,   // set while the account is being deleted: the settings view tells the end
   viewSignal: null,  // aborted when the next view renders: a view's listeners on long-lived objects end with it
   leave: null,   // set by a view that must clean up (a call) before another is shown
   events: new EventTarget(),   // 'session' when signed in or out, 'call' when a visit opens (the embed bridge listens)
@@ -65,6 +66,7 @@ const ctx = {
 function setMe(me) {
   const changed = !!me !== !!ctx.me;
   ctx.me = me;
+  if (me) ctx.closingAccount = false;
   nav();
   syncLobby();
   if (changed) ctx.events.dispatchEvent(new Event('session'));
@@ -84,7 +86,7 @@ function syncLobby() {
       if (ctx.lobby !== lobby) return;
       ctx.lobby = null;
       waitingBadge();
-      if (ctx.call && !ctx.call.over) return;
+      if ((ctx.call && !ctx.call.over) || ctx.closingAccount) return;
       if (!(await ctx.reloadMe())) ctx.signOut();
     });
     lobby.start();

@@ -150,9 +150,11 @@ function deleteCard(ctx) {
     error, submitRow('settings.delete.submit', 'danger'));
   onSubmit(form, async () => {
     quiet(error);
+    ctx.closingAccount = true;   // the lobby's "signed out" that the deletion causes is this page's to tell
     try {
       await api('POST', '/api/account/delete', { password: password.input.value });
     } catch (e) {
+      ctx.closingAccount = false;
       sayError(error, e, { invalid_credentials: 'settings.delete.wrong' });
       return;
     } finally {
