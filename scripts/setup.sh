@@ -28,9 +28,16 @@ PACKAGES=(
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
+# Where apt's output goes when an install fails, and where the deb-src entries are looked for (the
+# setup test points both at a folder of its own).
+APT_LOG="${TV_SETUP_LOG:-${TMPDIR:-/tmp}/televisit-apt.log}"
+APT_SOURCES=(${TV_APT_SOURCES:-/etc/apt/sources.list /etc/apt/sources.list.d/})
+
 missing=()
-# one dpkg-query for the whole list: it runs before every npm command
-installed=" $(dpkg-query -W -f='${Package}:${Status}\n' "${PACKAGES[@]}" 2>/dev/null |
+# One dpkg-query for the whole list: it runs before every npm command. dpkg-query exits 1 when any
+# listed package is absent (exactly the machine that needs this script), so its status is ignored
+# here and the packages it does not report as installed are the missing ones.
+installed=" $( { dpkg-query -W -f='${Package}:${Status}\n' "${PACKAGES[@]}" 2>/dev/null || true; } |
   sed -n 's/:install ok installed$//p' | tr '\n' ' ') "
 for p in "${PACKAGES[@]}"; do
   [[ "$installed" == *" $p "* ]] || missing+=("$p")
@@ -39,7 +46,7 @@ done
 command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
 
 have_deb_src() {
-  grep -rqsE '^(Types:.*deb-src|deb-src )' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null
+  grep -rqsE '^(Types:.*deb-src|deb-src )' "${APT_SOURCES[@]}" 2>/dev/null
 }
 
 as_root() {
@@ -66,14 +73,20 @@ fi
 
 if [ "${#missing[@]}" -gt 0 ] || [ "$need_update" = 1 ]; then
   [ "${#missing[@]}" -gt 0 ] && say "installing Debian packages: ${missing[*]}"
-  as_root apt-get update -qq || { say "apt-get update failed"; exit 1; }
+  : >"$APT_LOG"
+  if ! as_root apt-get update -qq >>"$APT_LOG" 2>&1; then
+    say "apt-get update failed, so these packages could not be installed: ${missing[*]:-none} (log: $APT_LOG)"
+    tail -n 15 "$APT_LOG" >&2
+    exit 1
+  fi
   if [ "${#missing[@]}" -gt 0 ]; then
     if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        "${missing[@]}" >/tmp/televisit-apt.log 2>&1; then
-      say "apt-get could not install: ${missing[*]} (log: /tmp/televisit-apt.log)"
-      tail -n 15 /tmp/televisit-apt.log >&2
+        "${missing[@]}" >>"$APT_LOG" 2>&1; then
+      say "apt-get could not install: ${missing[*]} (log: $APT_LOG)"
+      tail -n 15 "$APT_LOG" >&2
       exit 1
     fi
+    say "installed: ${missing[*]}"
   fi
 fi
 
