@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 const fuzzSeconds = process.env.TV_FUZZ_SECONDS ?? '30';
 
 const suites = [
+  { name: 'setup on a machine that lacks packages', cmd: 'node', args: ['--test', '--test-reporter=spec', 'tests/setup/'], parse: nodeTest },
   { name: 'core, native (ASan+UBSan)', cmd: 'ctest', args: ['--test-dir', 'build/native', '-V', '--timeout', '300'], parse: cmocka },
   { name: 'core, WebAssembly (node)', cmd: 'ctest', args: ['--test-dir', 'build/wasm', '-V', '--timeout', '300'], parse: cmocka },
   { name: 'JS glue and cross-checks', cmd: 'node', args: ['--no-experimental-fetch', '--test', '--test-reporter=spec', 'tests/js/'], parse: nodeTest },
