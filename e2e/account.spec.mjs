@@ -160,11 +160,21 @@ test('a clinician registers, activates by mail, enrolls TOTP, signs out and back
 
   const key = await stack.mail(EMAIL, /#key=([A-Za-z0-9_-]{43})/);
   await page.goto(`${stack.origin}/activate.html#key=${key}`);
-  await expect(heading('Your account is active')).toBeVisible();
+  await expect(heading('Activate your account')).toBeVisible();
   expect(page.url()).toBe(`${stack.origin}/activate.html`);   // the key left the address bar
+  // the key alone activates nothing: the registration's password goes with it
+  await page.getByLabel('Your password').fill('Another-Password-42');
+  expect((await submitTo('/api/activate', page.getByRole('button', { name: 'Activate' }))).status()).toBe(401);
+  await expect(page.getByText(/^This is not the password chosen when registering for this link/)).toBeVisible();
+  await snap(testInfo, 'activate: another password');
+  await page.getByLabel('Your password').fill(PASSWORD);
+  expect((await submitTo('/api/activate', page.getByRole('button', { name: 'Activate' }))).status()).toBe(200);
+  await expect(heading('Your account is active')).toBeVisible();
   await snap(testInfo, 'activate: done');
   await page.goto('about:blank');   // a fresh load, as from the mail, not a same-page fragment change
   await page.goto(`${stack.origin}/activate.html#key=${key}`);   // keys work once
+  await page.getByLabel('Your password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Activate' }).click();
   await expect(heading('The account was not activated')).toBeVisible();
   await expect(page.getByText(/^This activation link is not valid\. It may have been used already/)).toBeVisible();
   await snap(testInfo, 'activate: link used twice');
@@ -322,7 +332,7 @@ test('settings: IP allow-list, data export, cache erasure, password change, then
   await expect(alert()).toHaveText('The e-mail address or password is wrong.');
 });
 
-test('five wrong passwords lock the account, even against the right one; a password reset lifts the lock', async ({}, testInfo) => {
+test('five wrong passwords block sign-in from this network, even with the right one; a password reset lifts the block', async ({}, testInfo) => {
   const email = `locked-${Date.now()}@televisit.test`;
   stack.addUser(email);
   await page.goto(`${stack.origin}/#/login`);
@@ -332,14 +342,14 @@ test('five wrong passwords lock the account, even against the right one; a passw
     await expect(page.getByLabel('Password', { exact: true })).toHaveValue('');   // cleared after use
   }
   expect((await signIn(email, 'Wrong-Password-5x')).status()).toBe(423);
-  await expect(alert()).toHaveText('Too many failed attempts: sign-in is locked for 15 minutes.');
-  await expect(page.getByText('Resetting your password by e-mail also unlocks the account.')).toBeVisible();
+  await expect(alert()).toHaveText('Too many failed attempts from this network: sign-in is blocked here for 15 minutes.');
+  await expect(page.getByText('Resetting your password by e-mail also lifts the block.')).toBeVisible();
   await snap(testInfo, 'sign-in: locked');
 
   const right = await signIn(email, PASSWORD);
   expect(right.status()).toBe(423);
   expect((await right.json()).retry_after_s).toBeGreaterThan(800);
-  await expect(alert()).toHaveText(/^Too many failed attempts: sign-in is locked for 1[45] minutes\.$/);
+  await expect(alert()).toHaveText(/^Too many failed attempts from this network: sign-in is blocked here for 1[45] minutes\.$/);
   await expect(page).toHaveURL(/#\/login$/);
   await expect(page.getByRole('navigation')).toHaveCount(0);
 

@@ -22,3 +22,9 @@ int tv_bucket_take(tv_bucket *b, double cap, double per_ms, int64_t now_ms, int6
         *wait_ms = (int64_t)((1.0 - b->tokens) / per_ms) + 1;
     return 0;
 }
+
+double tv_bucket_level(const tv_bucket *b, double cap, double per_ms, int64_t now_ms)
+{
+    double t = b->tokens + (now_ms > b->at_ms ? (double)(now_ms - b->at_ms) * per_ms : 0.0);
+    return t < cap ? t : cap;
+}

@@ -13,6 +13,9 @@ typedef struct tv_bucket {
 /* A full bucket. */
 void tv_bucket_fill(tv_bucket *b, double cap, int64_t now_ms);
 
+/* The tokens the bucket would hold at now_ms (at most cap), without taking any. */
+double tv_bucket_level(const tv_bucket *b, double cap, double per_ms, int64_t now_ms);
+
 /* Refills for the time passed (a clock that steps back refills nothing), then takes one token: 1, or
  * 0 when there is none, with *wait_ms (if not NULL) set to how long until there is. */
 int tv_bucket_take(tv_bucket *b, double cap, double per_ms, int64_t now_ms, int64_t *wait_ms);

@@ -24,6 +24,7 @@ enum tv_record_purpose {
     TV_RECORD_VISIT_LABEL = 6,
     TV_RECORD_CACHE_SHARE = 7,   /* the per-user share of the browser cache key */
     TV_RECORD_SSO = 8,           /* derives the PKCE verifier and nonce of a pending single sign-on */
+    TV_RECORD_THROTTLE = 9,      /* keys the sign-in throttle's names for accounts (known or not) */
 };
 
 int tv_record_subkey(const uint8_t master[TV_RECORD_KEYBYTES], uint64_t purpose, uint8_t out[TV_RECORD_KEYBYTES]);

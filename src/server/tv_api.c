@@ -234,15 +234,14 @@ typedef struct user {
     char pw_hash[TV_PWHASH_STRBYTES];
     char status[12];
     int totp_enabled, is_admin;
-    int64_t locked_until_ms, totp_last_step;
+    int64_t totp_last_step;
     char ip_allow[512];
     /* the session the request came with */
     uint8_t session_hash[TV_TOKEN_HASHBYTES];
     int64_t session_created_ms;
 } user;
 
-#define USER_COLUMNS "id, email, pw_hash, status, totp_enabled, is_admin, locked_until_ms, coalesce(totp_last_step, -1)," \
-                     " ip_allow"
+#define USER_COLUMNS "id, email, pw_hash, status, totp_enabled, is_admin, coalesce(totp_last_step, -1), ip_allow"
 
 static int user_row(sqlite3_stmt *q, user *u)
 {
@@ -253,9 +252,8 @@ static int user_row(sqlite3_stmt *q, user *u)
     snprintf(u->status, sizeof u->status, "%s", (const char *)sqlite3_column_text(q, 3));
     u->totp_enabled = sqlite3_column_int(q, 4);
     u->is_admin = sqlite3_column_int(q, 5);
-    u->locked_until_ms = sqlite3_column_int64(q, 6);
-    u->totp_last_step = sqlite3_column_int64(q, 7);
-    snprintf(u->ip_allow, sizeof u->ip_allow, "%s", (const char *)sqlite3_column_text(q, 8));
+    u->totp_last_step = sqlite3_column_int64(q, 6);
+    snprintf(u->ip_allow, sizeof u->ip_allow, "%s", (const char *)sqlite3_column_text(q, 7));
     return 0;
 }
 
@@ -283,17 +281,19 @@ static int user_by_id(tv_store *st, int64_t id, user *u)
 
 static void wipe_user(user *u) { sodium_memzero(u, sizeof *u); }
 
-/* ---- rate limit per source address, and lockout bookkeeping for unknown e-mails ---- */
+/* ---- rate limit per source address ---- */
 
 static int rate_ok(tv_api *api, const char *ip, int64_t now, int *retry_s)
 {
     double rate = api->cfg->auth_per_minute / 60000.0, cap = api->cfg->auth_per_minute;
-    uint32_t h = 2166136261u;
-    for (const char *p = ip; *p; p++)
-        h = (h ^ (uint8_t)*p) * 16777619u;
+    uint64_t h;
+    crypto_shorthash((uint8_t *)&h, (const uint8_t *)ip, strlen(ip), api->bucket_key);
     pthread_mutex_lock(&api->lock);
-    tv_api_bucket *b = &api->buckets[h % TV_API_BUCKETS];
-    if (strcmp(b->ip, ip) != 0) {   /* a collision takes the slot over: it can only loosen, never lock out */
+    tv_api_bucket *b = &api->buckets[h % api->nbuckets];
+    /* Another address in the slot hands it over only once its bucket is full again (it has spent
+     * nothing lately); until then the two share one bucket. So a collision can tighten a limit,
+     * never loosen one, and the keyed hash keeps anyone from choosing whom he collides with. */
+    if (strcmp(b->ip, ip) != 0 && (b->ip[0] == '\0' || tv_bucket_level(&b->bucket, cap, rate, now) >= cap)) {
         snprintf(b->ip, sizeof b->ip, "%s", ip);
         tv_bucket_fill(&b->bucket, cap, now);
     }
@@ -305,74 +305,156 @@ static int rate_ok(tv_api *api, const char *ip, int64_t now, int *retry_s)
     return ok;
 }
 
-static tv_api_phantom *phantom_of(tv_api *api, const char *email)
+/* ---- failed sign-ins, per account and source address (docs/api.md, "Failed sign-ins") ----
+ * A count per account alone let anyone who knows an address keep its owner locked out. Counted per
+ * pair, a stranger's failures block only the stranger; the owner, from an address with no recent
+ * failures, still gets in with the right password and second factor. Unknown addresses are counted
+ * exactly like accounts, in the same table, so neither the answers nor their timing tell them apart. */
+
+typedef struct throttle {
+    uint8_t subject[32];   /* keyed hash of the lower-cased e-mail */
+    char source[INET6_ADDRSTRLEN + 4];
+} throttle;
+
+static void throttle_of(tv_store *st, const char *email, const char *ip, throttle *t)
 {
     /* as the users table compares addresses (COLLATE NOCASE: ASCII case), or spreading failures over
-     * A@x and a@x would lock a real account and never an unknown one */
+     * A@x and a@x would count apart for an unknown address and together for a real one */
     char lower[TV_MAIL_ADDRESS_MAX + 1];
     size_t n = 0;
     for (; email[n] && n < TV_MAIL_ADDRESS_MAX; n++)
         lower[n] = (char)(email[n] >= 'A' && email[n] <= 'Z' ? email[n] + 32 : email[n]);
-    uint8_t h[16];
-    crypto_generichash(h, sizeof h, (const uint8_t *)lower, n, NULL, 0);
-    uint32_t slot;
-    memcpy(&slot, h, sizeof slot);
-    tv_api_phantom *p = &api->phantoms[slot % TV_API_PHANTOMS];
-    if (memcmp(p->email_hash, h, sizeof h) != 0) {
-        memset(p, 0, sizeof *p);
-        memcpy(p->email_hash, h, sizeof h);
+    uint8_t key[TV_RECORD_KEYBYTES];
+    tv_record_subkey(st->master, TV_RECORD_THROTTLE, key);
+    crypto_generichash(t->subject, sizeof t->subject, (const uint8_t *)lower, n, key, sizeof key);
+    sodium_memzero(key, sizeof key);
+    sodium_memzero(lower, sizeof lower);
+    /* One IPv6 host usually holds a whole /64: counted as one source, or it could take a fresh
+     * address for every few guesses. An IPv4 address mapped into IPv6 counts as itself. */
+    uint8_t a6[16];
+    if (ip && inet_pton(AF_INET6, ip, a6) == 1) {
+        static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+        if (memcmp(a6, mapped, sizeof mapped) == 0) {
+            inet_ntop(AF_INET, a6 + 12, t->source, sizeof t->source);
+        } else {
+            memset(a6 + 8, 0, 8);
+            inet_ntop(AF_INET6, a6, t->source, sizeof t->source);
+            strcat(t->source, "/64");
+        }
+    } else {
+        snprintf(t->source, sizeof t->source, "%s", ip ? ip : "");
     }
-    return p;
 }
 
-static int64_t lock_duration(int lockouts)
+/* When the pair's block ends, or 0 when it is not blocked. */
+static int64_t throttle_until(tv_store *st, const throttle *t, int64_t now)
+{
+    sqlite3_stmt *q = prep(st, "SELECT until_ms FROM auth_throttle WHERE subject = ? AND source = ?");
+    int64_t until = 0;
+    if (q) {
+        sqlite3_bind_blob(q, 1, t->subject, sizeof t->subject, SQLITE_TRANSIENT);
+        sqlite3_bind_text(q, 2, t->source, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(q) == SQLITE_ROW)
+            until = sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
+    }
+    return until > now ? until : 0;
+}
+
+static int64_t lock_duration(int blocks)
 {
     int64_t d = TV_API_LOCK_MS;
-    for (int i = 1; i < lockouts && d < 24 * 3600 * 1000LL; i++)
+    for (int i = 1; i < blocks && d < TV_API_LOCK_MAX_MS; i++)
         d *= 2;   /* 15 min, 30, 60... capped at a day */
-    return d < 24 * 3600 * 1000LL ? d : 24 * 3600 * 1000LL;
+    return d < TV_API_LOCK_MAX_MS ? d : TV_API_LOCK_MAX_MS;
 }
 
-/* One more failed password, TOTP or recovery code. Returns 1 when it locks the account. */
-/* Counts a failed credential; returns when the lock it caused ends, or 0 when it caused none. */
-static int64_t record_failure(tv_store *st, const tv_api_req *rq, user *u, const char *what)
+/* Counts one failed password, code or recovery code of the pair; uid 0 for an unknown address.
+ * Returns when the block it caused ends, or 0 when it caused none. */
+static int64_t throttle_fail(tv_store *st, const tv_api_req *rq, const throttle *t, int64_t uid, const char *what)
 {
-    int locked = 0;
-    int64_t until = 0;
+    int64_t now = rq->now_ms, until = 0;
+    int blocks = 0;
     if (begin(st) == 0) {
-        sqlite3_stmt *q = prep(st, "SELECT failures, lockouts FROM users WHERE id = ?");
-        int failures = 0, lockouts = 0;
+        int rc = 0, failures = 0, recent = 0;
+        /* pairs quiet for a day are forgotten, escalation and all: the table holds a day of failures */
+        sqlite3_stmt *q = prep(st, "DELETE FROM auth_throttle WHERE last_ms < ? AND until_ms < ?");
         if (q) {
-            sqlite3_bind_int64(q, 1, u->id);
+            sqlite3_bind_int64(q, 1, now - TV_API_THROTTLE_FORGET_MS);
+            sqlite3_bind_int64(q, 2, now);
+        }
+        rc = run(q);
+        q = rc == 0 ? prep(st, "SELECT failures, blocks FROM auth_throttle WHERE subject = ? AND source = ?") : NULL;
+        if (q) {
+            sqlite3_bind_blob(q, 1, t->subject, sizeof t->subject, SQLITE_TRANSIENT);
+            sqlite3_bind_text(q, 2, t->source, -1, SQLITE_TRANSIENT);
             if (sqlite3_step(q) == SQLITE_ROW)
-                failures = sqlite3_column_int(q, 0) + 1, lockouts = sqlite3_column_int(q, 1);
+                failures = sqlite3_column_int(q, 0), blocks = sqlite3_column_int(q, 1);
+            sqlite3_finalize(q);
         }
-        sqlite3_finalize(q);
-        if (failures >= TV_API_LOCK_FAILURES) {
-            locked = 1;
-            lockouts++;
-            failures = 0;
-            until = rq->now_ms + lock_duration(lockouts);
-        }
-        q = prep(st, locked ? "UPDATE users SET failures = ?, lockouts = ?, locked_until_ms = ? WHERE id = ?"
-                            : "UPDATE users SET failures = ?, lockouts = ? WHERE id = ?");
+        /* the account's failures of the last hour, from every source (a block stands for the
+         * failures that caused it) */
+        q = rc == 0 ? prep(st, "SELECT coalesce(sum(failures + blocks * ?), 0) FROM auth_throttle WHERE subject = ? AND last_ms >= ?")
+                    : NULL;
         if (q) {
-            sqlite3_bind_int(q, 1, failures);
-            sqlite3_bind_int(q, 2, lockouts);
-            if (locked)
-                sqlite3_bind_int64(q, 3, until);
-            sqlite3_bind_int64(q, locked ? 4 : 3, u->id);
+            sqlite3_bind_int(q, 1, TV_API_LOCK_FAILURES);
+            sqlite3_bind_blob(q, 2, t->subject, sizeof t->subject, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(q, 3, now - 3600000);
+            if (sqlite3_step(q) == SQLITE_ROW)
+                recent = sqlite3_column_int(q, 0);
+            sqlite3_finalize(q);
         }
-        commit(st, run(q));
-        char extra[64];
-        snprintf(extra, sizeof extra, "{\"reason\":\"%s\"}", what);
-        audit(st, rq, "login_failure", u->id, NULL, "authentication failed", extra);
-        if (locked) {
-            snprintf(extra, sizeof extra, "{\"minutes\":%lld}", (long long)(lock_duration(lockouts) / 60000));
-            audit(st, rq, "lockout", u->id, NULL, "account locked after repeated failures", extra);
+        /* Under a spread-out attack (ASVS V2.2.1's ceiling of 100 failures an hour), each further
+         * source gets one try: guessing then needs a new address per guess. */
+        if (++failures >= (recent >= TV_API_ACCOUNT_FAILURES_HOUR ? 1 : TV_API_LOCK_FAILURES)) {
+            failures = 0;
+            until = now + lock_duration(++blocks);
         }
+        q = rc == 0 ? prep(st, "INSERT INTO auth_throttle (subject, source, failures, blocks, until_ms, last_ms) VALUES (?, ?, ?, ?, ?, ?)"
+                               " ON CONFLICT (subject, source) DO UPDATE SET failures = excluded.failures,"
+                               " blocks = excluded.blocks, until_ms = excluded.until_ms, last_ms = excluded.last_ms")
+                    : NULL;
+        if (q) {
+            sqlite3_bind_blob(q, 1, t->subject, sizeof t->subject, SQLITE_TRANSIENT);
+            sqlite3_bind_text(q, 2, t->source, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int(q, 3, failures);
+            sqlite3_bind_int(q, 4, blocks);
+            sqlite3_bind_int64(q, 5, until);
+            sqlite3_bind_int64(q, 6, now);
+        }
+        if (commit(st, rc == 0 ? run(q) : rc) != 0)
+            until = 0;
+    }
+    char extra[96];
+    snprintf(extra, sizeof extra, "{\"reason\":\"%s\"}", what);
+    audit(st, rq, "login_failure", uid, NULL, uid ? "authentication failed" : "unknown e-mail", extra);
+    if (until) {
+        snprintf(extra, sizeof extra, "{\"minutes\":%lld,\"source\":\"%s\"}", (long long)(lock_duration(blocks) / 60000), t->source);
+        audit(st, rq, "lockout", uid, NULL, "sign-in from this address blocked after repeated failures", extra);
     }
     return until;
+}
+
+/* A full session was granted from this source: its count and escalation start over. */
+static void throttle_clear(tv_store *st, const throttle *t)
+{
+    sqlite3_stmt *q = prep(st, "DELETE FROM auth_throttle WHERE subject = ? AND source = ?");
+    if (q) {
+        sqlite3_bind_blob(q, 1, t->subject, sizeof t->subject, SQLITE_TRANSIENT);
+        sqlite3_bind_text(q, 2, t->source, -1, SQLITE_TRANSIENT);
+    }
+    run(q);
+}
+
+/* A password reset proves the mailbox: every block on the account goes, from every source. */
+static int throttle_clear_account(tv_store *st, const char *email)
+{
+    throttle t;
+    throttle_of(st, email, "", &t);
+    sqlite3_stmt *q = prep(st, "DELETE FROM auth_throttle WHERE subject = ?");
+    if (q)
+        sqlite3_bind_blob(q, 1, t.subject, sizeof t.subject, SQLITE_TRANSIENT);
+    return run(q);
 }
 
 static int reply_locked(tv_api_resp *rs, int64_t until, int64_t now)
@@ -380,7 +462,7 @@ static int reply_locked(tv_api_resp *rs, int64_t until, int64_t now)
     rs->retry_after_s = (int)((until - now + 999) / 1000);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "error", tv_err_name(TV_ERR_LOCKED));
-    cJSON_AddStringToObject(o, "message", "Too many failed attempts: sign-in is locked for a while.");
+    cJSON_AddStringToObject(o, "message", "Too many failed attempts from your network: sign-in is blocked here for a while.");
     cJSON_AddNumberToObject(o, "retry_after_s", rs->retry_after_s);
     return reply_json(rs, 423, o);
 }
@@ -390,14 +472,26 @@ static int reply_bad_credentials(tv_api_resp *rs)
     return reply_error(rs, 401, TV_ERR_CREDENTIALS, "The e-mail or the password is wrong.");
 }
 
-/* A wrong password or code on a signed-in route counts toward the lockout like one at sign-in. */
+/* A wrong password or code on a signed-in route counts toward the pair's block like one at sign-in. */
 static int reply_auth_failure(tv_store *st, const tv_api_req *rq, user *u, const char *what,
                               const char *message, tv_api_resp *rs)
 {
-    int64_t until = record_failure(st, rq, u, what);
+    throttle t;
+    throttle_of(st, u->email, rq->ip, &t);
+    int64_t until = throttle_fail(st, rq, &t, u->id, what);
     if (until)
         return reply_locked(rs, until, rq->now_ms);
     return reply_error(rs, 401, TV_ERR_CREDENTIALS, message);
+}
+
+/* Before a signed-in route checks a password or code: a blocked pair is answered without checking,
+ * or a stolen session could go on guessing the password there. 1 when the answer is in rs. */
+static int reply_if_blocked(tv_store *st, const tv_api_req *rq, const user *u, tv_api_resp *rs)
+{
+    throttle t;
+    throttle_of(st, u->email, rq->ip, &t);
+    int64_t until = throttle_until(st, &t, rq->now_ms);
+    return until ? (reply_locked(rs, until, rq->now_ms), 1) : 0;
 }
 
 /* ---- sessions ---- */
@@ -617,17 +711,21 @@ static int ip_list_valid(const char *list)
 
 /* ---- mailed single-use keys ---- */
 
-static int mail_key_create(tv_store *st, int64_t uid, const char *kind, int64_t expires_ms, char token[TV_TOKEN_STRBYTES])
+/* pw_hash: an activation key's own password (the registration that made it), or NULL. */
+static int mail_key_create(tv_store *st, int64_t uid, const char *kind, int64_t expires_ms, const char *pw_hash,
+                           char token[TV_TOKEN_STRBYTES])
 {
     uint8_t hash[TV_TOKEN_HASHBYTES];
     if (tv_token_generate(token, TV_TOKEN_STRBYTES) != 0 || tv_token_hash(token, TV_TOKEN_CHARS, hash, sizeof hash) != 0)
         return TV_ERR_INVALID;
-    sqlite3_stmt *q = prep(st, "INSERT INTO mail_keys (hash, user_id, kind, expires_ms) VALUES (?, ?, ?, ?)");
+    sqlite3_stmt *q = prep(st, "INSERT INTO mail_keys (hash, user_id, kind, expires_ms, pw_hash) VALUES (?, ?, ?, ?, ?)");
     if (q) {
         sqlite3_bind_blob(q, 1, hash, sizeof hash, SQLITE_TRANSIENT);
         sqlite3_bind_int64(q, 2, uid);
         sqlite3_bind_text(q, 3, kind, -1, SQLITE_STATIC);
         sqlite3_bind_int64(q, 4, expires_ms);
+        if (pw_hash)
+            sqlite3_bind_text(q, 5, pw_hash, -1, SQLITE_TRANSIENT);
     }
     return run(q);
 }
@@ -749,10 +847,9 @@ static int do_password_check(tv_api *api, tv_store *st, const tv_api_req *rq, tv
     return reply_json(rs, 200, o);
 }
 
-/* A new password hash, and the failure count starts over. */
 static int store_hash(tv_store *st, int64_t uid, const char *hash)
 {
-    sqlite3_stmt *q = prep(st, "UPDATE users SET pw_hash = ?, failures = 0, locked_until_ms = 0 WHERE id = ?");
+    sqlite3_stmt *q = prep(st, "UPDATE users SET pw_hash = ? WHERE id = ?");
     if (q) {
         sqlite3_bind_text(q, 1, hash, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(q, 2, uid);
@@ -772,10 +869,20 @@ static int set_password(tv_api *api, tv_store *st, int64_t uid, const char *pw)
     return rc == 0 ? store_hash(st, uid, hash) : rc;
 }
 
+/* Every password check goes through here, so each costs one Argon2id whatever the account: an
+ * account without a password (made by single sign-on) or an unknown address is checked against the
+ * dummy hash, or its quick refusal would tell it apart. */
+static int pwhash_verify(tv_api *api, const char *hash, const char *pw)
+{
+    const char *h = hash && hash[0] ? hash : api->dummy_hash;
+    int rc = tv_pwhash_verify(h, strlen(h), pw, strlen(pw));
+    atomic_fetch_add(&api->pwhash_verifies, 1);
+    return hash && hash[0] ? rc : TV_ERR_CREDENTIALS;
+}
+
 static int verify_password(tv_api *api, const user *u, const char *pw)
 {
-    (void)api;
-    return tv_pwhash_verify(u->pw_hash, strlen(u->pw_hash), pw, strlen(pw));
+    return pwhash_verify(api, u->pw_hash, pw);
 }
 
 static void link_for(tv_api *api, const char *page, const char *token, char *out, size_t out_size)
@@ -815,6 +922,10 @@ static void send_activation(tv_api *api, const tv_api_req *rq, tv_api_resp *rs, 
     sodium_memzero(text, sizeof text);
 }
 
+/* Registration. The password of a registration takes effect only through its own activation key,
+ * and only when the same password is given again with that key: a stranger who registers someone's
+ * address first (or again, later) can neither make the owner's activation set his password nor
+ * activate it himself, since the key goes only to the owner's mailbox. */
 static int do_register(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
 {
     static const body_field f[] = { { "email", B_STR, TV_MAIL_ADDRESS_MAX, 1 }, { "password", B_STR, TV_PASSWORD_MAX_BYTES, 1 }, { 0 } };
@@ -832,23 +943,36 @@ static int do_register(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_r
     }
     user u;
     int exists = user_by_email(st, email, &u) == 0;
-    char hash[TV_PWHASH_STRBYTES], token[TV_TOKEN_STRBYTES], link[TV_CONFIG_STR + 128], text[2048];
+    char hash[TV_PWHASH_STRBYTES], token[TV_TOKEN_STRBYTES], text[2048];
     /* Hash even when the address is taken: the answer and its timing must not tell. */
     int rc = tv_pwhash(&api->cost, pw, strlen(pw), hash, sizeof hash);
     if (rc == 0 && !exists) {
         int64_t uid = 0;
         rc = begin(st);
+        if (rc == 0)   /* "": no password verifies until a key's activation sets one */
+            rc = insert_user(st, email, "", "pending", 0, rq->now_ms, &uid);
         if (rc == 0)
-            rc = insert_user(st, email, hash, "pending", 0, rq->now_ms, &uid);
-        if (rc == 0)
-            rc = mail_key_create(st, uid, "activate", rq->now_ms + 24 * 3600 * 1000LL, token);
+            rc = mail_key_create(st, uid, "activate", rq->now_ms + 24 * 3600 * 1000LL, hash, token);
         if ((rc = commit(st, rc)) == 0) {
             audit(st, rq, "account_created", uid, NULL, "clinician account registered", NULL);
             send_activation(api, rq, rs, email, token);
         }
     } else if (rc == 0 && exists && strcmp(u.status, "pending") == 0) {
-        /* not activated yet (the first mail may never have arrived): a fresh key, the same answer */
-        if (mail_key_create(st, u.id, "activate", rq->now_ms + 24 * 3600 * 1000LL, token) == 0) {
+        /* Not activated yet (the first mail may never have arrived): a fresh key with this
+         * registration's password, and every older key void, whoever asked for it. */
+        rc = begin(st);
+        sqlite3_stmt *q = rc == 0 ? prep(st, "UPDATE mail_keys SET used_ms = ? WHERE user_id = ? AND kind = 'activate' AND used_ms IS NULL")
+                                  : NULL;
+        if (q) {
+            sqlite3_bind_int64(q, 1, rq->now_ms);
+            sqlite3_bind_int64(q, 2, u.id);
+        }
+        if (rc == 0)
+            rc = run(q);
+        if (rc == 0)
+            rc = mail_key_create(st, u.id, "activate", rq->now_ms + 24 * 3600 * 1000LL, hash, token);
+        if ((rc = commit(st, rc)) == 0) {
+            audit(st, rq, "account_registration_repeated", u.id, NULL, "registered again before activation: earlier activation links void", NULL);
             send_activation(api, rq, rs, email, token);
         }
         wipe_user(&u);
@@ -859,8 +983,8 @@ static int do_register(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_r
         mail_out(api, rq, rs, "notice", email, "Your televisit account", text, NULL);
         wipe_user(&u);
     }
+    sodium_memzero(hash, sizeof hash);
     sodium_memzero(token, sizeof token);
-    sodium_memzero(link, sizeof link);
     sodium_memzero(text, sizeof text);
     tv_json_free_wiped(b);
     if (rc != 0)
@@ -871,25 +995,69 @@ static int do_register(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_r
     return reply_json(rs, 202, o);
 }
 
+/* The key from the mail and the password chosen at registration: the account becomes active with
+ * the password of the registration that made this key, and only if it is the one given here. A
+ * wrong password leaves the key usable (only the mailbox has it; the route is rate-limited). */
 static int do_activate(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
 {
-    (void)api;
-    static const body_field f[] = { { "key", B_STR, 64, 1 }, { 0 } };
+    static const body_field f[] = { { "key", B_STR, 64, 1 }, { "password", B_STR, TV_PASSWORD_MAX_BYTES, 1 }, { 0 } };
     cJSON *b;
     if (read_body(rq, f, &b, rs) != 0)
         return 0;
-    int64_t uid = 0;
-    int rc = begin(st);
+    const char *key = str_of(b, "key");
+    uint8_t kh[TV_TOKEN_HASHBYTES];
+    char pwh[TV_PWHASH_STRBYTES] = "";
+    int64_t uid = 0, expires = 0;
+    int rc = tv_token_hash(key, strlen(key), kh, sizeof kh) == 0 ? 0 : TV_ERR_TOKEN_FORMAT, used = 0;
+    /* peek first: Argon2id runs outside the transaction, which then takes the key for good */
+    sqlite3_stmt *q = rc == 0 ? prep(st, "SELECT k.user_id, k.expires_ms, k.used_ms IS NOT NULL, coalesce(k.pw_hash, u.pw_hash)"
+                                         " FROM mail_keys k JOIN users u ON u.id = k.user_id WHERE k.hash = ? AND k.kind = 'activate'")
+                              : NULL;
+    if (q) {
+        sqlite3_bind_blob(q, 1, kh, sizeof kh, SQLITE_TRANSIENT);
+        if (sqlite3_step(q) == SQLITE_ROW) {
+            uid = sqlite3_column_int64(q, 0);
+            expires = sqlite3_column_int64(q, 1);
+            used = sqlite3_column_int(q, 2);
+            snprintf(pwh, sizeof pwh, "%s", (const char *)sqlite3_column_text(q, 3));
+        } else {
+            rc = TV_ERR_TOKEN_MISMATCH;
+        }
+        sqlite3_finalize(q);
+    } else if (rc == 0) {
+        rc = TV_ERR_STORAGE;
+    }
+    if (rc == 0 && used)
+        rc = TV_ERR_TOKEN_MISMATCH;
+    else if (rc == 0 && expires < rq->now_ms)
+        rc = TV_ERR_TOKEN_EXPIRED;
+    if (rc != 0) {
+        tv_json_free_wiped(b);
+        sodium_memzero(pwh, sizeof pwh);
+        return reply_key_error(rs, rc);
+    }
+    if (pwhash_verify(api, pwh, str_of(b, "password")) != 0) {
+        tv_json_free_wiped(b);
+        sodium_memzero(pwh, sizeof pwh);
+        audit(st, rq, "login_failure", uid, NULL, "activation with another password than the registration's",
+              "{\"reason\":\"activation_password\"}");
+        return reply_error(rs, 401, TV_ERR_CREDENTIALS,
+                           "This is not the password chosen when registering for this link. If you registered more than once, use the newest mail.");
+    }
+    rc = begin(st);
     if (rc == 0)
-        rc = mail_key_take(st, str_of(b, "key"), "activate", rq->now_ms, &uid);
+        rc = mail_key_take(st, key, "activate", rq->now_ms, &uid);   /* again, in the transaction: once only */
     if (rc == 0) {
-        sqlite3_stmt *q = prep(st, "UPDATE users SET status = 'active' WHERE id = ? AND status = 'pending'");
-        if (q)
-            sqlite3_bind_int64(q, 1, uid);
+        q = prep(st, "UPDATE users SET status = 'active', pw_hash = ? WHERE id = ? AND status = 'pending'");
+        if (q) {
+            sqlite3_bind_text(q, 1, pwh, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(q, 2, uid);
+        }
         rc = run(q);
     }
     rc = commit(st, rc);
     tv_json_free_wiped(b);
+    sodium_memzero(pwh, sizeof pwh);
     if (rc != 0)
         return reply_key_error(rs, rc);
     audit(st, rq, "account_activated", uid, NULL, "account activated by its mailed key", NULL);
@@ -930,9 +1098,13 @@ static cJSON *me_json(tv_api *api, tv_store *st, const user *u)
     return o;
 }
 
+/* A full session: the pair's failures and escalation start over (only here and in sso_session's
+ * full case: a password or provider sign-in still waiting for its code resets nothing). */
 static int login_done(tv_api *api, tv_store *st, const tv_api_req *rq, user *u, const char *method, tv_api_resp *rs)
 {
-    exec_id(st, "UPDATE users SET failures = 0, lockouts = 0 WHERE id = ?", u->id);
+    throttle t;
+    throttle_of(st, u->email, rq->ip, &t);
+    throttle_clear(st, &t);
     if (session_create(api, st, rq, u->id, "full", rs) != 0)
         return reply_error(rs, 500, TV_ERR_STORAGE, "The server could not sign you in. Try again.");
     char extra[64];
@@ -953,47 +1125,45 @@ static int do_login(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp
         return 0;
     const char *email = str_of(b, "email"), *pw = str_of(b, "password");
     user u;
-    int rc = user_by_email(st, email, &u);
-    if (rc == TV_ERR_NOT_FOUND) {
-        /* Unknown address: the same work, the same answers, the same lockout as a known one, whose
-         * lock is answered before any hashing too. */
-        pthread_mutex_lock(&api->lock);
-        int64_t until = phantom_of(api, email)->locked_until_ms;
-        pthread_mutex_unlock(&api->lock);
-        if (until <= rq->now_ms)
-            tv_pwhash_verify(api->dummy_hash, strlen(api->dummy_hash), pw, strlen(pw));
-        pthread_mutex_lock(&api->lock);
-        tv_api_phantom *p = phantom_of(api, email);
-        until = p->locked_until_ms;
-        if (until <= rq->now_ms && ++p->failures >= TV_API_LOCK_FAILURES) {
-            p->failures = 0;
-            until = p->locked_until_ms = rq->now_ms + lock_duration(++p->lockouts);
-        }
-        pthread_mutex_unlock(&api->lock);
-        tv_json_free_wiped(b);
-        audit(st, rq, "login_failure", 0, NULL, "unknown e-mail", "{\"reason\":\"unknown_email\"}");
-        return until > rq->now_ms ? reply_locked(rs, until, rq->now_ms) : reply_bad_credentials(rs);
-    }
-    if (rc != 0) {
+    int rc = user_by_email(st, email, &u), known = rc == 0;
+    if (rc != 0 && rc != TV_ERR_NOT_FOUND) {
         tv_json_free_wiped(b);
         return reply_error(rs, 500, TV_ERR_STORAGE, "The server could not check this. Try again.");
     }
-    if (u.locked_until_ms > rq->now_ms) {
-        tv_json_free_wiped(b);
-        audit(st, rq, "login_failure", u.id, NULL, "account locked", "{\"reason\":\"locked\"}");
-        rc = reply_locked(rs, u.locked_until_ms, rq->now_ms);
-        wipe_user(&u);
-        return rc;
+    /* A pending account has no password yet: its newest activation key's stands in, so that its
+     * registrant hears "not activated yet" rather than "wrong password". */
+    if (known && strcmp(u.status, "pending") == 0) {
+        sqlite3_stmt *q = prep(st, "SELECT pw_hash FROM mail_keys WHERE user_id = ? AND kind = 'activate' AND used_ms IS NULL"
+                                   " AND pw_hash IS NOT NULL ORDER BY expires_ms DESC LIMIT 1");
+        if (q) {
+            sqlite3_bind_int64(q, 1, u.id);
+            if (sqlite3_step(q) == SQLITE_ROW)
+                snprintf(u.pw_hash, sizeof u.pw_hash, "%s", (const char *)sqlite3_column_text(q, 0));
+            sqlite3_finalize(q);
+        }
     }
-    if (verify_password(api, &u, pw) != 0) {
+    /* An unknown address goes through the same steps as an account: the same block, the same hash
+     * work, the same writes and answers, so none of them tells whether it has an account. */
+    throttle t;
+    throttle_of(st, email, rq->ip, &t);
+    int64_t until = throttle_until(st, &t, rq->now_ms);
+    if (until) {   /* answered before any hashing */
         tv_json_free_wiped(b);
-        int64_t until = record_failure(st, rq, &u, "password");
-        rc = until ? reply_locked(rs, until, rq->now_ms) : reply_bad_credentials(rs);
-        wipe_user(&u);
-        return rc;
+        audit(st, rq, "login_failure", known ? u.id : 0, NULL, known ? "sign-in blocked from this address" : "unknown e-mail",
+              "{\"reason\":\"locked\"}");
+        if (known)
+            wipe_user(&u);
+        return reply_locked(rs, until, rq->now_ms);
+    }
+    if (pwhash_verify(api, known ? u.pw_hash : NULL, pw) != 0) {
+        tv_json_free_wiped(b);
+        until = throttle_fail(st, rq, &t, known ? u.id : 0, known ? "password" : "unknown_email");
+        if (known)
+            wipe_user(&u);
+        return until ? reply_locked(rs, until, rq->now_ms) : reply_bad_credentials(rs);
     }
     int needs = 0;
-    if (tv_pwhash_needs_rehash(&api->cost, u.pw_hash, strlen(u.pw_hash), &needs) == 0 && needs)
+    if (strcmp(u.status, "active") == 0 && tv_pwhash_needs_rehash(&api->cost, u.pw_hash, strlen(u.pw_hash), &needs) == 0 && needs)
         set_password(api, st, u.id, pw);   /* the cost was raised since: upgrade while we have the password */
     tv_json_free_wiped(b);
     if (strcmp(u.status, "active") != 0) {
@@ -1106,9 +1276,12 @@ static int do_login_second(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
         tv_json_free_wiped(b);
         return reply_error(rs, 401, TV_ERR_UNAUTHORIZED, "Sign in with your password first (or again: that step expired).");
     }
-    if (u.locked_until_ms > rq->now_ms) {
+    throttle t;
+    throttle_of(st, u.email, rq->ip, &t);
+    int64_t until = throttle_until(st, &t, rq->now_ms);
+    if (until) {
         tv_json_free_wiped(b);
-        rc = reply_locked(rs, u.locked_until_ms, rq->now_ms);
+        rc = reply_locked(rs, until, rq->now_ms);
         wipe_user(&u);
         return rc;
     }
@@ -1119,7 +1292,7 @@ static int do_login_second(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
         return reply_storage(rs);
     }
     if (rc != 0) {
-        int64_t until = record_failure(st, rq, &u, code ? (rc == TV_ERR_OTP_REPLAY ? "totp_replay" : "totp") : "recovery_code");
+        until = throttle_fail(st, rq, &t, u.id, code ? (rc == TV_ERR_OTP_REPLAY ? "totp_replay" : "totp") : "recovery_code");
         if (until)
             session_delete(st, u.session_hash);
         rc = until ? reply_locked(rs, until, rq->now_ms)
@@ -1139,7 +1312,10 @@ static int authed(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *
 {
     int rc = session_load(api, st, rq->session, rq->ip, rq->now_ms, "full", 1, u);
     if (rc != 0) {
-        session_cookie(rs, NULL, 0);
+        /* Clear only a cookie this request brought: the refusal of a request sent before sign-in,
+         * answered after it, would otherwise wipe the session the sign-in just set. */
+        if (rq->session)
+            session_cookie(rs, NULL, 0);
         reply_error(rs, 401, TV_ERR_UNAUTHORIZED, "You are not signed in, or your session has ended.");
         return TV_ERR_UNAUTHORIZED;
     }
@@ -1395,6 +1571,8 @@ static int do_totp_disable(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
         rc = reply_error(rs, 403, TV_ERR_FORBIDDEN, "Your administrator requires two-factor authentication.");
     } else if (!u.totp_enabled) {
         rc = reply_error(rs, 409, TV_ERR_CONFLICT, "Two-factor authentication is already off.");
+    } else if (reply_if_blocked(st, rq, &u, rs)) {
+        rc = 0;
     } else if (verify_password(api, &u, str_of(b, "password")) != 0 ||
                (rc = totp_check(st, &u, str_of(b, "code"), rq->now_ms)) != 0) {
         rc = rc == TV_ERR_STORAGE ? reply_storage(rs)
@@ -1428,7 +1606,9 @@ static int do_password_change(tv_api *api, tv_store *st, const tv_api_req *rq, t
         return 0;
     int rc;
     char pwh[TV_PWHASH_STRBYTES];
-    if (verify_password(api, &u, str_of(b, "current")) != 0) {
+    if (reply_if_blocked(st, rq, &u, rs)) {
+        rc = 0;
+    } else if (verify_password(api, &u, str_of(b, "current")) != 0) {
         rc = reply_auth_failure(st, rq, &u, "password_change", "The current password is wrong.", rs);
     } else if (check_password(api, str_of(b, "password"), u.email, rs) != 0) {
         rc = 0;
@@ -1459,7 +1639,7 @@ static int do_password_forgot(tv_api *api, tv_store *st, const tv_api_req *rq, t
     if (tv_mail_address_ok(email, strlen(email)) == 0 && user_by_email(st, email, &u) == 0) {
         char token[TV_TOKEN_STRBYTES], link[TV_CONFIG_STR + 128], text[2048];
         if (strcmp(u.status, "active") == 0 &&
-            mail_key_create(st, u.id, "reset", rq->now_ms + 30 * 60 * 1000LL, token) == 0) {
+            mail_key_create(st, u.id, "reset", rq->now_ms + 30 * 60 * 1000LL, NULL, token) == 0) {
             link_for(api, "reset.html", token, link, sizeof link);
             snprintf(text, sizeof text,
                      "Someone asked to reset the password of your televisit account.\r\n\r\nTo choose a new password, "
@@ -1524,6 +1704,8 @@ static int do_password_reset(tv_api *api, tv_store *st, const tv_api_req *rq, tv
         rc = store_hash(st, uid, pwh);
     if (rc == 0)
         rc = sessions_delete_user(st, uid, NULL);
+    if (rc == 0)
+        rc = throttle_clear_account(st, u.email);
     rc = commit(st, rc);
     tv_json_free_wiped(b);
     wipe_user(&u);
@@ -1879,7 +2061,9 @@ static int do_account_delete(tv_api *api, tv_store *st, const tv_api_req *rq, tv
     if (authed_body(api, st, rq, rs, f, 1, &u, &b) != 0)
         return 0;
     int rc;
-    if (verify_password(api, &u, str_of(b, "password")) != 0) {
+    if (reply_if_blocked(st, rq, &u, rs)) {
+        rc = 0;
+    } else if (verify_password(api, &u, str_of(b, "password")) != 0) {
         rc = reply_auth_failure(st, rq, &u, "account_delete", "The password is wrong.", rs);
     } else {
         /* visits, chat, sessions, keys and codes go with the account (ON DELETE CASCADE); the audit log
@@ -2150,7 +2334,13 @@ static int sso_session(tv_api *api, tv_store *st, const tv_api_req *rq, const us
                        const char *method, tv_api_resp *rs)
 {
     const char *stage = u->totp_enabled ? "totp" : "full";
-    exec_id(st, "UPDATE users SET failures = 0, lockouts = 0 WHERE id = ?", u->id);
+    /* Only a full session starts the count over: reset at the provider's half, a provider session
+     * could go on guessing codes without ever being blocked. */
+    if (!u->totp_enabled) {
+        throttle t;
+        throttle_of(st, u->email, rq->ip, &t);
+        throttle_clear(st, &t);
+    }
     if (session_create(api, st, rq, u->id, stage, rs) != 0)
         return TV_ERR_STORAGE;
     char extra[200];
@@ -2451,6 +2641,9 @@ int tv_api_init(tv_api *api, const tv_config *cfg)
 {
     memset(api, 0, sizeof *api);
     api->cfg = cfg;
+    api->nbuckets = TV_API_BUCKETS;
+    crypto_shorthash_keygen(api->bucket_key);
+    atomic_init(&api->pwhash_verifies, 0);
     tv_pwhash_cost_default(&api->cost);
     api->cost.memlimit = (size_t)cfg->pwhash_mem_mib * 1024 * 1024;
     tv_password_policy_default(&api->policy);

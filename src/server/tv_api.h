@@ -7,6 +7,8 @@
 #define TV_API_H
 
 #include <pthread.h>
+#include <sodium.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,9 +24,15 @@
 #define TV_API_SSO_COOKIE "__Host-tv_sso"    /* binds a pending single sign-on to the browser that began it */
 #define TV_API_SSO_FLOW_MS (10 * 60 * 1000LL)   /* from the start of a sign-on to its callback */
 #define TV_API_BUCKETS 4096              /* source addresses tracked by the auth rate limit */
-#define TV_API_PHANTOMS 4096             /* unknown e-mails tracked for lockout (no enumeration) */
+/* Failed sign-ins, counted per account and source address (docs/api.md, "Failed sign-ins"): the
+ * LOCK_FAILURES-th in a row blocks that pair for LOCK_MS, doubling for each further block, up to
+ * LOCK_MAX_MS. Once an account has ACCOUNT_FAILURES_HOUR recent failures, any pair blocks at its
+ * first. A pair quiet for FORGET_MS is forgotten, escalation and all. */
 #define TV_API_LOCK_FAILURES 5
 #define TV_API_LOCK_MS (15 * 60 * 1000LL)
+#define TV_API_LOCK_MAX_MS (24 * 3600 * 1000LL)
+#define TV_API_ACCOUNT_FAILURES_HOUR 100
+#define TV_API_THROTTLE_FORGET_MS (24 * 3600 * 1000LL)
 #define TV_API_TOTP_STAGE_MS (5 * 60 * 1000LL)   /* between the password and the code */
 #define TV_API_RECOVERY_CODES 10
 
@@ -68,7 +76,6 @@ typedef struct tv_api_resp {
 } tv_api_resp;
 
 typedef struct tv_api_bucket { char ip[48]; tv_bucket bucket; } tv_api_bucket;
-typedef struct tv_api_phantom { uint8_t email_hash[16]; int failures, lockouts; int64_t locked_until_ms; } tv_api_phantom;
 
 /* What the API tells the signaling hub (on the event loop) about: "visit_ended" or "visit_revoked"
  * with a visit id, "user_sessions_revoked" with a user id. Called from a worker thread. */
@@ -83,9 +90,11 @@ typedef struct tv_api {
     tv_oidc oidc;                          /* single sign-on providers */
     tv_api_notify_fn notify;
     void *notify_ctx;
-    pthread_mutex_t lock;                  /* the two tables below */
+    pthread_mutex_t lock;                  /* the rate limit's table */
+    uint8_t bucket_key[crypto_shorthash_KEYBYTES];   /* random: nobody can aim two addresses at one slot */
+    size_t nbuckets;                       /* TV_API_BUCKETS; the tests lower it to force collisions */
     tv_api_bucket buckets[TV_API_BUCKETS];
-    tv_api_phantom phantoms[TV_API_PHANTOMS];
+    atomic_uint_fast64_t pwhash_verifies;  /* Argon2id verifications, real or dummy (what an answer costs) */
 } tv_api;
 
 int tv_api_init(tv_api *api, const tv_config *cfg);

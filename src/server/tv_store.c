@@ -117,6 +117,21 @@ static const char *const migrations[] = {
     "  created_ms INTEGER NOT NULL,"
     "  expires_ms INTEGER NOT NULL"
     ");",
+    /* 5: sign-in throttling per account and source address (docs/api.md, "Failed sign-ins"), which
+     * replaces the account-wide lock a stranger could hold shut; and a registration's password held
+     * by its own activation key, so only that key's activation can make it the account's. */
+    "ALTER TABLE mail_keys ADD COLUMN pw_hash TEXT;"
+    "CREATE TABLE auth_throttle ("
+    "  subject BLOB NOT NULL,"       /* keyed BLAKE2b of the lower-cased e-mail, for unknown ones too */
+    "  source TEXT NOT NULL,"        /* the source address; an IPv6 address's /64 */
+    "  failures INTEGER NOT NULL DEFAULT 0,"
+    "  blocks INTEGER NOT NULL DEFAULT 0,"   /* blocks in a row: each lasts twice the last */
+    "  until_ms INTEGER NOT NULL DEFAULT 0,"
+    "  last_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY (subject, source)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX auth_throttle_last ON auth_throttle (last_ms);"
+    "UPDATE users SET failures = 0, lockouts = 0, locked_until_ms = 0;",
 };
 
 static int fail(char *err, size_t n, const char *what, const char *detail)

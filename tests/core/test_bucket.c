@@ -33,11 +33,29 @@ static void clock_back(void **s)
     assert_int_equal(tv_bucket_take(&b, 1, 0.001, 6000, NULL), 1);
 }
 
+/* The level reads without taking: what a take would find, capped, and never lower for a clock that
+ * stepped back. */
+static void level(void **s)
+{
+    (void)s;
+    tv_bucket b;
+    tv_bucket_fill(&b, 2, 1000);
+    assert_true(tv_bucket_level(&b, 2, 0.01, 1000) == 2.0);
+    assert_int_equal(tv_bucket_take(&b, 2, 0.01, 1000, NULL), 1);
+    assert_int_equal(tv_bucket_take(&b, 2, 0.01, 1000, NULL), 1);
+    assert_true(tv_bucket_level(&b, 2, 0.01, 1000) < 1.0);
+    assert_true(tv_bucket_level(&b, 2, 0.01, 500) < 1.0);
+    assert_true(tv_bucket_level(&b, 2, 0.01, 1150) > 1.49 && tv_bucket_level(&b, 2, 0.01, 1150) < 1.51);
+    assert_true(tv_bucket_level(&b, 2, 0.01, 99999) == 2.0);
+    assert_int_equal(tv_bucket_take(&b, 2, 0.01, 1000, NULL), 0);   /* reading took nothing */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(burst_then_rate),
         cmocka_unit_test(clock_back),
+        cmocka_unit_test(level),
     };
     return TV_RUN(tests);
 }

@@ -48,7 +48,7 @@ test('refused requests get a JSON 4xx, change nothing, and the server goes on', 
     [await api(server, 'GET', '/api/me', undefined, { cookie: 'not-a-token' }), 401, 'unauthorized'],
     [await api(server, 'PUT', '/api/visits', {}, { cookie: session }), 405, 'method_not_allowed'],
     [await api(server, 'GET', '/api/nothing'), 404, 'not_found'],
-    [await api(server, 'POST', '/api/activate', { key: 'A'.repeat(43) }), 400, 'token_mismatch'],
+    [await api(server, 'POST', '/api/activate', { key: 'A'.repeat(43), password: 'Correct-Horse-Battery-9' }), 400, 'token_mismatch'],
   ];
   for (const [r, status, code] of cases) {
     assert.equal(r.status, status, r.text);

@@ -22,7 +22,7 @@ test('activation mail goes through the SMTP relay, and the key in it activates t
     // through a relay, nothing is left on disk and the key is not on the console
     assert.ok(!existsSync(join(server.dataDir, 'mail')) || readdirSync(join(server.dataDir, 'mail')).length === 0);
     assert.ok(!server.log().includes(key));
-    assert.equal((await api(server, 'POST', '/api/activate', { key })).status, 200);
+    assert.equal((await api(server, 'POST', '/api/activate', { key, password: PASSWORD })).status, 200);
     assert.equal((await api(server, 'POST', '/api/login', { email: 'new@example.org', password: PASSWORD })).status, 200);
   } finally {
     await server.stop();
@@ -42,7 +42,7 @@ test('with the relay down the account waits; registering again sends a fresh key
     assert.equal((await api(server, 'POST', '/api/register', { email: 'late@example.org', password: PASSWORD })).status, 202);
     const key = await waitFor(() => /#key=([A-Za-z0-9_-]{43})/.exec(smtp.output())?.[1]);
     assert.ok(key);
-    assert.equal((await api(server, 'POST', '/api/activate', { key })).status, 200);
+    assert.equal((await api(server, 'POST', '/api/activate', { key, password: PASSWORD })).status, 200);
   } finally {
     await server.stop();
     server.remove();

@@ -74,17 +74,22 @@ static void make_user(const char *email)
     snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", email, PW);
     assert_int_equal(call("POST", "/api/register", body), 202);
     assert_int_equal(mail_key(email, key), 0);
-    snprintf(body, sizeof body, "{\"key\":\"%s\"}", key);
+    snprintf(body, sizeof body, "{\"key\":\"%s\",\"password\":\"%s\"}", key, PW);
     assert_int_equal(call("POST", "/api/activate", body), 200);
+}
+
+static void login_from(const char *email, char session[TV_TOKEN_STRBYTES], int64_t now, const char *ip)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", email, PW);
+    assert_int_equal(call("POST", "/api/login", body, .now = now, .ip = ip), 200);
+    assert_string_equal(jstr("next"), "done");
+    cookie_of(session);
 }
 
 static void login(const char *email, char session[TV_TOKEN_STRBYTES], int64_t now)
 {
-    char body[256];
-    snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", email, PW);
-    assert_int_equal(call("POST", "/api/login", body, .now = now), 200);
-    assert_string_equal(jstr("next"), "done");
-    cookie_of(session);
+    login_from(email, session, now, NULL);
 }
 
 static int setup(void **state)
@@ -132,9 +137,9 @@ static void test_register_and_activate(void **state)
     /* pending: no sign-in before activation */
     assert_int_equal(call("POST", "/api/login", body), 403);
     assert_string_equal(jstr("error"), "forbidden");
-    assert_int_equal(call("POST", "/api/activate", "{\"key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}"), 400);
+    assert_int_equal(call("POST", "/api/activate", "{\"key\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"password\":\"x\"}"), 400);
     assert_string_equal(jstr("error"), "token_mismatch");
-    snprintf(body, sizeof body, "{\"key\":\"%s\"}", key);
+    snprintf(body, sizeof body, "{\"key\":\"%s\",\"password\":\"%s\"}", key, PW);
     assert_int_equal(call("POST", "/api/activate", body), 200);
     assert_int_equal(call("POST", "/api/activate", body), 400);   /* single use */
     assert_string_equal(jstr("error"), "token_mismatch");
@@ -150,11 +155,60 @@ static void test_register_and_activate(void **state)
     snprintf(body, sizeof body, "{\"email\":\"late@example.org\",\"password\":\"%s\"}", PW);
     assert_int_equal(call("POST", "/api/register", body), 202);
     assert_int_equal(mail_key("late@example.org", key), 0);
-    snprintf(body, sizeof body, "{\"key\":\"%s\"}", key);
+    snprintf(body, sizeof body, "{\"key\":\"%s\",\"password\":\"%s\"}", key, PW);
     assert_int_equal(call("POST", "/api/activate", body, .now = T0 + 24 * 3600 * 1000LL + 1), 400);
     assert_string_equal(jstr("error"), "token_expired");
-    /* the password is stored as Argon2id only */
-    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM users WHERE pw_hash LIKE '$argon2id$%'"), 2);
+    /* the password is stored as Argon2id only: the account's once active, its key's until then */
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM users WHERE pw_hash LIKE '$argon2id$%'"), 1);
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM users WHERE status = 'pending' AND pw_hash = ''"), 1);
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM mail_keys WHERE pw_hash LIKE '$argon2id$%'"), 2);
+}
+
+/* Pre-registration takeover: a stranger registers the address first, with his password. The owner
+ * registers too and activates from her mail: the account must take her password, never his; his
+ * earlier key is void. And when the stranger registers after her, the newest mail (his) cannot
+ * activate with her password, nor he without the key. */
+static void test_preregistration_takeover(void **state)
+{
+    (void)state;
+    static const char *ATTACKER = "Attacker-Chosen-Pass-77";
+    char k_att[TV_TOKEN_STRBYTES], k_own[TV_TOKEN_STRBYTES], body[256];
+    snprintf(body, sizeof body, "{\"email\":\"dr.who@example.org\",\"password\":\"%s\"}", ATTACKER);
+    assert_int_equal(call("POST", "/api/register", body, .ip = "203.0.113.66"), 202);
+    assert_int_equal(mail_key("dr.who@example.org", k_att), 0);   /* goes to the owner's mailbox */
+    snprintf(body, sizeof body, "{\"email\":\"dr.who@example.org\",\"password\":\"%s\"}", PW);
+    assert_int_equal(call("POST", "/api/register", body), 202);
+    assert_int_equal(mail_key("dr.who@example.org", k_own), 0);
+    /* the stranger's key is void, even with his own password */
+    snprintf(body, sizeof body, "{\"key\":\"%s\",\"password\":\"%s\"}", k_att, ATTACKER);
+    assert_int_equal(call("POST", "/api/activate", body, .ip = "203.0.113.66"), 400);
+    assert_string_equal(jstr("error"), "token_mismatch");
+    /* her key with his password does nothing either */
+    snprintf(body, sizeof body, "{\"key\":\"%s\",\"password\":\"%s\"}", k_own, ATTACKER);
+    assert_int_equal(call("POST", "/api/activate", body), 401);
+    assert_string_equal(jstr("error"), "invalid_credentials");
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM users WHERE status = 'pending'"), 1);
+    snprintf(body, sizeof body, "{\"key\":\"%s\",\"password\":\"%s\"}", k_own, PW);
+    assert_int_equal(call("POST", "/api/activate", body), 200);
+    snprintf(body, sizeof body, "{\"email\":\"dr.who@example.org\",\"password\":\"%s\"}", ATTACKER);
+    assert_int_equal(call("POST", "/api/login", body, .ip = "203.0.113.66"), 401);
+    char s[TV_TOKEN_STRBYTES];
+    login("dr.who@example.org", s, T0);
+
+    /* the other order: she registers, he registers after her; the newest mail is his */
+    snprintf(body, sizeof body, "{\"email\":\"dr.no@example.org\",\"password\":\"%s\"}", PW);
+    assert_int_equal(call("POST", "/api/register", body), 202);
+    assert_int_equal(mail_key("dr.no@example.org", k_own), 0);
+    snprintf(body, sizeof body, "{\"email\":\"dr.no@example.org\",\"password\":\"%s\"}", ATTACKER);
+    assert_int_equal(call("POST", "/api/register", body, .ip = "203.0.113.66"), 202);
+    assert_int_equal(mail_key("dr.no@example.org", k_att), 0);
+    snprintf(body, sizeof body, "{\"key\":\"%s\",\"password\":\"%s\"}", k_att, PW);
+    assert_int_equal(call("POST", "/api/activate", body), 401);   /* she opens his mail: refused */
+    snprintf(body, sizeof body, "{\"email\":\"dr.no@example.org\",\"password\":\"%s\"}", ATTACKER);
+    /* still pending: his password says only that (as to anyone who registered), and lets nobody in */
+    assert_int_equal(call("POST", "/api/login", body, .ip = "203.0.113.66"), 403);
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM users WHERE email = 'dr.no@example.org' AND status = 'pending'"), 1);
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM audit WHERE type = 'account_registration_repeated'"), 2);
 }
 
 static void test_no_enumeration(void **state)
@@ -537,6 +591,138 @@ static void test_rate_limit(void **state)
                               .now = T0 + 60000), 429);
 }
 
+/* Point 8: a collision in the rate limiter's table never loosens a limit. With one slot every
+ * address collides: before, each newcomer took the slot over with a full bucket, so two addresses
+ * taking turns were never limited. Now they share the spent bucket until it has refilled. */
+static void test_rate_limit_collisions(void **state)
+{
+    (void)state;
+    cfg.auth_per_minute = 5;
+    api.nbuckets = 1;
+    const char *body = "{\"email\":\"r@example.org\",\"password\":\"x\"}";
+    int limited = 0;
+    for (int i = 0; i < 20; i++)
+        if (call("POST", "/api/login", body, .ip = i % 2 ? "203.0.113.1" : "203.0.113.2") == 429)
+            limited++;
+    assert_int_equal(limited, 15);
+    /* once the bucket is full again, the newcomer may have the slot: a full bucket is what it starts with */
+    assert_int_not_equal(call("POST", "/api/login", body, .ip = "203.0.113.3", .now = T0 + 60000), 429);
+    /* the slot is chosen by a keyed hash: another server's key is another */
+    tv_api other;
+    assert_int_equal(tv_api_init(&other, &cfg), 0);
+    assert_memory_not_equal(other.bucket_key, api.bucket_key, sizeof api.bucket_key);
+    tv_api_free(&other);
+}
+
+/* Point 6: failures count per account and source address. A stranger at 127.0.0.2 who knows the
+ * address blocks only himself; the owner at 127.0.0.3 signs in. Blocks double per pair, the count
+ * starts over after a full sign-in, a day's quiet forgets the escalation, and a password reset
+ * lifts every block. An unknown address answers exactly as an account does all along. */
+static void test_lockout_per_source(void **state)
+{
+    (void)state;
+    make_user("target@example.org");
+    char good[128], s[TV_TOKEN_STRBYTES];
+    snprintf(good, sizeof good, "{\"email\":\"target@example.org\",\"password\":\"%s\"}", PW);
+    const char *bad = "{\"email\":\"target@example.org\",\"password\":\"Wrong-Password-123\"}";
+    const char *ghost = "{\"email\":\"ghost@example.org\",\"password\":\"Wrong-Password-123\"}";
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(call("POST", "/api/login", bad, .ip = "127.0.0.2"), 401);
+        assert_int_equal(call("POST", "/api/login", ghost, .ip = "127.0.0.2"), 401);
+    }
+    assert_int_equal(call("POST", "/api/login", bad, .ip = "127.0.0.2"), 423);
+    assert_int_equal(rs.retry_after_s, 15 * 60);
+    assert_int_equal(call("POST", "/api/login", ghost, .ip = "127.0.0.2"), 423);
+    assert_int_equal(rs.retry_after_s, 15 * 60);
+    /* the blocked pair: even the right password is refused there, without hashing */
+    uint64_t hashed = atomic_load(&api.pwhash_verifies);
+    assert_int_equal(call("POST", "/api/login", good, .ip = "127.0.0.2"), 423);
+    assert_int_equal(atomic_load(&api.pwhash_verifies), hashed);
+    /* the owner, from an address with no failures, gets in */
+    assert_int_equal(call("POST", "/api/login", good, .ip = "127.0.0.3"), 200);
+    assert_string_equal(jstr("next"), "done");
+    /* an IPv6 host is one source for its whole /64: it cannot take a fresh address per guess */
+    for (int i = 0; i < 5; i++) {
+        char ip[48];
+        snprintf(ip, sizeof ip, "2001:db8:1:2::%x", i + 1);
+        call("POST", "/api/login", bad, .ip = ip);
+    }
+    assert_int_equal(rs.status, 423);
+    assert_int_equal(call("POST", "/api/login", good, .ip = "2001:db8:1:3::1"), 200);
+    /* the stranger keeps failing: each block of the pair lasts twice the last */
+    int64_t t = T0 + 15 * 60000 + 1;
+    for (int i = 0; i < 5; i++)
+        call("POST", "/api/login", bad, .ip = "127.0.0.2", .now = t);
+    assert_int_equal(rs.status, 423);
+    assert_int_equal(rs.retry_after_s, 30 * 60);
+    /* a day without failures from there forgets the escalation: the next block is the first again */
+    t += 25 * 3600000LL;
+    for (int i = 0; i < 5; i++)
+        call("POST", "/api/login", bad, .ip = "127.0.0.2", .now = t);
+    assert_int_equal(rs.status, 423);
+    assert_int_equal(rs.retry_after_s, 15 * 60);
+    /* a password reset (the mailbox proved) lifts every block of the account */
+    assert_int_equal(call("POST", "/api/password/forgot", "{\"email\":\"target@example.org\"}", .now = t), 202);
+    char key[TV_TOKEN_STRBYTES], body[256];
+    assert_int_equal(mail_key("target@example.org", key), 0);
+    snprintf(body, sizeof body, "{\"key\":\"%s\",\"password\":\"%s\"}", key, PW);
+    assert_int_equal(call("POST", "/api/password/reset", body, .now = t), 200);
+    login_from("target@example.org", s, t, "127.0.0.2");
+    /* the block covers the signed-in routes that check a password too: a stolen session cannot go on
+     * guessing there once its address is blocked */
+    for (int i = 0; i < 5; i++)
+        call("POST", "/api/password/change", "{\"current\":\"Wrong-Password-123\",\"password\":\"Another-Good-Pass-42\"}",
+             .session = s, .ip = "127.0.0.2", .now = t);
+    assert_int_equal(rs.status, 423);
+    snprintf(body, sizeof body, "{\"current\":\"%s\",\"password\":\"Another-Good-Pass-42\"}", PW);
+    assert_int_equal(call("POST", "/api/password/change", body, .session = s, .ip = "127.0.0.2", .now = t), 423);
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM audit WHERE type = 'lockout'"), 6);
+}
+
+/* Point 6, under a spread-out attack: once an account has 100 failures in the hour, each further
+ * source is blocked at its first failure; the owner from a clean address still gets in. */
+static void test_lockout_many_sources(void **state)
+{
+    (void)state;
+    make_user("famous@example.org");
+    const char *bad = "{\"email\":\"famous@example.org\",\"password\":\"Wrong-Password-123\"}";
+    char ip[32], good[128];
+    for (int src = 0; src < 20; src++) {
+        snprintf(ip, sizeof ip, "198.51.100.%d", src + 1);
+        for (int i = 0; i < 5; i++)
+            call("POST", "/api/login", bad, .ip = ip);
+        assert_int_equal(rs.status, 423);
+    }
+    assert_int_equal(call("POST", "/api/login", bad, .ip = "198.51.100.99"), 423);
+    snprintf(good, sizeof good, "{\"email\":\"famous@example.org\",\"password\":\"%s\"}", PW);
+    assert_int_equal(call("POST", "/api/login", good, .ip = "198.51.100.100"), 200);
+    /* an hour later the account is no longer under attack: five tries a source again */
+    assert_int_equal(call("POST", "/api/login", bad, .ip = "198.51.100.101", .now = T0 + 3600001), 401);
+}
+
+/* Point 9: a wrong password for an account without one (made by single sign-on) costs one Argon2id,
+ * like any other account's and an unknown address's, and gets the same answer. */
+static void test_no_password_same_work(void **state)
+{
+    (void)state;
+    make_user("pw@example.org");
+    assert_int_equal(sqlite3_exec(st.db, "INSERT INTO users (email, pw_hash, status, created_ms) VALUES ('sso@example.org', '', 'active', 0)", NULL, NULL, NULL), SQLITE_OK);
+    const char *emails[] = { "pw@example.org", "sso@example.org", "nobody@example.org" };
+    char answer[3][256];
+    for (int i = 0; i < 3; i++) {
+        char body[128];
+        snprintf(body, sizeof body, "{\"email\":\"%s\",\"password\":\"Wrong-Password-123\"}", emails[i]);
+        uint64_t before = atomic_load(&api.pwhash_verifies);
+        assert_int_equal(call("POST", "/api/login", body), 401);
+        assert_int_equal(atomic_load(&api.pwhash_verifies) - before, 1);
+        snprintf(answer[i], sizeof answer[i], "%.*s", (int)rs.body_len, rs.body);
+    }
+    assert_string_equal(answer[0], answer[1]);
+    assert_string_equal(answer[1], answer[2]);
+    /* and no password at all never verifies: the empty string is not a key to it */
+    assert_int_equal(call("POST", "/api/login", "{\"email\":\"sso@example.org\",\"password\":\"\"}"), 401);
+}
+
 static void test_ip_allow_list(void **state)
 {
     (void)state;
@@ -563,6 +749,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cache_share, setup, teardown),
         cmocka_unit_test_setup_teardown(test_policy_embed_origins, setup, teardown),
         cmocka_unit_test(test_ip_allow_list),
+        cmocka_unit_test_setup_teardown(test_preregistration_takeover, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rate_limit_collisions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lockout_per_source, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lockout_many_sources, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_password_same_work, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

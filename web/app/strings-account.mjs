@@ -32,7 +32,7 @@ export const strings = {
     'login.noAccount': 'No account yet?',
     'login.register': 'Create an account',
     'login.forbidden': 'This account cannot sign in from here. It may not be activated yet (open the link in the activation mail), it may be disabled, or this network may not be on its list of allowed addresses.',
-    'login.lockedHint': 'Resetting your password by e-mail also unlocks the account.',
+    'login.lockedHint': 'Resetting your password by e-mail also lifts the block.',
 
     // single sign-on
     'sso.or': 'Or sign in with your organisation:',
@@ -209,7 +209,11 @@ export const strings = {
     'audit.type.data_exported': 'Data downloaded',
 
     // activation and reset pages
-    'activate.working': 'Activating your account…',
+    'activate.title': 'Activate your account',
+    'activate.intro': 'Enter the password you chose when you registered. It confirms that this link is yours: the account takes that password.',
+    'activate.password': 'Your password',
+    'activate.submit': 'Activate',
+    'activate.wrongPassword': 'This is not the password chosen when registering for this link. If you registered more than once, open the newest mail; or register again.',
     'activate.done': 'Your account is active',
     'activate.doneBody': 'You can now sign in with your e-mail address and password.',
     'activate.failed': 'The account was not activated',
@@ -258,7 +262,7 @@ export const strings = {
     'login.noAccount': 'Pas encore de compte ?',
     'login.register': 'Créer un compte',
     'login.forbidden': 'Ce compte ne peut pas se connecter d’ici. Il n’est peut-être pas encore activé (ouvrez le lien du message d’activation), il est peut-être désactivé, ou ce réseau ne figure pas parmi ses adresses autorisées.',
-    'login.lockedHint': 'Réinitialiser le mot de passe par e-mail débloque aussi le compte.',
+    'login.lockedHint': 'Réinitialiser le mot de passe par e-mail lève aussi le blocage.',
 
     // single sign-on
     'sso.or': 'Ou connectez-vous avec votre établissement :',
@@ -428,7 +432,11 @@ export const strings = {
     'audit.type.sas_mismatch': 'Codes de sécurité différents',
     'audit.type.data_exported': 'Données téléchargées',
 
-    'activate.working': 'Activation de votre compte…',
+    'activate.title': 'Activer votre compte',
+    'activate.intro': 'Saisissez le mot de passe choisi lors de votre inscription. Il confirme que ce lien est le vôtre : le compte prend ce mot de passe.',
+    'activate.password': 'Votre mot de passe',
+    'activate.submit': 'Activer',
+    'activate.wrongPassword': 'Ce n’est pas le mot de passe choisi lors de l’inscription liée à ce lien. Si vous vous êtes inscrit plusieurs fois, ouvrez le message le plus récent, ou inscrivez-vous de nouveau.',
     'activate.done': 'Votre compte est activé',
     'activate.doneBody': 'Vous pouvez maintenant vous connecter avec votre adresse e-mail et votre mot de passe.',
     'activate.failed': 'Le compte n’a pas été activé',
