@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, api, auditVerify, randomPort, sqlite, startServer } from './lib.mjs';
@@ -179,6 +179,32 @@ test('televisitd backup while running, restore elsewhere; never over an existing
     assert.equal(v.status, 0, v.stdout + v.stderr);
   } finally {
     rmSync(out, { recursive: true, force: true });
+  }
+});
+
+// Records cut from the end are seen only through the anchor: without it, a log with records cannot be
+// vouched for. A log with no record needs none.
+test('televisitd audit verify: a missing anchor is a finding once the log has a record', async () => {
+  const r = await api(server, 'POST', '/api/password/forgot', { email: 'nobody@example.org' });   // one record at least
+  assert.equal(r.status, 202);
+  const anchor = join(dataDir, 'audit.anchor');
+  assert.equal(auditVerify(server).status, 0);
+  renameSync(anchor, `${anchor}.away`);
+  try {
+    const v = auditVerify(server);
+    assert.equal(v.status, 3, v.stdout);
+    assert.match(v.stdout, /BROKEN: the anchor \S+ is missing, but the log has \d+ records/);
+  } finally {
+    renameSync(`${anchor}.away`, anchor);
+  }
+  assert.equal(auditVerify(server).status, 0);
+  const empty = mkdtempSync(join(tmpdir(), 'tvd-empty-'));
+  try {
+    const v = spawnSync(BIN, ['audit', 'verify', '--data-dir', empty], { encoding: 'utf8' });
+    assert.equal(v.status, 0, v.stdout + v.stderr);
+    assert.match(v.stdout, /audit log: 0 records, chain intact \(no record, no anchor yet\)/);
+  } finally {
+    rmSync(empty, { recursive: true, force: true });
   }
 });
 
