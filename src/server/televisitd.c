@@ -63,7 +63,8 @@ static void usage(FILE *out)
             "finding once the log has a record); exit status 0 intact, 3 broken. backup writes an encrypted,\n"
             "consistent copy of the database while the server runs; it can only be read with the master key,\n"
             "so keep that file, and a copy of it, somewhere else. restore checks a backup and puts it in place\n"
-            "of a missing database.\n");
+            "of a missing database (not while the old database's -wal or -shm is still there: move them away\n"
+            "with its file).\n");
 }
 
 static void store_paths(const tv_config *cfg, char *db, size_t db_size, char *key, size_t key_size)
