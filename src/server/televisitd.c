@@ -59,9 +59,12 @@ static void usage(FILE *out)
             "\n"
             "user add creates an active clinician account (no activation mail), reading the password from\n"
             "standard input. audit verify checks the audit log's hash chain and names the first record that\n"
-            "breaks it (exit status 0 intact, 3 broken). backup writes an encrypted, consistent copy of the\n"
-            "database while the server runs; it can only be read with the master key, so keep that file, and\n"
-            "a copy of it, somewhere else. restore checks a backup and puts it in place of a missing database.\n");
+            "breaks it, and checks its end against audit.anchor beside the master key (a missing anchor is a\n"
+            "finding once the log has a record); exit status 0 intact, 3 broken. backup writes an encrypted,\n"
+            "consistent copy of the database while the server runs; it can only be read with the master key,\n"
+            "so keep that file, and a copy of it, somewhere else. restore checks a backup and puts it in place\n"
+            "of a missing database (not while the old database's -wal or -shm is still there: move them away\n"
+            "with its file).\n");
 }
 
 static void store_paths(const tv_config *cfg, char *db, size_t db_size, char *key, size_t key_size)
@@ -168,6 +171,12 @@ static int audit_verify(const tv_config *cfg)
         printf("audit log: BROKEN at record %lld (the records from there on cannot be trusted)\n", (long long)bad);
         return 3;
     }
+    if (arc == TV_ERR_NOT_FOUND) {
+        printf("audit log: BROKEN: the anchor %s is missing, but the log has %lld records: records cut from its "
+               "end could not be seen (was the anchor deleted, or the database copied without it?)\n",
+               anchor, (long long)count);
+        return 3;
+    }
     if (arc != 0) {
         printf("audit log: the anchor %s is unreadable; the end of the log cannot be checked\n", anchor);
         return 3;
@@ -178,7 +187,7 @@ static int audit_verify(const tv_config *cfg)
         return 3;
     }
     printf("audit log: %lld records, chain intact%s\n", (long long)count,
-           anchored ? ", its end matches the anchor" : " (no anchor yet)");
+           anchored ? ", its end matches the anchor" : " (no record, no anchor yet)");
     return 0;
 }
 

@@ -1,12 +1,15 @@
+#define _DEFAULT_SOURCE   /* flock */
 #define _POSIX_C_SOURCE 200809L
 #include "tv_auditlog.h"
 #include "tv_file.h"
 #include "tv_err.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 static const char *col_text(sqlite3_stmt *q, int i)
@@ -24,6 +27,70 @@ static int anchor_put(tv_store *st, int64_t seq, const uint8_t hash[TV_AUDIT_HAS
     sodium_bin2hex(hex, sizeof hex, hash, TV_AUDIT_HASHBYTES);
     int n = snprintf(line, sizeof line, ANCHOR_MAGIC " %lld %s\n", (long long)seq, hex);
     return tv_file_replace(st->audit_anchor, line, (size_t)n, 0600);
+}
+
+static int last_record(tv_store *st, int64_t *seq, uint8_t hash[TV_AUDIT_HASHBYTES])
+{
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(st->db, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", -1, &q, NULL) != SQLITE_OK)
+        return TV_ERR_INVALID;
+    int rc = TV_ERR_INVALID, step = sqlite3_step(q);
+    if (step == SQLITE_DONE) {
+        rc = TV_ERR_NOT_FOUND;   /* no record */
+    } else if (step == SQLITE_ROW && sqlite3_column_bytes(q, 1) == TV_AUDIT_HASHBYTES) {
+        *seq = sqlite3_column_int64(q, 0);
+        memcpy(hash, sqlite3_column_blob(q, 1), TV_AUDIT_HASHBYTES);
+        rc = 0;
+    }
+    sqlite3_finalize(q);
+    return rc;
+}
+
+/* The anchor's lock: flock on a file beside it, which holds between the threads of one process
+ * (each call opens its own descriptor) and between processes (`televisitd user add` or `restore`
+ * beside a running server). -1 when it cannot be had; the anchor is then written all the same. */
+static int anchor_lock(tv_store *st)
+{
+    char path[sizeof st->audit_anchor + 8];
+    snprintf(path, sizeof path, "%s.lock", st->audit_anchor);
+    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    while (fd >= 0 && flock(fd, LOCK_EX) != 0) {
+        int e = errno;
+        if (e != EINTR) {
+            close(fd);
+            fd = -1;
+            errno = e;
+        }
+    }
+    if (fd < 0)
+        fprintf(stderr, "televisitd: cannot lock %s (%s); the audit anchor is written without it\n", path, strerror(errno));
+    return fd;
+}
+
+static void anchor_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd);   /* and the lock goes with the descriptor */
+}
+
+/* After a commit, the anchor is brought up to the log's last committed record. Appends from several
+ * connections (the API's worker threads and the event loop each have their own) commit in one order
+ * but can reach this point in another: writing the record each one appended would let a late writer
+ * put an older record back over a newer one, and the anchor would lag the log. So it is written
+ * under the anchor's lock, with the last record read again under it: each write sees every commit
+ * made before it, the anchor never moves back, and once the appends have returned it names the
+ * last record. It is never written before the record is committed, so a crash can leave it one
+ * record behind (the next append brings it up), never ahead of the log. */
+static int anchor_follow(tv_store *st, int64_t seq, const uint8_t hash[TV_AUDIT_HASHBYTES])
+{
+    int lock = anchor_lock(st);
+    int64_t last_seq;
+    uint8_t last[TV_AUDIT_HASHBYTES];
+    int rc = last_record(st, &last_seq, last) == 0 && last_seq >= seq ? anchor_put(st, last_seq, last)
+                                                                      : anchor_put(st, seq, hash);
+    anchor_unlock(lock);
+    sodium_memzero(last, sizeof last);
+    return rc;
 }
 
 int tv_auditlog_append(tv_store *st, const tv_audit_record *r, int64_t *seq_out)
@@ -73,7 +140,7 @@ int tv_auditlog_append(tv_store *st, const tv_audit_record *r, int64_t *seq_out)
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
     else if (seq_out)
         *seq_out = seq;
-    if (rc == 0 && st->audit_anchor[0] && anchor_put(st, seq, hash) != 0)
+    if (rc == 0 && st->audit_anchor[0] && anchor_follow(st, seq, hash) != 0)
         fprintf(stderr, "televisitd: cannot update the audit anchor %s\n", st->audit_anchor);
     return rc;
 }
@@ -108,28 +175,20 @@ int tv_auditlog_verify(tv_store *st, int64_t *count, int64_t *first_bad)
 }
 
 
-static int last_record(tv_store *st, int64_t *seq, uint8_t hash[TV_AUDIT_HASHBYTES])
-{
-    sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(st->db, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", -1, &q, NULL) != SQLITE_OK)
-        return TV_ERR_INVALID;
-    int rc = TV_ERR_NOT_FOUND;
-    if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_bytes(q, 1) == TV_AUDIT_HASHBYTES) {
-        *seq = sqlite3_column_int64(q, 0);
-        memcpy(hash, sqlite3_column_blob(q, 1), TV_AUDIT_HASHBYTES);
-        rc = 0;
-    }
-    sqlite3_finalize(q);
-    return rc;
-}
-
 int tv_auditlog_anchor_write(tv_store *st)
 {
+    if (st == NULL || st->db == NULL || st->audit_anchor[0] == '\0')
+        return TV_ERR_INVALID;
+    int lock = anchor_lock(st);
     int64_t seq;
     uint8_t hash[TV_AUDIT_HASHBYTES];
-    if (st == NULL || st->audit_anchor[0] == '\0' || last_record(st, &seq, hash) != 0)
-        return TV_ERR_INVALID;
-    return anchor_put(st, seq, hash);
+    int rc = last_record(st, &seq, hash);
+    if (rc == 0)
+        rc = anchor_put(st, seq, hash);
+    else if (rc == TV_ERR_NOT_FOUND)   /* no record: no anchor, or it would name one the log has not */
+        rc = unlink(st->audit_anchor) == 0 || errno == ENOENT ? 0 : TV_ERR_INVALID;
+    anchor_unlock(lock);
+    return rc;
 }
 
 int tv_auditlog_anchor_check(tv_store *st, int *anchored, int64_t *first_bad)
@@ -137,8 +196,16 @@ int tv_auditlog_anchor_check(tv_store *st, int *anchored, int64_t *first_bad)
     *anchored = 0;
     *first_bad = 0;
     FILE *f = fopen(st->audit_anchor, "r");
-    if (f == NULL)
-        return 0;
+    if (f == NULL) {
+        if (errno != ENOENT)
+            return TV_ERR_ENCODING;   /* there, but unreadable */
+        /* No anchor: right only for a log that has no record yet. Otherwise it was deleted, or the
+         * database was copied without it, and records cut from the end could not be seen. */
+        int64_t seq;
+        uint8_t hash[TV_AUDIT_HASHBYTES];
+        int rc = last_record(st, &seq, hash);
+        return rc == TV_ERR_NOT_FOUND ? 0 : rc == 0 ? TV_ERR_NOT_FOUND : TV_ERR_INVALID;
+    }
     char line[200] = "", hex[2 * TV_AUDIT_HASHBYTES + 2];
     long long seq = 0;
     int ok = fgets(line, sizeof line, f) != NULL &&

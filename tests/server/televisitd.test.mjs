@@ -3,7 +3,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, mkdtempSync, rmSync, statSync, symlinkSync,
+  writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, api, auditVerify, randomPort, sqlite, startServer } from './lib.mjs';
@@ -179,6 +180,71 @@ test('televisitd backup while running, restore elsewhere; never over an existing
     assert.equal(v.status, 0, v.stdout + v.stderr);
   } finally {
     rmSync(out, { recursive: true, force: true });
+  }
+});
+
+// A crash leaves the database's -wal (and -shm) beside it. Restoring into the place of a file moved
+// aside without them would replay that log over the restored copy: refused while one is there
+// (presence is what counts; test_backup.c replays a real one), done once it has gone with its file.
+test('televisitd restore refuses beside a leftover -wal or -shm, and restores once they went with their database', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'tvd-crash-'));
+  try {
+    // an audit record in the backup, so that the restored log has an end to anchor
+    assert.equal((await api(server, 'POST', '/api/password/forgot', { email: 'nobody@example.org' })).status, 202);
+    const b = spawnSync(BIN, ['backup', out, '--data-dir', dataDir], { encoding: 'utf8' });
+    assert.equal(b.status, 0, b.stderr);
+    const file = /backup written to (\S+)/.exec(b.stdout)[1];
+    const other = join(out, 'data');
+    mkdirSync(other, { mode: 0o700 });
+    copyFileSync(join(dataDir, 'master.key'), join(other, 'master.key'));   // its own key file, so its own anchor
+    chmodSync(join(other, 'master.key'), 0o600);
+    writeFileSync(join(other, 'televisit.db.crashed'), 'the file the operator moved aside');
+    const restore = () => spawnSync(BIN, ['restore', file, '--data-dir', other], { encoding: 'utf8' });
+    for (const side of ['-wal', '-shm']) {
+      const left = join(other, `televisit.db${side}`);
+      writeFileSync(left, 'what the crashed database left');
+      const r = restore();
+      assert.equal(r.status, 1, r.stdout);
+      assert.match(r.stderr, new RegExp(`restore refused: ${left.replace(/[.]/g, '\\.')}: left by the database that was in this place`));
+      assert.match(r.stderr, /replay it over the restored copy.*nothing was restored/);
+      assert.equal(existsSync(join(other, 'televisit.db')), false);
+      assert.equal(readFileSync(left, 'utf8'), 'what the crashed database left');   // untouched
+      renameSync(left, join(other, `televisit.db.crashed${side}`));   // with its database, as the message says
+    }
+    const r = restore();
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /integrity and audit chain checked/);
+    const v = spawnSync(BIN, ['audit', 'verify', '--data-dir', other], { encoding: 'utf8' });
+    assert.equal(v.status, 0, v.stdout + v.stderr);
+    assert.match(v.stdout, /chain intact, its end matches the anchor/);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+// Records cut from the end are seen only through the anchor: without it, a log with records cannot be
+// vouched for. A log with no record needs none.
+test('televisitd audit verify: a missing anchor is a finding once the log has a record', async () => {
+  const r = await api(server, 'POST', '/api/password/forgot', { email: 'nobody@example.org' });   // one record at least
+  assert.equal(r.status, 202);
+  const anchor = join(dataDir, 'audit.anchor');
+  assert.equal(auditVerify(server).status, 0);
+  renameSync(anchor, `${anchor}.away`);
+  try {
+    const v = auditVerify(server);
+    assert.equal(v.status, 3, v.stdout);
+    assert.match(v.stdout, /BROKEN: the anchor \S+ is missing, but the log has \d+ records/);
+  } finally {
+    renameSync(`${anchor}.away`, anchor);
+  }
+  assert.equal(auditVerify(server).status, 0);
+  const empty = mkdtempSync(join(tmpdir(), 'tvd-empty-'));
+  try {
+    const v = spawnSync(BIN, ['audit', 'verify', '--data-dir', empty], { encoding: 'utf8' });
+    assert.equal(v.status, 0, v.stdout + v.stderr);
+    assert.match(v.stdout, /audit log: 0 records, chain intact \(no record, no anchor yet\)/);
+  } finally {
+    rmSync(empty, { recursive: true, force: true });
   }
 });
 

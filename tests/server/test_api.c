@@ -537,6 +537,138 @@ static void test_password_reset_and_change(void **state)
     assert_int_equal(call("GET", "/api/me", NULL, .session = s), 200);   /* this session stays */
 }
 
+/* Audit records of one type, by requester and extra, counted. */
+static int64_t audited(const char *type, const char *requester, const char *extra)
+{
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(st.db, "SELECT count(*) FROM audit WHERE type = ? AND requester = ? AND extra = ?",
+                                        -1, &q, NULL), SQLITE_OK);
+    sqlite3_bind_text(q, 1, type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, requester, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, extra, -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return n;
+}
+
+/* password_reset at both stages (asked for, with "no_account" for an address without an active
+ * account; done, with the mailed key) and password_changed: each written once, by the act that
+ * succeeded and by nothing else, and in the owner's own download. */
+static void test_password_events_audited(void **state)
+{
+    (void)state;
+    char s[TV_TOKEN_STRBYTES], key[TV_TOKEN_STRBYTES], body[256], who[32];
+    make_user("events@example.org");
+    snprintf(who, sizeof who, "user:%lld", (long long)tv_test_int64(st.db, "SELECT id FROM users WHERE email = 'events@example.org'"));
+    const char *asked = "{\"stage\":\"requested\"}", *done = "{\"stage\":\"done\"}", *none = "{\"stage\":\"no_account\"}";
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM audit WHERE type IN ('password_reset', 'password_changed')"), 0);
+
+    /* the request: for the account, and for an address without one */
+    assert_int_equal(call("POST", "/api/password/forgot", "{\"email\":\"events@example.org\"}"), 202);
+    assert_int_equal(audited("password_reset", who, asked), 1);
+    assert_int_equal(call("POST", "/api/password/forgot", "{\"email\":\"nobody@example.org\"}"), 202);
+    assert_int_equal(audited("password_reset", "", none), 1);
+    assert_int_equal(audited("password_reset", who, asked), 1);
+
+    /* the reset: refused attempts write no "done"; the one that works, one */
+    assert_int_equal(mail_key("events@example.org", key), 0);
+    snprintf(body, sizeof body, "{\"key\":\"%s\",\"password\":\"weak\"}", key);
+    assert_int_equal(call("POST", "/api/password/reset", body), 400);
+    snprintf(body, sizeof body, "{\"key\":\"%s\",\"password\":\"Another-Long-Secret-77\"}", key);
+    assert_int_equal(call("POST", "/api/password/reset", body, .now = T0 + 31 * 60000), 400);   /* expired */
+    assert_int_equal(audited("password_reset", who, done), 0);
+    assert_int_equal(call("POST", "/api/password/reset", body), 200);
+    assert_int_equal(audited("password_reset", who, done), 1);
+    assert_int_equal(call("POST", "/api/password/reset", body), 400);   /* spent */
+    assert_int_equal(audited("password_reset", who, done), 1);
+
+    /* the change: a wrong current password writes none; the change, one */
+    assert_int_equal(call("POST", "/api/login", "{\"email\":\"events@example.org\",\"password\":\"Another-Long-Secret-77\"}"), 200);
+    cookie_of(s);
+    assert_int_equal(call("POST", "/api/password/change", "{\"current\":\"bad\",\"password\":\"Yet-Another-Secret-88\"}", .session = s), 401);
+    assert_int_equal(audited("password_changed", who, ""), 0);
+    assert_int_equal(call("POST", "/api/password/change",
+                          "{\"current\":\"Another-Long-Secret-77\",\"password\":\"Yet-Another-Secret-88\"}", .session = s), 200);
+    assert_int_equal(audited("password_changed", who, ""), 1);
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM audit WHERE type = 'password_changed'"), 1);
+
+    /* the owner sees them in its own log */
+    assert_int_equal(call("GET", "/api/audit?format=csv", NULL, .session = s), 200);
+    assert_non_null(memmem(rs.body, rs.body_len, "\"password_changed\"", 18));
+    size_t resets = 0;
+    for (const char *p = rs.body; (p = memmem(p, rs.body_len - (size_t)(p - rs.body), "\"password_reset\"", 16)) != NULL; p += 16)
+        resets++;
+    assert_int_equal(resets, 2);   /* asked, done (the no_account one is nobody's) */
+    int64_t n, bad;
+    assert_int_equal(tv_auditlog_verify(&st, &n, &bad), 0);
+    assert_int_equal(bad, 0);
+}
+
+/* TOTP for an account, through the API (enroll, then confirm with the current code); its secret. */
+static void enroll_totp(const char *session, int64_t now, char secret[64])
+{
+    char code[8], body[64];
+    assert_int_equal(call("POST", "/api/totp/enroll", "{}", .session = session, .now = now), 200);
+    snprintf(secret, 64, "%s", jstr("secret"));
+    totp_code(secret, now, code);
+    snprintf(body, sizeof body, "{\"code\":\"%s\"}", code);
+    assert_int_equal(call("POST", "/api/totp/confirm", body, .session = session, .now = now), 200);
+}
+
+/* require_2fa: a clinician without TOTP is signed in, but the console's routes (visits, settings,
+ * the cache share) answer 403 totp_required, and the signaling hub's check (tv_api_session_user)
+ * says the same, until TOTP is enrolled; then all of it works, and 2FA cannot be turned off.
+ * What stays open before enrolment: enrolling, the account itself, its audit log, signing out. */
+static void test_require_2fa(void **state)
+{
+    (void)state;
+    cfg.require_2fa = 1;
+    char s[TV_TOKEN_STRBYTES], secret[64];
+    make_user("must@example.org");
+    login("must@example.org", s, T0);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(json, "user"), "must_enroll_totp")));
+    assert_int_equal(call("GET", "/api/policy", NULL), 200);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(json, "require_2fa")));
+    static const struct { const char *method, *path, *body; int after; } routes[] = {
+        { "POST", "/api/visits", "{\"label\":\"x\"}", 201 },
+        { "GET", "/api/visits", NULL, 200 },
+        { "POST", "/api/visits/end", "{\"id\":\"nope\"}", 404 },
+        { "POST", "/api/visits/revoke", "{\"id\":\"nope\"}", 404 },
+        { "POST", "/api/settings", "{\"ip_allow\":\"\"}", 200 },
+        { "GET", "/api/cache_share", NULL, 200 },
+    };
+    const size_t n = sizeof routes / sizeof routes[0];
+    for (size_t i = 0; i < n; i++) {
+        if (call(routes[i].method, routes[i].path, routes[i].body, .session = s) != 403 ||
+            strcmp(jstr("error"), "totp_required") != 0)
+            fail_msg("%s %s before enrolment: %d %s", routes[i].method, routes[i].path, rs.status, jstr("error"));
+    }
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM visits"), 0);
+    int64_t uid = -1;
+    assert_int_equal(tv_api_session_user(&api, &st, s, "192.0.2.1", T0, 0, &uid), TV_ERR_TOTP_REQUIRED);
+    assert_int_equal(uid, -1);
+    /* still reachable */
+    assert_int_equal(call("GET", "/api/me", NULL, .session = s), 200);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(json, "must_enroll_totp")));
+    assert_int_equal(call("GET", "/api/audit", NULL, .session = s), 200);
+
+    enroll_totp(s, T0 + 1000, secret);
+    assert_int_equal(call("GET", "/api/me", NULL, .session = s), 200);
+    assert_false(cJSON_IsTrue(cJSON_GetObjectItem(json, "must_enroll_totp")));
+    for (size_t i = 0; i < n; i++)
+        if (call(routes[i].method, routes[i].path, routes[i].body, .session = s) != routes[i].after)
+            fail_msg("%s %s after enrolment: %d %s", routes[i].method, routes[i].path, rs.status, jstr("error"));
+    assert_int_equal(tv_api_session_user(&api, &st, s, "192.0.2.1", T0, 0, &uid), 0);
+    assert_int_equal(uid, tv_test_int64(st.db, "SELECT id FROM users WHERE email = 'must@example.org'"));
+    /* and it stays on: the administrator's rule, not the clinician's choice */
+    char code[8], body[128];
+    totp_code(secret, T0 + 61000, code);
+    snprintf(body, sizeof body, "{\"password\":\"%s\",\"code\":\"%s\"}", PW, code);
+    assert_int_equal(call("POST", "/api/totp/disable", body, .session = s, .now = T0 + 61000), 403);
+    assert_int_equal(tv_test_int64(st.db, "SELECT totp_enabled FROM users WHERE email = 'must@example.org'"), 1);
+}
+
 static void test_bad_input_changes_nothing(void **state)
 {
     (void)state;
@@ -744,6 +876,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_visits_and_audit_stay_with_owner, setup, teardown),
         cmocka_unit_test_setup_teardown(test_password_reset_and_change, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_password_events_audited, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_require_2fa, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_share, setup, teardown),

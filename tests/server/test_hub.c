@@ -7,8 +7,10 @@
 
 #include <cjson/cJSON.h>
 #include "tv_api.h"
+#include "tv_base32.h"
 #include "tv_hub.h"
 #include "tv_store.h"
+#include "tv_totp.h"
 
 static const int64_t T0 = 1800000000000LL;
 static const char *PW = "Correct-Horse-Battery-9";
@@ -740,6 +742,163 @@ static void malformed_frames_cost_an_error(void **state)
     drop_conn(&q);
 }
 
+/* Audit records of one type by one requester, with this extra ("" for none), in a visit. */
+static int64_t audited(const char *type, const char *requester, const char *room, const char *extra)
+{
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(st.db, "SELECT count(*) FROM audit WHERE type = ? AND requester = ? AND room = ?"
+                                               " AND extra = ?", -1, &q, NULL), SQLITE_OK);
+    sqlite3_bind_text(q, 1, type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, requester, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, room, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 4, extra, -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return n;
+}
+
+/* session_aborted: a patient who goes before being admitted, by leaving the waiting room or by a
+ * connection lost there and not resumed in time, ends a session that never started: one record
+ * each, the lost one with its reason. A patient who goes after admission ends the call instead
+ * (session_ended), never both. */
+static void waiting_patient_gone_is_session_aborted(void **state)
+{
+    (void)state;
+    static conn c, p1, p2, p3;
+    char who[40];
+    open_conn(&c, sess_a);
+    join_clinician(&c, visit_a);
+    assert_int_equal(audit_count("session_aborted"), 0);
+
+    open_conn(&p1, NULL);
+    joined j1 = join_patient(&p1, invite_a, "Ana", NULL);
+    sendf(&p1, "{\"type\":\"leave\"}");
+    assert_true(p1.closed);
+    snprintf(who, sizeof who, "patient:%s", j1.you);
+    assert_int_equal(audited("session_aborted", who, visit_a, ""), 1);
+    assert_int_equal(audit_count("session_ended"), 0);
+    drop_conn(&p1);
+
+    open_conn(&p2, NULL);
+    joined j2 = join_patient(&p2, invite_a, "Bob", NULL);
+    drop_conn(&p2);   /* no leave: the network went */
+    snprintf(who, sizeof who, "patient:%s", j2.you);
+    tv_hub_tick(&hub, now + TV_HUB_RESUME_MS / 2);   /* it may still come back */
+    assert_int_equal(audited("session_aborted", who, visit_a, "{\"reason\":\"disconnected\"}"), 0);
+    now += TV_HUB_RESUME_MS + 1;
+    tv_hub_tick(&hub, now);
+    assert_int_equal(audited("session_aborted", who, visit_a, "{\"reason\":\"disconnected\"}"), 1);
+    assert_int_equal(audit_count("session_aborted"), 2);
+
+    /* admitted, then gone: the call ended, not aborted */
+    open_conn(&p3, NULL);
+    joined j3 = join_patient(&p3, invite_a, "Chloé", NULL);
+    sendf(&c, "{\"type\":\"admit\",\"participant\":\"%s\"}", j3.you);
+    sendf(&p3, "{\"type\":\"leave\"}");
+    snprintf(who, sizeof who, "patient:%s", j3.you);
+    assert_int_equal(audited("session_ended", who, visit_a, ""), 1);
+    assert_int_equal(audit_count("session_aborted"), 2);
+    drop_conn(&c);
+    drop_conn(&p3);
+}
+
+/* chat_retention_days: 0 stores no chat at all (it is relayed and acknowledged all the same); N keeps
+ * a message N days, after which the hub's periodic purge (tv_hub_tick, at most once a minute)
+ * deletes it, and keeps the younger ones. */
+static void chat_retention(void **state)
+{
+    (void)state;
+    static conn c, p;
+    cfg.chat_retention_days = 0;
+    admitted_pair(&c, sess_a, visit_a, &p, invite_a, "Ana");
+    forget(&c);
+    forget(&p);
+    sendf(&c, "{\"type\":\"chat\",\"cid\":\"m0\",\"text\":\"not kept\"}");
+    cJSON_Delete(take(&c, "chat_ack"));
+    cJSON_Delete(take(&p, "chat"));
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM chat"), 0);
+
+    cfg.chat_retention_days = 2;
+    const int64_t day = 86400000;
+    int64_t t1 = now;
+    sendf(&c, "{\"type\":\"chat\",\"cid\":\"m1\",\"text\":\"day one\"}");
+    now = t1 + day;
+    int64_t t2 = now;
+    sendf(&p, "{\"type\":\"chat\",\"cid\":\"m2\",\"text\":\"day two\"}");
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM chat"), 2);
+    tv_hub_tick(&hub, now);   /* nothing is two days old yet */
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM chat"), 2);
+    now = t1 + 2 * day + 60001;   /* the first is past two days, the second is not */
+    tv_hub_tick(&hub, now);
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM chat"), 1);
+    char sql[96];
+    snprintf(sql, sizeof sql, "SELECT ts_ms FROM chat WHERE ts_ms = %lld", (long long)t2);
+    assert_int_equal(tv_test_int64(st.db, sql), t2);
+    now = t2 + 2 * day + 60001;
+    tv_hub_tick(&hub, now);
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM chat"), 0);
+    drop_conn(&c);
+    drop_conn(&p);
+}
+
+/* require_2fa: a clinician signed in without TOTP can neither join its visit nor watch its waiting
+ * rooms (totp_required, and the connection closes) until TOTP is enrolled; then it can. A patient
+ * needs no account and is not concerned. */
+static void require_2fa_refuses_signaling_until_enrolled(void **state)
+{
+    (void)state;
+    static conn c, w, p, c2, w2;
+    cfg.require_2fa = 1;
+    open_conn(&c, sess_a);
+    sendf(&c, "{\"type\":\"join\",\"role\":\"clinician\",\"visit\":\"%s\",\"id\":\"j\"}", visit_a);
+    expect_error(&c, "totp_required", "j");
+    assert_true(c.closed);
+    assert_int_equal(count(&c, "joined"), 0);
+    open_conn(&w, sess_a);
+    sendf(&w, "{\"type\":\"watch\"}");
+    expect_error(&w, "totp_required", NULL);
+    assert_true(w.closed);
+    assert_int_equal(count(&w, "lobby"), 0);
+    open_conn(&p, NULL);
+    joined pj = join_patient(&p, invite_a, "Ana", NULL);
+    assert_string_equal(pj.state, "waiting");
+    assert_int_equal(audit_count("session_requested"), 1);   /* the patient's only */
+
+    /* TOTP enrolled through the API, in the same session */
+    tv_api_resp rs;
+    api_call("POST", "/api/totp/enroll", "{}", sess_a, &rs);
+    cJSON *o = cJSON_ParseWithLength(rs.body, rs.body_len);
+    uint8_t key[64];
+    size_t kl;
+    const char *secret = str(o, "secret");
+    assert_int_equal(tv_base32_decode(secret, strlen(secret), key, sizeof key, &kl), 0);
+    cJSON_Delete(o);
+    tv_api_resp_free(&rs);
+    tv_totp_params tp;
+    tv_totp_params_default(&tp);
+    uint32_t code;
+    char digits[8], body[64];
+    assert_int_equal(tv_totp(key, kl, &tp, (uint64_t)(T0 / 1000), &code), 0);
+    assert_int_equal(tv_otp_format(code, 6, digits, sizeof digits), 0);
+    snprintf(body, sizeof body, "{\"code\":\"%s\"}", digits);
+    api_call("POST", "/api/totp/confirm", body, sess_a, &rs);
+    tv_api_resp_free(&rs);
+
+    open_conn(&c2, sess_a);
+    join_clinician(&c2, visit_a);
+    cJSON *wr = take(&c2, "waiting_room");
+    assert_string_equal(str(cJSON_GetArrayItem(cJSON_GetObjectItem(wr, "patients"), 0), "id"), pj.you);
+    cJSON_Delete(wr);
+    open_conn(&w2, sess_a);
+    sendf(&w2, "{\"type\":\"watch\"}");
+    cJSON_Delete(take(&w2, "lobby"));
+    assert_false(c2.closed || w2.closed);
+    conn *all[] = { &c, &w, &p, &c2, &w2 };
+    for (int i = 0; i < 5; i++)
+        drop_conn(all[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -750,6 +909,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(malformed_frames_cost_an_error, setup, teardown),
         cmocka_unit_test_setup_teardown(lobby_follows_own_waiting_rooms, setup, teardown),
         cmocka_unit_test_setup_teardown(screen_share_audited_once_per_share, setup, teardown),
+        cmocka_unit_test_setup_teardown(waiting_patient_gone_is_session_aborted, setup, teardown),
+        cmocka_unit_test_setup_teardown(chat_retention, setup, teardown),
+        cmocka_unit_test_setup_teardown(require_2fa_refuses_signaling_until_enrolled, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
