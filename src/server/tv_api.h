@@ -27,6 +27,12 @@
 #define TV_API_LOCK_MS (15 * 60 * 1000LL)
 #define TV_API_TOTP_STAGE_MS (5 * 60 * 1000LL)   /* between the password and the code */
 #define TV_API_RECOVERY_CODES 10
+/* The header web/app/api.mjs sends with every request, the proof that a script of this origin made it: a
+ * link, a form or another site's page cannot send it (another origin would need a CORS preflight, which
+ * televisitd never grants). The downloads need it (docs/api.md). The name is one libwebsockets 4.1
+ * parses over HTTP/2, where it drops every header it does not know; the value is no secret. */
+#define TV_API_PAGE_HEADER "x-auth-token"
+#define TV_API_PAGE_VALUE "same-origin"
 
 typedef struct tv_api_req {
     const char *method;        /* "GET", "POST" */
@@ -43,6 +49,8 @@ typedef struct tv_api_req {
     int body_too_large;        /* the front end stopped reading past TV_API_BODY_MAX: answer 413 */
     const char *sso_bind;      /* the TV_API_SSO_COOKIE's value, or NULL */
     int defer_mail;            /* leave mail in resp.mail for the caller to send after the answer */
+    int from_page;             /* TV_API_PAGE_HEADER came with TV_API_PAGE_VALUE */
+    const char *fetch_site;    /* Sec-Fetch-Site, or NULL (absent, or over HTTP/2, where libwebsockets 4.1 drops it) */
 } tv_api_req;
 
 /* A message an answer asked to send. Deferred, so that an answer's timing never depends on a relay

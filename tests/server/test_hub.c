@@ -181,7 +181,7 @@ static joined admitted_pair(conn *c, const char *session, const char *visit, con
 static void api_call(const char *method, const char *path, const char *body, const char *session, tv_api_resp *rs)
 {
     tv_api_req rq = { method, path, NULL, session, "192.0.2.1", "localhost", NULL, "application/json", body,
-                      body ? strlen(body) : 0, T0, 0, NULL, 0 };
+                      body ? strlen(body) : 0, T0, 0, NULL, 0, 0, NULL };
     assert_int_equal(tv_api_handle(&api, &st, &rq, rs), 0);
     assert_true(rs->status < 300);
 }
