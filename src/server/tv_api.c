@@ -1134,10 +1134,15 @@ static int do_login_second(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
     return rc;
 }
 
-/* Every signed-in route. allow_unenrolled: reachable before enrolling when 2FA is required. */
+/* Every signed-in route. allow_unenrolled: reachable before enrolling when 2FA is required. A request
+ * the page makes by itself, not for something the user did (a poll, a check after a lost connection),
+ * says so with background=1 in its query: it does not refresh the inactivity clock, or a console left
+ * open would never time out. */
 static int authed(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs, user *u, int allow_unenrolled)
 {
-    int rc = session_load(api, st, rq->session, rq->ip, rq->now_ms, "full", 1, u);
+    char bg[4];
+    int background = query_param(rq->query, "background", bg, sizeof bg) == 0 && strcmp(bg, "1") == 0;
+    int rc = session_load(api, st, rq->session, rq->ip, rq->now_ms, "full", !background, u);
     if (rc != 0) {
         session_cookie(rs, NULL, 0);
         reply_error(rs, 401, TV_ERR_UNAUTHORIZED, "You are not signed in, or your session has ended.");

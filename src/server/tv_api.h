@@ -113,8 +113,9 @@ int tv_api_cookie_token(const char *cookie_header, char *out, size_t out_size);
 int tv_api_cookie_named(const char *cookie_header, const char *name, char *out, size_t out_size);
 
 /* The user of a full (signed-in, 2FA done) session, for the signaling hub: checks the timeouts, the
- * account's state and IP allow-list. `touch` refreshes the inactivity clock: a clinician's act does,
- * the hub's periodic recheck of a dashboard left open does not (it must not keep a session alive). */
+ * account's state and IP allow-list. `touch` refreshes the inactivity clock: a clinician's act does, and
+ * so does the hub's periodic recheck of a clinician in a connected call; its recheck of a dashboard left
+ * open or of a visit with nobody in the call does not (neither may keep a session alive). */
 int tv_api_session_user(tv_api *api, tv_store *st, const char *token, const char *ip, int64_t now_ms, int touch,
                         int64_t *uid);
 

@@ -351,6 +351,39 @@ static void test_sessions(void **state)
     assert_int_equal(call("GET", "/api/me", NULL, .session = s, .ip = "192.0.2.77"), 200);
 }
 
+/* Only the user's requests keep a session alive. The page's own requests (background=1: the polls of
+ * a console left open) are answered while the session lives but do not prolong it, however often they
+ * come; a request the user made within the timeout does, and background ones after it again do not. */
+static void test_background_requests_do_not_keep_alive(void **state)
+{
+    (void)state;
+    char s[TV_TOKEN_STRBYTES];
+    const int64_t MIN = 60000, idle = (int64_t)cfg.session_idle_min * MIN;
+    make_user("idle@example.org");
+    login("idle@example.org", s, T0);
+    int64_t t = T0 + MIN;
+    for (; t <= T0 + idle; t += MIN)
+        assert_int_equal(call("GET", "/api/me?background=1", NULL, .session = s, .now = t), 200);
+    assert_int_equal(call("GET", "/api/me?background=1", NULL, .session = s, .now = t), 401);
+    assert_int_equal(call("GET", "/api/me", NULL, .session = s, .now = t + 1), 401);   /* ended, not only refused */
+
+    /* the user lists the visits at 10 minutes: from then on the same polls, 15 minutes, then the end */
+    login("idle@example.org", s, T0);
+    for (t = T0 + MIN; t < T0 + 10 * MIN; t += MIN)
+        assert_int_equal(call("GET", "/api/visits?background=1", NULL, .session = s, .now = t), 200);
+    assert_int_equal(call("GET", "/api/visits", NULL, .session = s, .now = t), 200);
+    int64_t acted = t;
+    for (t += MIN; t <= acted + idle; t += MIN)
+        assert_int_equal(call("GET", "/api/me?background=1", NULL, .session = s, .now = t), 200);
+    assert_true(t > T0 + idle + MIN);   /* past the first timeout: the user's request kept it */
+    assert_int_equal(call("GET", "/api/me?background=1", NULL, .session = s, .now = t), 401);
+    /* only "1" says background; anything else is the user's (the safe side: a page that misspells it
+     * is not signed out early) */
+    login("idle@example.org", s, T0);
+    assert_int_equal(call("GET", "/api/me?background=0", NULL, .session = s, .now = T0 + 10 * MIN), 200);
+    assert_int_equal(call("GET", "/api/me?background=1", NULL, .session = s, .now = T0 + 20 * MIN), 200);
+}
+
 /* The downloads of the account's data (the export with decrypted chat and labels, the audit log) go
  * only to our pages' fetch, which sends a header no link, form or other site's page can send: the
  * session cookie is SameSite=None, so another site's <a href download> or navigation carries it. A
@@ -600,6 +633,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lockout_doubles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_totp_and_recovery, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_background_requests_do_not_keep_alive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_downloads_need_the_page, setup, teardown),
         cmocka_unit_test_setup_teardown(test_visits_and_audit_stay_with_owner, setup, teardown),
         cmocka_unit_test_setup_teardown(test_password_reset_and_change, setup, teardown),

@@ -15,21 +15,24 @@ export class ApiError extends Error {
 // the server's HTTP/2 parser keeps; the value is no secret.
 const PAGE_HEADERS = { 'x-auth-token': 'same-origin' };
 
-async function request(method, path, body) {
+// background: the page asks by itself (a poll, a check after a lost connection), not because the user
+// did something. Such a request does not keep the session alive, or a console left open never times out.
+async function request(method, path, body, { background = false } = {}) {
   const init = { method, credentials: 'same-origin', headers: { ...PAGE_HEADERS }, cache: 'no-store' };
   if (method !== 'GET') {
     init.headers['content-type'] = 'application/json';
     init.body = JSON.stringify(body ?? {});
   }
+  const url = background ? `${path}${path.includes('?') ? '&' : '?'}background=1` : path;
   try {
-    return await fetch(path, init);
+    return await fetch(url, init);
   } catch {
     throw new ApiError(0, null);
   }
 }
 
-export async function api(method, path, body) {
-  const res = await request(method, path, body);
+export async function api(method, path, body, options) {
+  const res = await request(method, path, body, options);
   let text;
   try {
     text = await res.text();
