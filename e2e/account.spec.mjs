@@ -298,6 +298,8 @@ test('settings: IP allow-list, data export, cache erasure, password change, then
   expect(exported.account.email).toBe(EMAIL);
   expect(exported.account.ip_allow).toBe('127.0.0.1 10.0.0.0/8');
   expect(exported.audit.map((r) => r.type)).toContain('settings_changed');
+  // without the header the pages send (what a link from another site amounts to) there is no export
+  expect(await page.evaluate(async () => (await fetch('/api/export')).status)).toBe(403);
   await data.getByRole('button', { name: 'Erase this device’s copy' }).click();
   await expect(data.locator('.notice.ok')).toHaveText('This device’s copy is erased.');
 

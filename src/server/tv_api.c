@@ -1307,10 +1307,15 @@ static int do_login_second(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
     return rc;
 }
 
-/* Every signed-in route. allow_unenrolled: reachable before enrolling when 2FA is required. */
+/* Every signed-in route. allow_unenrolled: reachable before enrolling when 2FA is required. A request
+ * the page makes by itself, not for something the user did (a poll, a check after a lost connection),
+ * says so with background=1 in its query: it does not refresh the inactivity clock, or a console left
+ * open would never time out. */
 static int authed(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs, user *u, int allow_unenrolled)
 {
-    int rc = session_load(api, st, rq->session, rq->ip, rq->now_ms, "full", 1, u);
+    char bg[4];
+    int background = query_param(rq->query, "background", bg, sizeof bg) == 0 && strcmp(bg, "1") == 0;
+    int rc = session_load(api, st, rq->session, rq->ip, rq->now_ms, "full", !background, u);
     if (rc != 0) {
         /* Clear only a cookie this request brought: the refusal of a request sent before sign-in,
          * answered after it, would otherwise wipe the session the sign-in just set. */
@@ -2569,7 +2574,10 @@ typedef int (*handler)(tv_api *, tv_store *, const tv_api_req *, tv_api_resp *);
 static int do_visit_end(tv_api *a, tv_store *s, const tv_api_req *q, tv_api_resp *r) { return do_visit_close(a, s, q, r, "ended"); }
 static int do_visit_revoke(tv_api *a, tv_store *s, const tv_api_req *q, tv_api_resp *r) { return do_visit_close(a, s, q, r, "revoked"); }
 
-enum { AUTH_LIMITED = 1 };   /* the per-address rate limit applies */
+enum {
+    AUTH_LIMITED = 1,   /* the per-address rate limit applies */
+    PAGE_ONLY = 2,      /* a GET only our pages' fetch may make: a download of the account's data */
+};
 static const struct route { const char *method, *path; handler fn; int flags; } routes[] = {
     { "GET", "/api/policy", do_policy, 0 },
     { "POST", "/api/sso/start", do_sso_start, AUTH_LIMITED },
@@ -2597,8 +2605,8 @@ static const struct route { const char *method, *path; handler fn; int flags; } 
     { "POST", "/api/visits/end", do_visit_end, 0 },
     { "POST", "/api/visits/revoke", do_visit_revoke, 0 },
     { "POST", "/api/invite", do_invite, AUTH_LIMITED },
-    { "GET", "/api/audit", do_audit, 0 },
-    { "GET", "/api/export", do_export, 0 },
+    { "GET", "/api/audit", do_audit, PAGE_ONLY },
+    { "GET", "/api/export", do_export, PAGE_ONLY },
     { "POST", "/api/account/delete", do_account_delete, AUTH_LIMITED },
 };
 
@@ -2627,6 +2635,14 @@ int tv_api_handle(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *
         if (rq->body_too_large || rq->body_len > TV_API_BODY_MAX)
             return reply_error(rs, 413, TV_ERR_TOO_LONG, "The request body is too large.");
     }
+    /* The session cookie is SameSite=None (it must work inside an EHR's frame), so another site's link,
+     * <a download> or navigation carries it: a GET that saves the account's data, decrypted, into the
+     * browser's downloads must prove that our own page asked for it. Sec-Fetch-Site, where the browser
+     * sends it and we can read it (not over HTTP/2 with libwebsockets 4.1), must agree. */
+    if ((r->flags & PAGE_ONLY) &&
+        (!rq->from_page || (rq->fetch_site && strcmp(rq->fetch_site, "same-origin") != 0) ||
+         (rq->origin && !tv_api_same_origin(rq->origin, rq->host))))
+        return reply_error(rs, 403, TV_ERR_FORBIDDEN, "Downloads are made from televisit's own pages only.");
     int retry = 0;
     if ((r->flags & AUTH_LIMITED) && !rate_ok(api, rq->ip ? rq->ip : "", rq->now_ms, &retry)) {
         rs->retry_after_s = retry;

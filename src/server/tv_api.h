@@ -35,6 +35,12 @@
 #define TV_API_THROTTLE_FORGET_MS (24 * 3600 * 1000LL)
 #define TV_API_TOTP_STAGE_MS (5 * 60 * 1000LL)   /* between the password and the code */
 #define TV_API_RECOVERY_CODES 10
+/* The header web/app/api.mjs sends with every request, the proof that a script of this origin made it: a
+ * link, a form or another site's page cannot send it (another origin would need a CORS preflight, which
+ * televisitd never grants). The downloads need it (docs/api.md). The name is one libwebsockets 4.1
+ * parses over HTTP/2, where it drops every header it does not know; the value is no secret. */
+#define TV_API_PAGE_HEADER "x-auth-token"
+#define TV_API_PAGE_VALUE "same-origin"
 
 typedef struct tv_api_req {
     const char *method;        /* "GET", "POST" */
@@ -51,6 +57,8 @@ typedef struct tv_api_req {
     int body_too_large;        /* the front end stopped reading past TV_API_BODY_MAX: answer 413 */
     const char *sso_bind;      /* the TV_API_SSO_COOKIE's value, or NULL */
     int defer_mail;            /* leave mail in resp.mail for the caller to send after the answer */
+    int from_page;             /* TV_API_PAGE_HEADER came with TV_API_PAGE_VALUE */
+    const char *fetch_site;    /* Sec-Fetch-Site, or NULL (absent, or over HTTP/2, where libwebsockets 4.1 drops it) */
 } tv_api_req;
 
 /* A message an answer asked to send. Deferred, so that an answer's timing never depends on a relay
@@ -114,8 +122,9 @@ int tv_api_cookie_token(const char *cookie_header, char *out, size_t out_size);
 int tv_api_cookie_named(const char *cookie_header, const char *name, char *out, size_t out_size);
 
 /* The user of a full (signed-in, 2FA done) session, for the signaling hub: checks the timeouts, the
- * account's state and IP allow-list. `touch` refreshes the inactivity clock: a clinician's act does,
- * the hub's periodic recheck of a dashboard left open does not (it must not keep a session alive). */
+ * account's state and IP allow-list. `touch` refreshes the inactivity clock: a clinician's act does, and
+ * so does the hub's periodic recheck of a clinician in a connected call; its recheck of a dashboard left
+ * open or of a visit with nobody in the call does not (neither may keep a session alive). */
 int tv_api_session_user(tv_api *api, tv_store *st, const char *token, const char *ip, int64_t now_ms, int touch,
                         int64_t *uid);
 

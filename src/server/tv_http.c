@@ -281,6 +281,15 @@ static int submit_api(struct lws *wsi, tv_http_session *s, const char *method)
     rq.host = tv_http_host(wsi, host, sizeof host);
     header(wsi, WSI_TOKEN_ORIGIN, origin, sizeof origin, &rq.origin);
     header(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE, ctype, sizeof ctype, &rq.content_type);
+    /* a known header (WSI_TOKEN_X_AUTH_TOKEN): over HTTP/2 libwebsockets 4.1 keeps no other */
+    char page[sizeof TV_API_PAGE_VALUE + 1], site[32];
+    const char *pv;
+    header(wsi, WSI_TOKEN_X_AUTH_TOKEN, page, sizeof page, &pv);
+    rq.from_page = pv && strcmp(pv, TV_API_PAGE_VALUE) == 0;
+    /* over HTTP/1.1 only: libwebsockets 4.1 keeps no unknown header of an HTTP/2 stream. One too long
+     * to read is there all the same, and names no origin. */
+    rq.fetch_site = lws_hdr_custom_length(wsi, "sec-fetch-site:", 15) < 0 ? NULL
+                    : lws_hdr_custom_copy(wsi, site, sizeof site, "sec-fetch-site:", 15) >= 0 ? site : "";
     /* libwebsockets keeps each argument as a fragment, decoded (lws_hdr_copy would join them
      * without their '&'). The API gets them joined by '&' again, with '%' and '&' in them encoded, so
      * a value holding either comes back whole. An argument too long for the buffer is skipped. */

@@ -458,7 +458,10 @@ static void on_join(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref, int64
                           : strcmp(v.state, "ended") == 0 ? "This visit has ended."
                                                           : "This visit link has expired. Ask for a new one.", ref);
     } else {
-        int rc = c->session[0] ? tv_api_session_user(h->api, h->st, c->session, c->ip, now, 1, &uid) : TV_ERR_UNAUTHORIZED;
+        /* opening the visit is the clinician's act; coming back with `resume` is the page reconnecting
+         * by itself, which must not keep a forgotten session alive */
+        int touch = tv_msg_get_str(m, "resume", NULL) == NULL;
+        int rc = c->session[0] ? tv_api_session_user(h->api, h->st, c->session, c->ip, now, touch, &uid) : TV_ERR_UNAUTHORIZED;
         if (rc == TV_ERR_TOTP_REQUIRED)
             return refuse(h, c, rc, "Set up two-factor authentication first.", ref);
         if (rc != 0)
@@ -663,6 +666,36 @@ static void watchers_recheck(tv_hub *h, int64_t uid, int64_t now)
             send_error(h, w, TV_ERR_UNAUTHORIZED, "You were signed out.", NULL);
             conn_close(h, w);
         }
+}
+
+/* A clinician in a call: its connection and an admitted patient's are both there. Its own other
+ * devices in the visit are no call. */
+static int in_call(const tv_hub_participant *p)
+{
+    if (p->role != CLINICIAN || p->conn == NULL)
+        return 0;
+    for (const tv_hub_participant *q = p->room->members; q; q = q->next)
+        if (q->role == PATIENT && q->admitted && q->conn)
+            return 1;
+    return 0;
+}
+
+/* The clinicians in visits. A connected call is activity: its session's clock is refreshed, so a long
+ * call does not leave the console signed out (signaling itself never touches it). A visit open with
+ * nobody in the call is not. A clinician whose session has ended (timed out, signed out, past its
+ * lifetime) is closed, as a watching dashboard is: the waiting room shows patients' names, and an
+ * unattended console must not go on admitting. */
+static void clinicians_recheck(tv_hub *h, int64_t now)
+{
+    int64_t still;
+    for (size_t b = 0; b < TV_HUB_ROOM_BUCKETS; b++)
+        for (tv_hub_room *r = h->rooms[b]; r; r = r->next)
+            for (tv_hub_participant *p = r->members; p; p = p->next)
+                if (p->role == CLINICIAN && p->conn && !p->conn->closing &&
+                    tv_api_session_user(h->api, h->st, p->conn->session, p->conn->ip, now, in_call(p), &still) != 0) {
+                    send_error(h, p->conn, TV_ERR_UNAUTHORIZED, "You were signed out.", NULL);
+                    conn_close(h, p->conn);
+                }
 }
 
 /* ---- in the call ---- */
@@ -949,9 +982,10 @@ void tv_hub_tick(tv_hub *h, int64_t now)
             r = next;
         }
     }
-    if (h->watchers && now - h->last_watch_check_ms >= TV_HUB_WATCH_CHECK_MS) {
+    if ((h->watchers || h->participant_count) && now - h->last_watch_check_ms >= TV_HUB_WATCH_CHECK_MS) {
         h->last_watch_check_ms = now;
         watchers_recheck(h, 0, now);
+        clinicians_recheck(h, now);
     }
     if (h->cfg->chat_retention_days > 0 && now - h->last_purge_ms > 60000) {
         h->last_purge_ms = now;

@@ -23,7 +23,8 @@
 #define TV_HUB_RATE_BURST_S 4.0     /* a connection's burst: this many seconds of cfg->msg_per_second */
 #define TV_HUB_ROOM_BUCKETS 4096
 #define TV_HUB_LOBBY_MAX 100        /* patients one lobby message lists, oldest first */
-#define TV_HUB_WATCH_CHECK_MS 30000 /* how often a watching dashboard's session is checked again */
+#define TV_HUB_WATCH_CHECK_MS 30000 /* how often the sessions of watching dashboards and of clinicians in
+                                       visits are checked again (a connected call's refreshed) */
 
 typedef struct tv_hub_participant tv_hub_participant;
 

@@ -97,7 +97,7 @@ int tv_jobs_submit(tv_jobs *j, struct lws *wsi, const tv_api_req *rq, tv_job **o
 {
     tv_job *job = calloc(1, sizeof *job);
     size_t n = slen(rq->method) + slen(rq->path) + slen(rq->query) + slen(rq->session) + slen(rq->sso_bind) + slen(rq->ip) + slen(rq->host) +
-               slen(rq->origin) + slen(rq->content_type) + rq->body_len + 1;
+               slen(rq->origin) + slen(rq->content_type) + slen(rq->fetch_site) + rq->body_len + 1;
     if (job == NULL || (job->text = malloc(n)) == NULL) {
         free(job);
         return TV_ERR_NOMEM;
@@ -115,6 +115,7 @@ int tv_jobs_submit(tv_jobs *j, struct lws *wsi, const tv_api_req *rq, tv_job **o
     job->rq.host = copy_in(&p, rq->host);
     job->rq.origin = copy_in(&p, rq->origin);
     job->rq.content_type = copy_in(&p, rq->content_type);
+    job->rq.fetch_site = copy_in(&p, rq->fetch_site);
     if (rq->body_len)
         memcpy(p, rq->body, rq->body_len);
     p[rq->body_len] = '\0';

@@ -4,7 +4,8 @@
  *            a known path with a method it does not take;
  *   byte 1   the session (none, a forged token, a real full session of a clinician without 2FA, the
  *            half-signed-in and the full session of one with TOTP on, or a Cookie header read from
- *            the input through tv_api_cookie_token), the Content-Type and the Origin;
+ *            the input through tv_api_cookie_token), the Content-Type, the Origin and (its top bit
+ *            clear) the pages' header, which the downloads need;
  *   the rest for a GET: the query string; for a POST: the body. With the Cookie mode, the rest starts
  *            with the header, up to the first '\n'.
  * In a body, "@VISIT@", "@INVITE@", "@KEY@" (a pending account's activation key) and "@RESET@" (a
@@ -95,7 +96,7 @@ static cJSON *api_call(const char *method, const char *path, const char *body, c
 {
     tv_api_resp rs;
     tv_api_req rq = { method, path, NULL, session, "192.0.2.1", "localhost:8443", NULL, "application/json", body,
-                      body ? strlen(body) : 0, T0, 0, NULL, 0 };
+                      body ? strlen(body) : 0, T0, 0, NULL, 0, 0, NULL };
     if (tv_api_handle(&api, &st, &rq, &rs) != 0 || rs.status != want) {
         fprintf(stderr, "fuzz_api setup: %s %s: %d %.*s\n", method, path, rs.status, (int)rs.body_len, rs.body);
         abort();
@@ -322,7 +323,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     body[n] = '\0';
     int is_get = strcmp(r->method, "GET") == 0;
     tv_api_req rq = { r->method, r->path, is_get ? body : NULL, session, "192.0.2.1", "localhost:8443",
-                      origins[(flags >> 5) & 3], ctypes[(flags >> 3) & 3], is_get ? NULL : body, is_get ? 0 : n, NOW, 0, NULL, 0 };
+                      origins[(flags >> 5) & 3], ctypes[(flags >> 3) & 3], is_get ? NULL : body, is_get ? 0 : n, NOW, 0, NULL, 0,
+                      !(flags & 0x80), NULL };
     tv_api_resp rs;
     int rc = tv_api_handle(&api, &st, &rq, &rs);
     if (rc == 0 && (rs.status < 200 || rs.status > 599 || rs.body == NULL))

@@ -42,7 +42,7 @@ static void io_close(void *ctx, tv_hub_conn *c)
 static void api_call(const char *method, const char *path, const char *body, const char *cookie, tv_api_resp *rs)
 {
     tv_api_req rq = { method, path, NULL, cookie, "127.0.0.1", "localhost", NULL, "application/json", body,
-                      body ? strlen(body) : 0, T0, 0, NULL, 0 };
+                      body ? strlen(body) : 0, T0, 0, NULL, 0, 0, NULL };
     if (tv_api_handle(&api, &st, &rq, rs) != 0 || rs->status >= 300) {
         fprintf(stderr, "fuzz_hub setup: %s %s: %d %.*s\n", method, path, rs->status, (int)rs->body_len, rs->body);
         abort();

@@ -1,10 +1,12 @@
 // The JSON API through televisitd's real HTTPS front: bodies too large or without a length, wrong
 // content types, other origins, malformed JSON, forged cookies; the server answers each with a JSON 4xx
-// and keeps serving. Unknown and known e-mails take about as long to refuse.
+// and keeps serving. Unknown and known e-mails take about as long to refuse. The downloads of the
+// account's data answer only the pages' own fetch, over HTTP/1.1 and over HTTP/2 (what browsers use).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:https';
-import { PASSWORD, api, clinician, sqlite, startServer } from './lib.mjs';
+import { connect as http2 } from 'node:http2';
+import { PAGE_HEADERS, PASSWORD, api, clinician, sqlite, startServer } from './lib.mjs';
 
 let server;
 let session;
@@ -101,4 +103,67 @@ test('the strength check while typing: the server\'s zxcvbn judges, nothing is s
   assert.equal((await api(server, 'POST', '/api/password/check', { password: 'a', extra: 1 })).status, 400);
   assert.equal(sqlite(server, 'SELECT count(*) FROM users'), users);
   assert.ok(!server.log().includes('Password123'));
+});
+
+// A link, a navigation or another site's <a href download> carries the session cookie (SameSite=None,
+// for the EHR's frame) but not the header the pages' fetch sends: the account's data, decrypted, must
+// not land in the downloads that way.
+test('the export and the audit download need the pages\' header: without it 403, no file and nothing exported', async () => {
+  const exported = () => Number(sqlite(server, "SELECT count(*) FROM audit WHERE type = 'data_exported'"));
+  const before = exported();
+  const navigation = { 'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Mode': 'navigate', 'Sec-Fetch-Dest': 'document', 'Sec-Fetch-User': '?1' };
+  for (const path of ['/api/export', '/api/audit', '/api/audit?format=csv']) {
+    const refused = [
+      await api(server, 'GET', path, undefined, { cookie: session, page: false, headers: navigation }),
+      await api(server, 'GET', path, undefined, { cookie: session, page: false }),   // a browser without Sec-Fetch-* (old Safari)
+      await api(server, 'GET', path, undefined, { cookie: session, page: false, headers: { 'x-auth-token': 'yes' } }),
+      // the header, and the browser says another site asked (readable over HTTP/1.1)
+      await api(server, 'GET', path, undefined, { cookie: session, headers: { 'Sec-Fetch-Site': 'cross-site' } }),
+      await api(server, 'GET', path, undefined, { cookie: session, origin: 'https://evil.example' }),
+    ];
+    for (const r of refused) {
+      assert.equal(r.status, 403, `${path}: ${r.text}`);
+      assert.equal(r.json.error, 'forbidden');
+      assert.equal(r.headers['content-disposition'], undefined);
+      assert.match(r.headers['content-type'], /^application\/json/);
+    }
+  }
+  assert.equal(exported(), before, 'a refused download is not audited as an export');
+  const file = await api(server, 'GET', '/api/export', undefined, { cookie: session, headers: { 'Sec-Fetch-Site': 'same-origin' } });
+  assert.equal(file.status, 200, file.text);
+  assert.match(file.headers['content-disposition'], /televisit-my-data\.json/);
+  assert.equal(file.json.account.email, 'dr@example.org');
+  const csv = await api(server, 'GET', '/api/audit?format=csv', undefined, { cookie: session });
+  assert.equal(csv.status, 200, csv.text);
+  assert.match(csv.text, /^"seq","ts_ms"/);
+  assert.equal(exported(), before + 2);
+});
+
+// Browsers speak HTTP/2 to televisitd, where libwebsockets 4.1 keeps only the headers it knows: the
+// pages' header must be one of them, or the console's own downloads would be refused.
+test('over HTTP/2 the pages\' header reaches the API: with it the export, without it 403', async () => {
+  const client = http2(`https://127.0.0.1:${server.port}`, { ca: server.ca, servername: 'localhost' });
+  client.on('error', () => {});
+  const get = (path, headers) => new Promise((resolve, reject) => {
+    const req = client.request({ ':method': 'GET', ':path': path, cookie: `__Host-tv_session=${session}`, ...headers });
+    let text = '';
+    let status = 0;
+    req.on('response', (h) => { status = h[':status']; });
+    req.setEncoding('utf8');
+    req.on('data', (d) => { text += d; });
+    req.on('end', () => resolve({ status, text }));
+    req.on('error', reject);
+    req.end();
+  });
+  try {
+    const ok = await get('/api/export', PAGE_HEADERS);
+    assert.equal(client.alpnProtocol, 'h2');
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(JSON.parse(ok.text).account.email, 'dr@example.org');
+    const refused = await get('/api/export', {});
+    assert.equal(refused.status, 403, refused.text);
+    assert.equal(JSON.parse(refused.text).error, 'forbidden');
+  } finally {
+    client.close();
+  }
 });

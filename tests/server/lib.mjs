@@ -58,9 +58,12 @@ export async function startServer({ args = [], dataDir = mkdtempSync(join(tmpdir
 // One API call. cookie: the session token; the answer's Set-Cookie token comes back as .cookie.
 // servername: the TLS name checked against the certificate (undefined: the address itself, so the IP SAN).
 // agent: a keep-alive https.Agent for many calls (the benchmark's setup).
-export function api(server, method, path, body, { cookie, origin, contentType = 'application/json', raw, servername = 'localhost', agent } = {}) {
+// page: send the header the pages' fetch sends (web/app/api.mjs), as they do; headers: more of them.
+export const PAGE_HEADERS = { 'x-auth-token': 'same-origin' };
+export function api(server, method, path, body, { cookie, origin, contentType = 'application/json', raw, servername = 'localhost', agent,
+  page = true, headers: more = {} } = {}) {
   return new Promise((resolve, reject) => {
-    const headers = {};
+    const headers = { ...(page ? PAGE_HEADERS : {}), ...more };
     if (body !== undefined || raw !== undefined) headers['content-type'] = contentType;
     if (cookie) headers.cookie = `__Host-tv_session=${cookie}`;
     if (origin) headers.origin = origin;

@@ -19,7 +19,9 @@ static tv_store st;
 static const int64_t T0 = 1800000000000LL;   /* 2027-01-15 */
 static const char *PW = "Correct-Horse-Battery-9";
 
-typedef struct call_opts { const char *session, *ip, *origin, *ctype; int64_t now; } call_opts;
+/* no_page: without the header our pages' fetch sends (as a link or another site's page asks);
+ * site: the Sec-Fetch-Site the browser sent, or NULL */
+typedef struct call_opts { const char *session, *ip, *origin, *ctype; int64_t now; int no_page; const char *site; } call_opts;
 
 static tv_api_resp rs;
 static cJSON *json;
@@ -30,7 +32,8 @@ static int call_with(const char *method, const char *path, const char *body, cal
     tv_api_resp_free(&rs);
     cJSON_Delete(json);
     tv_api_req rq = { method, path, NULL, o.session, o.ip ? o.ip : "192.0.2.1", "localhost:8443", o.origin,
-                      o.ctype ? o.ctype : "application/json", body, body ? strlen(body) : 0, o.now ? o.now : T0, 0, NULL, 0 };
+                      o.ctype ? o.ctype : "application/json", body, body ? strlen(body) : 0, o.now ? o.now : T0, 0, NULL, 0,
+                      !o.no_page, o.site };
     const char *q = strchr(path, '?');
     char p[128];
     if (q) {
@@ -400,6 +403,80 @@ static void test_sessions(void **state)
     snprintf(body, sizeof body, "{\"email\":\"sess@example.org\",\"password\":\"%s\"}", PW);
     assert_int_equal(call("POST", "/api/login", body, .ip = "198.51.100.7"), 403);
     assert_int_equal(call("GET", "/api/me", NULL, .session = s, .ip = "192.0.2.77"), 200);
+}
+
+/* Only the user's requests keep a session alive. The page's own requests (background=1: the polls of
+ * a console left open) are answered while the session lives but do not prolong it, however often they
+ * come; a request the user made within the timeout does, and background ones after it again do not. */
+static void test_background_requests_do_not_keep_alive(void **state)
+{
+    (void)state;
+    char s[TV_TOKEN_STRBYTES];
+    const int64_t MIN = 60000, idle = (int64_t)cfg.session_idle_min * MIN;
+    make_user("idle@example.org");
+    login("idle@example.org", s, T0);
+    int64_t t = T0 + MIN;
+    for (; t <= T0 + idle; t += MIN)
+        assert_int_equal(call("GET", "/api/me?background=1", NULL, .session = s, .now = t), 200);
+    assert_int_equal(call("GET", "/api/me?background=1", NULL, .session = s, .now = t), 401);
+    assert_int_equal(call("GET", "/api/me", NULL, .session = s, .now = t + 1), 401);   /* ended, not only refused */
+
+    /* the user lists the visits at 10 minutes: from then on the same polls, 15 minutes, then the end */
+    login("idle@example.org", s, T0);
+    for (t = T0 + MIN; t < T0 + 10 * MIN; t += MIN)
+        assert_int_equal(call("GET", "/api/visits?background=1", NULL, .session = s, .now = t), 200);
+    assert_int_equal(call("GET", "/api/visits", NULL, .session = s, .now = t), 200);
+    int64_t acted = t;
+    for (t += MIN; t <= acted + idle; t += MIN)
+        assert_int_equal(call("GET", "/api/me?background=1", NULL, .session = s, .now = t), 200);
+    assert_true(t > T0 + idle + MIN);   /* past the first timeout: the user's request kept it */
+    assert_int_equal(call("GET", "/api/me?background=1", NULL, .session = s, .now = t), 401);
+    /* only "1" says background; anything else is the user's (the safe side: a page that misspells it
+     * is not signed out early) */
+    login("idle@example.org", s, T0);
+    assert_int_equal(call("GET", "/api/me?background=0", NULL, .session = s, .now = T0 + 10 * MIN), 200);
+    assert_int_equal(call("GET", "/api/me?background=1", NULL, .session = s, .now = T0 + 20 * MIN), 200);
+}
+
+/* The downloads of the account's data (the export with decrypted chat and labels, the audit log) go
+ * only to our pages' fetch, which sends a header no link, form or other site's page can send: the
+ * session cookie is SameSite=None, so another site's <a href download> or navigation carries it. A
+ * request without it, or that the browser says came from elsewhere, gets 403 and exports nothing. */
+static void test_downloads_need_the_page(void **state)
+{
+    (void)state;
+    char s[TV_TOKEN_STRBYTES];
+    make_user("dl@example.org");
+    login("dl@example.org", s, T0);
+    assert_int_equal(call("POST", "/api/visits", "{\"label\":\"Mme Dupont 10:30\"}", .session = s), 201);
+    const char *paths[] = { "/api/export", "/api/audit", "/api/audit?format=csv" };
+    const char *sites[] = { "cross-site", "same-site", "none", "" };
+    const char *exported = "SELECT count(*) FROM audit WHERE type = 'data_exported'";
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        assert_int_equal(call("GET", paths[i], NULL, .session = s, .no_page = 1), 403);
+        assert_string_equal(jstr("error"), "forbidden");
+        assert_string_equal(rs.disposition, "");
+        assert_null(memmem(rs.body, rs.body_len, "Dupont", 6));
+        /* the header with what the browser says of where the request came from */
+        for (size_t k = 0; k < sizeof sites / sizeof sites[0]; k++) {
+            assert_int_equal(call("GET", paths[i], NULL, .session = s, .site = sites[k]), 403);
+            assert_string_equal(rs.disposition, "");
+        }
+        assert_int_equal(call("GET", paths[i], NULL, .session = s, .origin = "https://evil.example"), 403);
+        assert_int_equal(call("GET", paths[i], NULL, .session = s, .no_page = 1, .site = "same-origin"), 403);
+    }
+    assert_int_equal(tv_test_int64(st.db, exported), 0);
+    /* our page: the header, Sec-Fetch-Site same-origin where the browser sends it */
+    assert_int_equal(call("GET", "/api/export", NULL, .session = s, .site = "same-origin"), 200);
+    assert_non_null(strstr(rs.disposition, "televisit-my-data.json"));
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(json, "visits"), 0), "label")),
+                        "Mme Dupont 10:30");
+    assert_int_equal(call("GET", "/api/audit?format=csv", NULL, .session = s), 200);
+    assert_non_null(strstr(rs.disposition, "televisit-audit.csv"));
+    assert_int_equal(call("GET", "/api/audit", NULL, .session = s, .origin = "https://localhost:8443"), 200);
+    assert_int_equal(tv_test_int64(st.db, exported), 3);
+    /* the other GETs are not downloads: a link to them shows nothing another site could read */
+    assert_int_equal(call("GET", "/api/me", NULL, .session = s, .no_page = 1), 200);
 }
 
 /* The policy names the embedding origins one by one, whatever the spacing in the setting. */
@@ -874,6 +951,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lockout_doubles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_totp_and_recovery, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_background_requests_do_not_keep_alive, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_downloads_need_the_page, setup, teardown),
         cmocka_unit_test_setup_teardown(test_visits_and_audit_stay_with_owner, setup, teardown),
         cmocka_unit_test_setup_teardown(test_password_reset_and_change, setup, teardown),
         cmocka_unit_test_setup_teardown(test_password_events_audited, setup, teardown),

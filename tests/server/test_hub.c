@@ -183,9 +183,20 @@ static joined admitted_pair(conn *c, const char *session, const char *visit, con
 static void api_call(const char *method, const char *path, const char *body, const char *session, tv_api_resp *rs)
 {
     tv_api_req rq = { method, path, NULL, session, "192.0.2.1", "localhost", NULL, "application/json", body,
-                      body ? strlen(body) : 0, T0, 0, NULL, 0 };
+                      body ? strlen(body) : 0, T0, 0, NULL, 0, 0, NULL };
     assert_int_equal(tv_api_handle(&api, &st, &rq, rs), 0);
     assert_true(rs->status < 300);
+}
+
+/* GET path with this session at a time: the status */
+static int api_status(const char *path, const char *session, int64_t at)
+{
+    tv_api_resp rs;
+    tv_api_req rq = { "GET", path, NULL, session, "192.0.2.1", "localhost", NULL, NULL, NULL, 0, at, 0, NULL, 0, 0, NULL };
+    assert_int_equal(tv_api_handle(&api, &st, &rq, &rs), 0);
+    int status = rs.status;
+    tv_api_resp_free(&rs);
+    return status;
 }
 
 static void clinician(const char *email, char session[TV_TOKEN_STRBYTES], char visit[32], char invite[TV_TOKEN_STRBYTES])
@@ -623,6 +634,10 @@ static void lobby_follows_own_waiting_rooms(void **state)
     assert_int_equal(lobby_size(l, &total), 0);
     cJSON_Delete(l);
 
+    /* the call ends (a call keeps A's session alive: not what the checks below are about) */
+    drop_conn(&ca);
+    drop_conn(&pa);
+
     /* B's patient loses its connection: off B's list (it may come back with its resume token) */
     drop_conn(&pb);
     l = newest(&wb, "lobby");
@@ -657,9 +672,70 @@ static void lobby_follows_own_waiting_rooms(void **state)
     assert_false(wb.closed);
     drop_conn(&wa);
     drop_conn(&wb);
-    drop_conn(&ca);
-    drop_conn(&pa);
     drop_conn(&anon);
+}
+
+/* Only a connected call keeps a clinician's session alive from signaling: the hub's checks refresh
+ * the session of a clinician with an admitted patient connected, so a call longer than the idle
+ * timeout does not end with the console signed out. A dashboard that only watches does not keep its
+ * session alive; nor does a visit open with nobody in the call, which is closed once its session
+ * has ended, nor the page coming back to a visit by itself (a join with its resume token). */
+static void only_a_connected_call_keeps_a_session(void **state)
+{
+    (void)state;
+    static conn c, p, wb, cb, cb2;
+    const int64_t idle = (int64_t)cfg.session_idle_min * 60000;
+    admitted_pair(&c, sess_a, visit_a, &p, invite_a, "Ana");
+    open_conn(&wb, sess_b);
+    sendf(&wb, "{\"type\":\"watch\"}");
+    cJSON_Delete(take(&wb, "lobby"));
+    const int64_t start = now;
+    for (; now < start + 2 * idle; now += TV_HUB_WATCH_CHECK_MS)
+        tv_hub_tick(&hub, now);
+    tv_hub_tick(&hub, now);
+    /* A, in the call twice the idle timeout: still signed in, and the call goes on */
+    assert_false(c.closed || p.closed);
+    assert_int_equal(count(&c, "error"), 0);
+    assert_int_equal(api_status("/api/me", sess_a, now), 200);
+    /* B only watched: its session ended, and its dashboard was closed */
+    expect_error(&wb, "unauthorized", NULL);
+    assert_true(wb.closed);
+    assert_int_equal(api_status("/api/me", sess_b, now), 401);
+
+    /* the patient leaves: A's visit, open with nobody in the call, no longer keeps the session */
+    sendf(&p, "{\"type\":\"leave\"}");
+    const int64_t left = now;
+    for (now += TV_HUB_WATCH_CHECK_MS; now <= left + idle + TV_HUB_WATCH_CHECK_MS; now += TV_HUB_WATCH_CHECK_MS)
+        tv_hub_tick(&hub, now);
+    expect_error(&c, "unauthorized", NULL);
+    assert_true(c.closed);
+    assert_int_equal(api_status("/api/me", sess_a, now), 401);
+
+    /* a clinician coming back with its resume token is the page reconnecting, not the clinician */
+    char body[200], sess[TV_TOKEN_STRBYTES];
+    tv_api_resp rs;
+    snprintf(body, sizeof body, "{\"email\":\"b@example.org\",\"password\":\"%s\"}", PW);
+    tv_api_req rq = { "POST", "/api/login", NULL, NULL, "192.0.2.1", "localhost", NULL, "application/json", body,
+                      strlen(body), now, 0, NULL, 0, 0, NULL };
+    assert_int_equal(tv_api_handle(&api, &st, &rq, &rs), 0);
+    assert_int_equal(rs.status, 200);
+    assert_int_equal(tv_api_cookie_token(strstr(rs.set_cookie, TV_API_COOKIE "="), sess, sizeof sess), 0);
+    tv_api_resp_free(&rs);
+    const int64_t signed_in = now;
+    open_conn(&cb, sess);
+    joined bj = join_clinician(&cb, visit_b);   /* opening the visit: the clinician's act */
+    drop_conn(&cb);
+    now += TV_HUB_RESUME_MS / 2;
+    open_conn(&cb2, sess);
+    sendf(&cb2, "{\"type\":\"join\",\"role\":\"clinician\",\"visit\":\"%s\",\"resume\":\"%s\"}", visit_b, bj.resume);
+    cJSON *j = take(&cb2, "joined");
+    assert_string_equal(str(j, "you"), bj.you);   /* the same place, resumed */
+    cJSON_Delete(j);
+    assert_int_equal(api_status("/api/me", sess, signed_in + idle + 1000), 401);
+    drop_conn(&c);
+    drop_conn(&p);
+    drop_conn(&wb);
+    drop_conn(&cb2);
 }
 
 /* Sharing a screen is the call's document sharing: audited when the call's first share starts, not
@@ -912,6 +988,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(waiting_patient_gone_is_session_aborted, setup, teardown),
         cmocka_unit_test_setup_teardown(chat_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(require_2fa_refuses_signaling_until_enrolled, setup, teardown),
+        cmocka_unit_test_setup_teardown(only_a_connected_call_keeps_a_session, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

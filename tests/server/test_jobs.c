@@ -74,7 +74,7 @@ static int teardown(void **state)
 static tv_api_req request(const char *method, const char *path, const char *body)
 {
     return (tv_api_req){ method, path, NULL, NULL, "192.0.2.1", "localhost:8443", NULL, "application/json", body,
-                         body ? strlen(body) : 0, 1800000000000LL, 0, NULL, 0 };
+                         body ? strlen(body) : 0, 1800000000000LL, 0, NULL, 0, 0, NULL };
 }
 
 static int queued(void)

@@ -2,7 +2,7 @@
 // its visits, patients' events included), newest first, with CSV and JSON downloads. Also the
 // download helper settings.mjs uses for the data export.
 import { h, notice, say } from './dom.mjs';
-import { api, ApiError } from './api.mjs';
+import { api, apiBlob } from './api.mjs';
 import { t } from './i18n.mjs';
 import { quiet, sayError } from './auth.mjs';
 
@@ -19,15 +19,10 @@ export function saveBlob(blob, name) {
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
+// Fetched by the page, never a plain link: the server gives the account's data only to a request that
+// proves it comes from this origin (api.mjs), so another site's link cannot save it into the downloads.
 async function download(path, name) {
-  let res;
-  try {
-    res = await fetch(path, { credentials: 'same-origin', cache: 'no-store' });
-  } catch {
-    throw new ApiError(0, null);
-  }
-  if (!res.ok) throw new ApiError(res.status, await res.json().catch(() => null));
-  saveBlob(await res.blob(), name);
+  saveBlob(await apiBlob(path), name);
 }
 
 const when = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });

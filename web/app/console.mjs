@@ -35,10 +35,11 @@ const ctx = {
     if (location.hash === `#/${route}`) render();
     else location.hash = `#/${route}`;
   },
-  async reloadMe() {
+  // background: asked by the page itself, not for something the user did (api.mjs)
+  async reloadMe({ background = false } = {}) {
     let me = null;
     try {
-      me = await api('GET', '/api/me');
+      me = await api('GET', '/api/me', undefined, { background });
     } catch { /* signed out */ }
     setMe(me);
     return ctx.me;
@@ -87,7 +88,7 @@ function syncLobby() {
       ctx.lobby = null;
       waitingBadge();
       if ((ctx.call && !ctx.call.over) || ctx.closingAccount) return;
-      if (!(await ctx.reloadMe())) ctx.signOut();
+      if (!(await ctx.reloadMe({ background: true }))) ctx.signOut();
     });
     lobby.start();
   } else if (!want && ctx.lobby) {

@@ -95,7 +95,7 @@ export async function dashboardView(ctx) {
   const waiting = lobbyCard(ctx, labels, (id) => {
     if (!listed || asked.has(id)) return;
     asked.add(id);
-    load();
+    load({ background: true });   // a patient's arrival, not the clinician's act
   }, signal);
 
   const draw = (visits) => {
@@ -114,9 +114,9 @@ export async function dashboardView(ctx) {
     if (!visits.length) rows.replaceChildren(h('tr', {}, h('td', { colspan: '4', i18n: 'dash.none' })));
   };
 
-  const load = async () => {
+  const load = async ({ background = false } = {}) => {
     try {
-      const { visits } = await api('GET', '/api/visits');
+      const { visits } = await api('GET', '/api/visits', undefined, { background });
       draw(visits);
       listed = true;   // the server's list: a visit not in it is newer, worth one more load
       ctx.cache?.put('visits', 'list', visits).catch(() => {});

@@ -2,7 +2,7 @@
 // allow-list, the data export, this device's cache and deleting the account. Each part is its own
 // card with its own messages, so a refusal in one never hides the others.
 import { h, field, notice, say, show } from './dom.mjs';
-import { api } from './api.mjs';
+import { api, apiBlob } from './api.mjs';
 import { loadPolicy, newPassword, onSubmit, quiet, sayError, submitRow } from './auth.mjs';
 import { saveBlob } from './audit.mjs';
 import { ssoLink } from './sso.mjs';
@@ -113,8 +113,7 @@ function dataCard(ctx) {
     quiet(error);
     quiet(ok);
     try {
-      const data = await api('GET', '/api/export');
-      saveBlob(new Blob([JSON.stringify(data, null, 2)], { type: 'application/json' }), 'televisit-my-data.json');
+      saveBlob(await apiBlob('/api/export'), 'televisit-my-data.json');
       say(ok, 'settings.data.exported');
     } catch (e) {
       sayError(error, e);

@@ -5,11 +5,10 @@ import { lang } from './i18n.mjs';
 import { callScreen } from './call-ui.mjs';
 import { waitingItem } from './waiting-item.mjs';
 import { VisitCall } from '/visit-call.mjs';
-import { api } from './api.mjs';
 
-// Being in a visit is activity: signaling does not refresh the session's inactivity clock, so a
-// clinician in a long call would find the console signed out after it. A light request does.
-const KEEPALIVE_MS = 60_000;
+// No request keeps the session alive from here: the server counts a connected call as activity (the
+// signaling hub refreshes the clinician's session while a patient is in the call), and a visit left
+// open with nobody in it must time out like the rest of the console.
 
 function waitingRoom(call) {
   const list = h('ul', { class: 'waiting', id: 'waiting-list', 'aria-live': 'polite' });
@@ -36,12 +35,7 @@ export function visitView(ctx, id) {
   const screen = callScreen(call);
   const view = h('div', {}, h('h1', { i18n: 'visit.title' }), room, screen);
   ctx.main.classList.add('wide');
-  const keepalive = setInterval(() => {
-    if (call.over) clearInterval(keepalive);
-    else api('GET', '/api/me').catch(() => {});
-  }, KEEPALIVE_MS);
   ctx.leave = async () => {
-    clearInterval(keepalive);
     ctx.main.classList.remove('wide');
     if (!call.over) call.hangup();
   };
@@ -54,6 +48,15 @@ export function visitView(ctx, id) {
       h('div', { class: 'actions' }, h('a', { class: 'button', href: '#/', i18n: 'visit.back' }))));
   };
   call.addEventListener('change', onChange);
+  // The server closes a visit left open with nobody in the call once its session has ended (timed
+  // out, signed out elsewhere): the console signs out, as after a 401, rather than rejoining in vain
+  // (docs/protocol.md). A call is not cut short for it.
+  const onSignedOut = async () => {
+    if (call.info.error !== 'unauthorized' || call.state !== 'waiting') return;
+    call.removeEventListener('change', onSignedOut);
+    if (!(await ctx.reloadMe({ background: true }))) ctx.signOut();
+  };
+  call.addEventListener('change', onSignedOut);
   // Admit pressed on the dashboard: the patient is let in from the first waiting list this visit
   // gets, if still there (one who left meanwhile is not replaced by whoever came next).
   const pending = ctx.admitNext?.visit === id ? ctx.admitNext.participant : null;
