@@ -787,14 +787,18 @@ static void link_for(tv_api *api, const char *page, const char *token, char *out
 static int insert_user(tv_store *st, const char *email, const char *hash, const char *status, int is_admin,
                        int64_t now_ms, int64_t *uid)
 {
-    sqlite3_stmt *q = prep(st, "INSERT INTO users (email, pw_hash, status, is_admin, created_ms) VALUES (?, ?, ?, ?, ?)");
+    uint8_t salt[TV_API_CACHE_SALT_BYTES];   /* the cache share's own randomness (do_cache_share) */
+    randombytes_buf(salt, sizeof salt);
+    sqlite3_stmt *q = prep(st, "INSERT INTO users (email, pw_hash, status, is_admin, created_ms, cache_salt) VALUES (?, ?, ?, ?, ?, ?)");
     if (q) {
         sqlite3_bind_text(q, 1, email, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(q, 2, hash, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(q, 3, status, -1, SQLITE_STATIC);
         sqlite3_bind_int(q, 4, is_admin);
         sqlite3_bind_int64(q, 5, now_ms);
+        sqlite3_bind_blob(q, 6, salt, sizeof salt, SQLITE_TRANSIENT);
     }
+    sodium_memzero(salt, sizeof salt);
     int rc = run(q);
     if (rc == 0)
         *uid = sqlite3_last_insert_rowid(st->db);
@@ -1189,23 +1193,65 @@ static int do_me(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *r
     return rc;
 }
 
-/* The server's half of the browser cache key (docs/architecture.md): a keyed hash of the account,
- * released only to a signed-in session, so a cache copied off the device, or left after sign-out or
- * with the account disabled, cannot be opened. Derived, not stored: nothing to leak from the DB. */
+/* The account's cache salt; an account made before there were salts gets its own now (the first
+ * writer wins, so two requests at once agree). */
+static int cache_salt_of(tv_store *st, int64_t uid, uint8_t salt[TV_API_CACHE_SALT_BYTES])
+{
+    for (int tries = 0; tries < 2; tries++) {
+        sqlite3_stmt *q = prep(st, "SELECT cache_salt FROM users WHERE id = ?");
+        if (q == NULL)
+            return TV_ERR_STORAGE;
+        sqlite3_bind_int64(q, 1, uid);
+        int rc = sqlite3_step(q) == SQLITE_ROW ? 0 : TV_ERR_NOT_FOUND;
+        int have = rc == 0 && sqlite3_column_bytes(q, 0) == TV_API_CACHE_SALT_BYTES;
+        if (have)
+            memcpy(salt, sqlite3_column_blob(q, 0), TV_API_CACHE_SALT_BYTES);
+        sqlite3_finalize(q);
+        if (rc != 0 || have)
+            return rc;
+        randombytes_buf(salt, TV_API_CACHE_SALT_BYTES);
+        q = prep(st, "UPDATE users SET cache_salt = ? WHERE id = ? AND cache_salt IS NULL");
+        if (q) {
+            sqlite3_bind_blob(q, 1, salt, TV_API_CACHE_SALT_BYTES, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(q, 2, uid);
+        }
+        sodium_memzero(salt, TV_API_CACHE_SALT_BYTES);
+        if ((rc = run(q)) != 0)
+            return rc;
+    }
+    return TV_ERR_STORAGE;
+}
+
+/* The server's half of the browser cache key (docs/architecture.md): a hash of the account's random
+ * cache salt keyed by a subkey of the master key, released only to a signed-in session, so a cache
+ * copied off the device, or left after sign-out or with the account disabled, cannot be opened. Not
+ * derived from the id: an account that ever got a deleted one's id would open its cache. The salt
+ * alone, in a stolen database, gives nothing without the master key. */
 static int do_cache_share(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
 {
     user u;
     if (authed(api, st, rq, rs, &u, 0) != 0)
         return 0;
-    uint8_t key[TV_RECORD_KEYBYTES], share[32];
-    char msg[40], b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
-    int n = snprintf(msg, sizeof msg, "cache-share:%lld", (long long)u.id);
-    tv_record_subkey(st->master, TV_RECORD_CACHE_SHARE, key);
-    crypto_generichash(share, sizeof share, (const uint8_t *)msg, (size_t)n, key, sizeof key);
-    sodium_bin2base64(b64, sizeof b64, share, sizeof share, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    int rc = reply_ok(rs, 200, "share", b64);
+    uint8_t key[TV_RECORD_KEYBYTES], share[32], salt[TV_API_CACHE_SALT_BYTES];
+    char b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+    int rc = cache_salt_of(st, u.id, salt);
+    if (rc == 0) {
+        static const char label[] = "cache-share:v2:";
+        crypto_generichash_state h;
+        tv_record_subkey(st->master, TV_RECORD_CACHE_SHARE, key);
+        crypto_generichash_init(&h, key, sizeof key, sizeof share);
+        crypto_generichash_update(&h, (const uint8_t *)label, sizeof label - 1);
+        crypto_generichash_update(&h, salt, sizeof salt);
+        crypto_generichash_final(&h, share, sizeof share);
+        sodium_memzero(&h, sizeof h);
+        sodium_bin2base64(b64, sizeof b64, share, sizeof share, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+        rc = reply_ok(rs, 200, "share", b64);
+    } else {
+        rc = reply_storage(rs);
+    }
     sodium_memzero(key, sizeof key);
     sodium_memzero(share, sizeof share);
+    sodium_memzero(salt, sizeof salt);
     sodium_memzero(b64, sizeof b64);
     wipe_user(&u);
     return rc;
@@ -1883,15 +1929,33 @@ static int do_account_delete(tv_api *api, tv_store *st, const tv_api_req *rq, tv
         rc = reply_auth_failure(st, rq, &u, "account_delete", "The password is wrong.", rs);
     } else {
         /* visits, chat, sessions, keys and codes go with the account (ON DELETE CASCADE); the audit log
-         * keeps its records, which name the account only by number */
-        if (exec_id(st, "DELETE FROM users WHERE id = ?", u.id) == 0) {
+         * keeps its records, which name the account only by number (never given again: AUTOINCREMENT).
+         * Its open visits are read in the same transaction, so their rooms end: a patient waiting in
+         * one is told, rather than left in a lobby nobody can open any more. */
+        cJSON *rooms = cJSON_CreateArray();
+        rc = rooms ? begin(st) : TV_ERR_NOMEM;
+        sqlite3_stmt *q = rc == 0 ? prep(st, "SELECT id FROM visits WHERE clinician_id = ? AND state = 'open'") : NULL;
+        if (q) {
+            sqlite3_bind_int64(q, 1, u.id);
+            while (sqlite3_step(q) == SQLITE_ROW)
+                cJSON_AddItemToArray(rooms, cJSON_CreateString((const char *)sqlite3_column_text(q, 0)));
+            sqlite3_finalize(q);
+        } else if (rc == 0) {
+            rc = TV_ERR_STORAGE;
+        }
+        if (rc == 0)
+            rc = exec_id(st, "DELETE FROM users WHERE id = ?", u.id);
+        if (commit(st, rc) == 0) {
             audit(st, rq, "account_deleted", u.id, NULL, "account and its data deleted by its owner", NULL);
             notify_sessions_changed(api, u.id);
+            for (cJSON *v = rooms->child; v && api->notify; v = v->next)
+                api->notify(api->notify_ctx, "visit_ended", v->valuestring);
             session_cookie(rs, NULL, 0);
             rc = reply_ok(rs, 200, "status", "deleted");
         } else {
             rc = reply_error(rs, 500, TV_ERR_STORAGE, "The server could not delete the account. Try again.");
         }
+        cJSON_Delete(rooms);
     }
     tv_json_free_wiped(b);
     wipe_user(&u);

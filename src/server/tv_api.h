@@ -27,6 +27,7 @@
 #define TV_API_LOCK_MS (15 * 60 * 1000LL)
 #define TV_API_TOTP_STAGE_MS (5 * 60 * 1000LL)   /* between the password and the code */
 #define TV_API_RECOVERY_CODES 10
+#define TV_API_CACHE_SALT_BYTES 32       /* users.cache_salt: what the browser cache's share derives from */
 
 typedef struct tv_api_req {
     const char *method;        /* "GET", "POST" */

@@ -68,6 +68,15 @@ static int mail_key(const char *to, char key[TV_TOKEN_STRBYTES])
     return tv_test_mail_key(dir, to, key);
 }
 
+/* What the API told the hub (api.notify), one "event id" a line. */
+static char notes[2048];
+static void record_note(void *ctx, const char *event, const char *id)
+{
+    (void)ctx;
+    size_t n = strlen(notes);
+    snprintf(notes + n, sizeof notes - n, "%s %s\n", event, id);
+}
+
 static void make_user(const char *email)
 {
     char body[256], key[TV_TOKEN_STRBYTES];
@@ -537,6 +546,115 @@ static void test_rate_limit(void **state)
                               .now = T0 + 60000), 429);
 }
 
+/* A deleted account's id is never given again: the next account sees nothing of the deleted one's
+ * audit records, visits or export (they were reproduced reading its visit_created records). */
+static void test_ids_never_reused(void **state)
+{
+    (void)state;
+    char gone_s[TV_TOKEN_STRBYTES], next_s[TV_TOKEN_STRBYTES], visit[32], body[128], who[48];
+    make_user("first@example.org");
+    make_user("gone@example.org");
+    login("gone@example.org", gone_s, T0);
+    int64_t gone = tv_test_int64(st.db, "SELECT id FROM users WHERE email = 'gone@example.org'");
+    assert_int_equal(gone, tv_test_int64(st.db, "SELECT max(id) FROM users"));   /* the highest id: the one reused */
+    assert_int_equal(call("POST", "/api/visits", "{\"label\":\"Mme Martin\"}", .session = gone_s), 201);
+    snprintf(visit, sizeof visit, "%s", jstr("id"));
+    snprintf(body, sizeof body, "{\"password\":\"%s\"}", PW);
+    assert_int_equal(call("POST", "/api/account/delete", body, .session = gone_s), 200);
+
+    make_user("next@example.org");
+    int64_t next = tv_test_int64(st.db, "SELECT id FROM users WHERE email = 'next@example.org'");
+    assert_true(next > gone);
+    login("next@example.org", next_s, T0);
+    snprintf(who, sizeof who, "\"user:%lld\"", (long long)gone);
+    assert_int_equal(call("GET", "/api/audit", NULL, .session = next_s), 200);
+    char *text = cJSON_PrintUnformatted(json);
+    assert_null(strstr(text, visit));
+    assert_null(strstr(text, who));
+    assert_null(strstr(text, "account_deleted"));
+    free(text);
+    assert_int_equal(call("GET", "/api/export", NULL, .session = next_s), 200);
+    text = cJSON_PrintUnformatted(json);
+    assert_null(strstr(text, visit));
+    assert_null(strstr(text, who));
+    free(text);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(json, "visits")), 0);
+    /* and again after the newest is deleted in turn */
+    assert_int_equal(call("POST", "/api/account/delete", body, .session = next_s), 200);
+    make_user("third@example.org");
+    assert_true(tv_test_int64(st.db, "SELECT id FROM users WHERE email = 'third@example.org'") > next);
+}
+
+/* The cache share follows a random value of the account, not its id: two databases whose accounts
+ * have the same ids (and the same master key) give different shares. */
+static void test_cache_share_not_from_id(void **state)
+{
+    (void)state;
+    char s[TV_TOKEN_STRBYTES], first[64], db[128], key[128], err[256], path[160];
+    make_user("same@example.org");
+    login("same@example.org", s, T0);
+    int64_t id = tv_test_int64(st.db, "SELECT id FROM users");
+    assert_int_equal(call("GET", "/api/cache_share", NULL, .session = s), 200);
+    snprintf(first, sizeof first, "%s", jstr("share"));
+    /* a second database from nothing, with the same key file */
+    tv_store_close(&st);
+    snprintf(db, sizeof db, "%s/t.db", tv_test_dir);
+    snprintf(key, sizeof key, "%s/master.key", tv_test_dir);
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s%s", db, (const char *[]){ "", "-wal", "-shm" }[i]);
+        unlink(path);
+    }
+    assert_int_equal(tv_store_open(&st, db, key, err, sizeof err), 0);
+    make_user("same@example.org");
+    login("same@example.org", s, T0);
+    assert_int_equal(tv_test_int64(st.db, "SELECT id FROM users"), id);
+    assert_int_equal(call("GET", "/api/cache_share", NULL, .session = s), 200);
+    assert_int_equal(strlen(jstr("share")), 43);
+    assert_string_not_equal(jstr("share"), first);
+    /* an account from before salts gets one on first use, and keeps it */
+    assert_int_equal(sqlite3_exec(st.db, "UPDATE users SET cache_salt = NULL", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(call("GET", "/api/cache_share", NULL, .session = s), 200);
+    snprintf(first, sizeof first, "%s", jstr("share"));
+    assert_int_equal(tv_test_int64(st.db, "SELECT length(cache_salt) FROM users"), 32);
+    assert_int_equal(call("GET", "/api/cache_share", NULL, .session = s), 200);
+    assert_string_equal(jstr("share"), first);
+}
+
+/* Deleting an account ends its live rooms: the hub is told of each open visit, so a waiting patient
+ * learns the visit ended instead of waiting in a lobby. */
+static void test_account_delete_ends_rooms(void **state)
+{
+    (void)state;
+    char s[TV_TOKEN_STRBYTES], v1[32], v2[32], v3[32], body[128], want[96];
+    make_user("rooms@example.org");
+    login("rooms@example.org", s, T0);
+    assert_int_equal(call("POST", "/api/visits", "{}", .session = s), 201);
+    snprintf(v1, sizeof v1, "%s", jstr("id"));
+    assert_int_equal(call("POST", "/api/visits", "{}", .session = s), 201);
+    snprintf(v2, sizeof v2, "%s", jstr("id"));
+    assert_int_equal(call("POST", "/api/visits", "{}", .session = s), 201);
+    snprintf(v3, sizeof v3, "%s", jstr("id"));
+    snprintf(body, sizeof body, "{\"id\":\"%s\"}", v3);
+    assert_int_equal(call("POST", "/api/visits/end", body, .session = s), 200);   /* already over */
+    notes[0] = '\0';
+    api.notify = record_note;
+    snprintf(body, sizeof body, "{\"password\":\"%s\"}", PW);
+    assert_int_equal(call("POST", "/api/account/delete", body, .session = s), 200);
+    snprintf(want, sizeof want, "visit_ended %s\n", v1);
+    assert_non_null(strstr(notes, want));
+    snprintf(want, sizeof want, "visit_ended %s\n", v2);
+    assert_non_null(strstr(notes, want));
+    assert_null(strstr(notes, v3));
+    assert_non_null(strstr(notes, "user_sessions_revoked "));
+    /* a wrong password deletes nothing and tells the hub nothing */
+    make_user("stays@example.org");
+    login("stays@example.org", s, T0);
+    assert_int_equal(call("POST", "/api/visits", "{}", .session = s), 201);
+    notes[0] = '\0';
+    assert_int_equal(call("POST", "/api/account/delete", "{\"password\":\"Wrong-Password-1\"}", .session = s), 401);
+    assert_string_equal(notes, "");
+}
+
 static void test_ip_allow_list(void **state)
 {
     (void)state;
@@ -562,6 +680,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_share, setup, teardown),
         cmocka_unit_test_setup_teardown(test_policy_embed_origins, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ids_never_reused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_share_not_from_id, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_account_delete_ends_rooms, setup, teardown),
         cmocka_unit_test(test_ip_allow_list),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
