@@ -26,6 +26,9 @@
 #define TV_API_LOCK_FAILURES 5
 #define TV_API_LOCK_MS (15 * 60 * 1000LL)
 #define TV_API_TOTP_STAGE_MS (5 * 60 * 1000LL)   /* between the password and the code */
+/* An account without a password re-authenticates for a security change by a provider sign-in this
+ * recent (the session's own, docs/api.md "Re-authentication") */
+#define TV_API_REAUTH_SSO_MS (5 * 60 * 1000LL)
 #define TV_API_RECOVERY_CODES 10
 #define TV_API_CACHE_SALT_BYTES 32       /* users.cache_salt: what the browser cache's share derives from */
 

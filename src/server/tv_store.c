@@ -139,6 +139,9 @@ static const char *const migrations[] = {
     "  (SELECT coalesce(max(id), 0) FROM users),"
     "  (SELECT coalesce(max(CAST(substr(requester, 6) AS INTEGER)), 0) FROM audit WHERE requester GLOB 'user:[0-9]*'))"
     "  WHERE name = 'users';",
+    /* 6: how a session was made: the time of the provider sign-in it comes from (NULL for a password
+     * sign-in), which is how an account without a password re-authenticates for a security change */
+    "ALTER TABLE sessions ADD COLUMN sso_ms INTEGER;",
 };
 
 static int fail(char *err, size_t n, const char *what, const char *detail)
