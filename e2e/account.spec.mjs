@@ -185,7 +185,16 @@ test('a clinician registers, activates by mail, enrolls TOTP, signs out and back
 
   await page.getByRole('link', { name: 'Settings' }).click();
   await expect(heading('Settings')).toBeVisible();
-  const enroll = await submitTo('/api/totp/enroll', page.getByRole('button', { name: 'Turn on two-factor authentication' }));
+  await page.getByRole('button', { name: 'Turn on two-factor authentication' }).click();
+  // a security change: the current password first, a session alone is not enough
+  await expect(heading('Turn on two-factor authentication')).toBeVisible();
+  await page.getByLabel('Current password').fill('Not-The-Password-1');
+  expect((await submitTo('/api/totp/enroll', page.getByRole('button', { name: 'Continue' }))).status()).toBe(401);
+  await expect(alert()).toHaveText('The password is wrong.');
+  await expect(page.getByLabel('Current password')).toHaveValue('');
+  await snap(testInfo, 'enroll: password asked first');
+  await page.getByLabel('Current password').fill(PASSWORD);
+  const enroll = await submitTo('/api/totp/enroll', page.getByRole('button', { name: 'Continue' }));
   // The answer carries the QR code (about 9 KB): say plainly when it does not arrive whole.
   const enrollBody = await enroll.text().catch((e) => `unreadable: ${e.message}`);
   expect(enrollBody, 'the body of POST /api/totp/enroll').toMatch(/"qr_svg":"<svg[\s\S]*<\/svg>"\}$/);

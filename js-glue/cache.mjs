@@ -9,7 +9,11 @@
 import { unb64u } from './core.mjs';
 
 const DB = 'televisit-cache';
-const VERSION = 1;
+// 2: the server's share derives from a random value of the account, no longer from its id. A cache
+// made under version 1 could never open again (its key is gone), and under the old rule an account
+// given a deleted one's id would have opened it: its records are dropped on the upgrade, silently.
+// The device secret stays: it opens nothing by itself.
+const VERSION = 2;
 
 // A request's result. A delete or upgrade held up by another tab's open connection fails at once
 // ('blocked') rather than waiting for that tab: the page then goes on without its cache.
@@ -23,9 +27,13 @@ function request(r) {
 
 async function openDb(name) {
   const r = indexedDB.open(name, VERSION);
-  r.onupgradeneeded = () => {
-    r.result.createObjectStore('device');
-    r.result.createObjectStore('records', { keyPath: 'id' });
+  r.onupgradeneeded = (ev) => {
+    if (ev.oldVersion < 1) {
+      r.result.createObjectStore('device');
+      r.result.createObjectStore('records', { keyPath: 'id' });
+    } else if (ev.oldVersion < 2) {
+      r.transaction.objectStore('records').clear();
+    }
   };
   const db = await request(r);
   db.onversionchange = () => db.close();   // another tab deleting or upgrading it is not held up by this one

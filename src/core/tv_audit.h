@@ -22,7 +22,7 @@
     X(ICE_PATH_SELECTED, "ice_path_selected") X(SAS_MISMATCH, "sas_mismatch") X(SSO_SUCCESS, "sso_success") \
     X(SSO_FAILURE, "sso_failure") X(DATA_EXPORTED, "data_exported") \
     X(VISIT_CREATED, "visit_created") X(VISIT_REVOKED, "visit_revoked") X(SETTINGS_CHANGED, "settings_changed") \
-    X(SAS_VERIFIED, "sas_verified") X(SSO_LINKED, "sso_linked") \
+    X(SAS_VERIFIED, "sas_verified") X(SSO_LINKED, "sso_linked") X(SSO_UNLINKED, "sso_unlinked") \
     X(ACCOUNT_REGISTRATION_REPEATED, "account_registration_repeated")
 
 typedef struct tv_audit_record {

@@ -52,6 +52,7 @@
     X(TV_ERR_BUSY,              -111, "busy") \
     X(TV_ERR_STORAGE,           -112, "storage_failed") \
     X(TV_ERR_TOTP_REQUIRED,     -113, "totp_required") \
+    X(TV_ERR_REAUTH,            -114, "reauth_required") \
     X(TV_ERR_JWT_FORMAT,        -120, "jwt_malformed") \
     X(TV_ERR_JWT_ALG,           -121, "jwt_alg_unsupported") \
     X(TV_ERR_JWT_KEY,           -122, "jwt_unknown_key") \

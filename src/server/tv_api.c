@@ -239,6 +239,7 @@ typedef struct user {
     /* the session the request came with */
     uint8_t session_hash[TV_TOKEN_HASHBYTES];
     int64_t session_created_ms;
+    int64_t session_sso_ms;    /* the provider sign-in that made the session, or 0 */
 } user;
 
 #define USER_COLUMNS "id, email, pw_hash, status, totp_enabled, is_admin, coalesce(totp_last_step, -1), ip_allow"
@@ -509,14 +510,16 @@ static void session_cookie(tv_api_resp *rs, const char *token, int64_t max_age_s
     cookie(rs, TV_API_COOKIE, token, max_age_s);
 }
 
+/* sso_ms: when a provider sign-in made it (0 for a password): an account without a password
+ * re-authenticates with that (reauth) */
 static int session_create(tv_api *api, tv_store *st, const tv_api_req *rq, int64_t uid, const char *stage,
-                          tv_api_resp *rs)
+                          int64_t sso_ms, tv_api_resp *rs)
 {
     char token[TV_TOKEN_STRBYTES];
     uint8_t hash[TV_TOKEN_HASHBYTES];
     if (tv_token_generate(token, sizeof token) != 0 || tv_token_hash(token, TV_TOKEN_CHARS, hash, sizeof hash) != 0)
         return TV_ERR_INVALID;
-    sqlite3_stmt *q = prep(st, "INSERT INTO sessions (hash, user_id, stage, created_ms, last_ms, ip) VALUES (?, ?, ?, ?, ?, ?)");
+    sqlite3_stmt *q = prep(st, "INSERT INTO sessions (hash, user_id, stage, created_ms, last_ms, ip, sso_ms) VALUES (?, ?, ?, ?, ?, ?, ?)");
     if (q) {
         sqlite3_bind_blob(q, 1, hash, sizeof hash, SQLITE_TRANSIENT);
         sqlite3_bind_int64(q, 2, uid);
@@ -524,6 +527,8 @@ static int session_create(tv_api *api, tv_store *st, const tv_api_req *rq, int64
         sqlite3_bind_int64(q, 4, rq->now_ms);
         sqlite3_bind_int64(q, 5, rq->now_ms);
         sqlite3_bind_text(q, 6, rq->ip ? rq->ip : "", -1, SQLITE_TRANSIENT);
+        if (sso_ms > 0)
+            sqlite3_bind_int64(q, 7, sso_ms);
     }
     int rc = run(q);
     if (rc == 0)
@@ -584,18 +589,19 @@ static int session_load(tv_api *api, tv_store *st, const char *token, const char
     uint8_t hash[TV_TOKEN_HASHBYTES];
     if (token == NULL || tv_token_hash(token, strlen(token), hash, sizeof hash) != 0)   /* checks the form too */
         return TV_ERR_UNAUTHORIZED;
-    sqlite3_stmt *q = prep(st, "SELECT user_id, stage, created_ms, last_ms FROM sessions WHERE hash = ?");
+    sqlite3_stmt *q = prep(st, "SELECT user_id, stage, created_ms, last_ms, coalesce(sso_ms, 0) FROM sessions WHERE hash = ?");
     if (q == NULL)
         return TV_ERR_STORAGE;
     sqlite3_bind_blob(q, 1, hash, sizeof hash, SQLITE_TRANSIENT);
     int rc = TV_ERR_UNAUTHORIZED;
-    int64_t uid = 0, created = 0, last = 0;
+    int64_t uid = 0, created = 0, last = 0, sso_ms = 0;
     char got_stage[8] = "";
     if (sqlite3_step(q) == SQLITE_ROW) {
         uid = sqlite3_column_int64(q, 0);
         snprintf(got_stage, sizeof got_stage, "%s", (const char *)sqlite3_column_text(q, 1));
         created = sqlite3_column_int64(q, 2);
         last = sqlite3_column_int64(q, 3);
+        sso_ms = sqlite3_column_int64(q, 4);
         rc = 0;
     }
     sqlite3_finalize(q);
@@ -617,6 +623,7 @@ static int session_load(tv_api *api, tv_store *st, const char *token, const char
     }
     memcpy(u->session_hash, hash, sizeof hash);
     u->session_created_ms = created;
+    u->session_sso_ms = sso_ms;
     if (touch && full && now - last >= 1000) {   /* the inactivity clock; at most one write a second */
         q = prep(st, "UPDATE sessions SET last_ms = ? WHERE hash = ?");
         if (q) {
@@ -894,14 +901,18 @@ static void link_for(tv_api *api, const char *page, const char *token, char *out
 static int insert_user(tv_store *st, const char *email, const char *hash, const char *status, int is_admin,
                        int64_t now_ms, int64_t *uid)
 {
-    sqlite3_stmt *q = prep(st, "INSERT INTO users (email, pw_hash, status, is_admin, created_ms) VALUES (?, ?, ?, ?, ?)");
+    uint8_t salt[TV_API_CACHE_SALT_BYTES];   /* the cache share's own randomness (do_cache_share) */
+    randombytes_buf(salt, sizeof salt);
+    sqlite3_stmt *q = prep(st, "INSERT INTO users (email, pw_hash, status, is_admin, created_ms, cache_salt) VALUES (?, ?, ?, ?, ?, ?)");
     if (q) {
         sqlite3_bind_text(q, 1, email, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(q, 2, hash, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(q, 3, status, -1, SQLITE_STATIC);
         sqlite3_bind_int(q, 4, is_admin);
         sqlite3_bind_int64(q, 5, now_ms);
+        sqlite3_bind_blob(q, 6, salt, sizeof salt, SQLITE_TRANSIENT);
     }
+    sodium_memzero(salt, sizeof salt);
     int rc = run(q);
     if (rc == 0)
         *uid = sqlite3_last_insert_rowid(st->db);
@@ -1105,7 +1116,7 @@ static int login_done(tv_api *api, tv_store *st, const tv_api_req *rq, user *u, 
     throttle t;
     throttle_of(st, u->email, rq->ip, &t);
     throttle_clear(st, &t);
-    if (session_create(api, st, rq, u->id, "full", rs) != 0)
+    if (session_create(api, st, rq, u->id, "full", u->session_sso_ms, rs) != 0)   /* a code after a provider: still its */
         return reply_error(rs, 500, TV_ERR_STORAGE, "The server could not sign you in. Try again.");
     char extra[64];
     snprintf(extra, sizeof extra, "{\"method\":\"%s\"}", method);
@@ -1175,7 +1186,7 @@ static int do_login(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp
         audit(st, rq, "login_failure", u.id, NULL, "address not on the account's allow-list", "{\"reason\":\"ip_not_allowed\"}");
         rc = reply_error(rs, 403, TV_ERR_FORBIDDEN, "Sign-in from this network is not allowed for this account.");
     } else if (u.totp_enabled) {
-        rc = session_create(api, st, rq, u.id, "totp", rs);
+        rc = session_create(api, st, rq, u.id, "totp", 0, rs);
         rc = rc == 0 ? reply_ok(rs, 200, "next", "totp")
                      : reply_error(rs, 500, TV_ERR_STORAGE, "The server could not sign you in. Try again.");
     } else {
@@ -1347,6 +1358,51 @@ static int authed_body(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_r
 
 static void notify_sessions_changed(tv_api *api, int64_t uid);
 
+/* A security change (2FA on or off, a single sign-on identity linked or unlinked) needs more than a
+ * session, which may be a console left open or a stolen cookie: the current password; or a fresh code
+ * when TOTP is on (given as `code`); or, for an account without a password, a provider sign-in at most
+ * TV_API_REAUTH_SSO_MS old that made this very session. A wrong password or code counts toward the
+ * lockout as at sign-in. 0 when proven; otherwise the refusal is in rs. */
+static int reauth(tv_api *api, tv_store *st, const tv_api_req *rq, user *u, const char *password, const char *code,
+                  const char *what, const char *wrong, tv_api_resp *rs)
+{
+    int rc;
+    /* a blocked pair is answered before any check, as at sign-in */
+    if ((password || (code && u->totp_enabled)) && reply_if_blocked(st, rq, u, rs))
+        return TV_ERR_LOCKED;
+    if (password) {
+        if (verify_password(api, u, password) == 0)
+            return 0;
+        reply_auth_failure(st, rq, u, what, wrong, rs);
+        return TV_ERR_CREDENTIALS;
+    }
+    if (code && u->totp_enabled) {
+        if ((rc = totp_check(st, u, code, rq->now_ms)) == 0)
+            return 0;
+        if (rc == TV_ERR_STORAGE)
+            reply_storage(rs);
+        else
+            reply_auth_failure(st, rq, u, rc == TV_ERR_OTP_REPLAY ? "totp_replay" : what, wrong, rs);
+        return rc;
+    }
+    if (u->pw_hash[0] == '\0' && u->session_sso_ms > 0 && rq->now_ms - u->session_sso_ms <= TV_API_REAUTH_SSO_MS)
+        return 0;
+    reply_error(rs, 401, TV_ERR_REAUTH, u->pw_hash[0] ? "Confirm this change with your current password."
+                                                      : "Sign in again with your organisation, then make this change within 5 minutes.");
+    return TV_ERR_REAUTH;
+}
+
+/* Mails the owner about a security change, so that one made by someone else does not go unseen. */
+static void security_notice(tv_api *api, const tv_api_req *rq, tv_api_resp *rs, const user *u, const char *change)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             "%s on your televisit account, from the address %s. Your other devices were signed out.\r\n\r\n"
+             "If it was not you, reset your password from the sign-in page now (that signs every device out), "
+             "then check Settings and tell your administrator.\r\n", change, rq->ip && rq->ip[0] ? rq->ip : "unknown");
+    mail_out(api, rq, rs, "notice", u->email, "Security change on your televisit account", text, NULL);
+}
+
 static int do_logout(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
 {
     user u;
@@ -1370,23 +1426,65 @@ static int do_me(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *r
     return rc;
 }
 
-/* The server's half of the browser cache key (docs/architecture.md): a keyed hash of the account,
- * released only to a signed-in session, so a cache copied off the device, or left after sign-out or
- * with the account disabled, cannot be opened. Derived, not stored: nothing to leak from the DB. */
+/* The account's cache salt; an account made before there were salts gets its own now (the first
+ * writer wins, so two requests at once agree). */
+static int cache_salt_of(tv_store *st, int64_t uid, uint8_t salt[TV_API_CACHE_SALT_BYTES])
+{
+    for (int tries = 0; tries < 2; tries++) {
+        sqlite3_stmt *q = prep(st, "SELECT cache_salt FROM users WHERE id = ?");
+        if (q == NULL)
+            return TV_ERR_STORAGE;
+        sqlite3_bind_int64(q, 1, uid);
+        int rc = sqlite3_step(q) == SQLITE_ROW ? 0 : TV_ERR_NOT_FOUND;
+        int have = rc == 0 && sqlite3_column_bytes(q, 0) == TV_API_CACHE_SALT_BYTES;
+        if (have)
+            memcpy(salt, sqlite3_column_blob(q, 0), TV_API_CACHE_SALT_BYTES);
+        sqlite3_finalize(q);
+        if (rc != 0 || have)
+            return rc;
+        randombytes_buf(salt, TV_API_CACHE_SALT_BYTES);
+        q = prep(st, "UPDATE users SET cache_salt = ? WHERE id = ? AND cache_salt IS NULL");
+        if (q) {
+            sqlite3_bind_blob(q, 1, salt, TV_API_CACHE_SALT_BYTES, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(q, 2, uid);
+        }
+        sodium_memzero(salt, TV_API_CACHE_SALT_BYTES);
+        if ((rc = run(q)) != 0)
+            return rc;
+    }
+    return TV_ERR_STORAGE;
+}
+
+/* The server's half of the browser cache key (docs/architecture.md): a hash of the account's random
+ * cache salt keyed by a subkey of the master key, released only to a signed-in session, so a cache
+ * copied off the device, or left after sign-out or with the account disabled, cannot be opened. Not
+ * derived from the id: an account that ever got a deleted one's id would open its cache. The salt
+ * alone, in a stolen database, gives nothing without the master key. */
 static int do_cache_share(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
 {
     user u;
     if (authed(api, st, rq, rs, &u, 0) != 0)
         return 0;
-    uint8_t key[TV_RECORD_KEYBYTES], share[32];
-    char msg[40], b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
-    int n = snprintf(msg, sizeof msg, "cache-share:%lld", (long long)u.id);
-    tv_record_subkey(st->master, TV_RECORD_CACHE_SHARE, key);
-    crypto_generichash(share, sizeof share, (const uint8_t *)msg, (size_t)n, key, sizeof key);
-    sodium_bin2base64(b64, sizeof b64, share, sizeof share, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    int rc = reply_ok(rs, 200, "share", b64);
+    uint8_t key[TV_RECORD_KEYBYTES], share[32], salt[TV_API_CACHE_SALT_BYTES];
+    char b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+    int rc = cache_salt_of(st, u.id, salt);
+    if (rc == 0) {
+        static const char label[] = "cache-share:v2:";
+        crypto_generichash_state h;
+        tv_record_subkey(st->master, TV_RECORD_CACHE_SHARE, key);
+        crypto_generichash_init(&h, key, sizeof key, sizeof share);
+        crypto_generichash_update(&h, (const uint8_t *)label, sizeof label - 1);
+        crypto_generichash_update(&h, salt, sizeof salt);
+        crypto_generichash_final(&h, share, sizeof share);
+        sodium_memzero(&h, sizeof h);
+        sodium_bin2base64(b64, sizeof b64, share, sizeof share, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+        rc = reply_ok(rs, 200, "share", b64);
+    } else {
+        rc = reply_storage(rs);
+    }
     sodium_memzero(key, sizeof key);
     sodium_memzero(share, sizeof share);
+    sodium_memzero(salt, sizeof salt);
     sodium_memzero(b64, sizeof b64);
     wipe_user(&u);
     return rc;
@@ -1454,12 +1552,22 @@ static int do_settings(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_r
 
 static int do_totp_enroll(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
 {
+    static const body_field f[] = { { "password", B_STR, TV_PASSWORD_MAX_BYTES, 0 }, { 0 } };
     user u;
-    if (authed(api, st, rq, rs, &u, 1) != 0)
+    cJSON *b;
+    if (authed_body(api, st, rq, rs, f, 1, &u, &b) != 0)
         return 0;
     if (u.totp_enabled) {
+        tv_json_free_wiped(b);
         wipe_user(&u);
         return reply_error(rs, 409, TV_ERR_CONFLICT, "Two-factor authentication is already on. Turn it off first to change it.");
+    }
+    /* whoever enrols holds the second factor from then on: not a session alone (reauth) */
+    int reauth_rc = reauth(api, st, rq, &u, str_of(b, "password"), NULL, "totp_enroll", "The password is wrong.", rs);
+    tv_json_free_wiped(b);
+    if (reauth_rc != 0) {
+        wipe_user(&u);
+        return 0;
     }
     uint8_t secret[TV_TOTP_SECRET_BYTES], sealed[TV_TOTP_SECRET_BYTES + TV_RECORD_OVERHEAD];
     char b32[64], uri[600], *svg = malloc(64 * 1024);
@@ -1551,8 +1659,12 @@ static int do_totp_confirm(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
             rc = exec_id(st, "UPDATE users SET totp_enabled = 1 WHERE id = ?", u.id);
         if (rc == 0)
             rc = make_recovery_codes(st, u.id, arr);
+        if (rc == 0)   /* a session made before, on another device, has not given the code */
+            rc = sessions_delete_user(st, u.id, u.session_hash);
         if ((rc = commit(st, rc)) == 0) {
-            audit(st, rq, "totp_enabled", u.id, NULL, "two-factor authentication turned on", NULL);
+            notify_sessions_changed(api, u.id);
+            audit(st, rq, "totp_enabled", u.id, NULL, "two-factor authentication turned on; other sessions ended", NULL);
+            security_notice(api, rq, rs, &u, "Two-factor authentication was turned on");
             rc = reply_json(rs, 200, o);
         } else {
             tv_json_free_wiped(o);   /* recovery codes */
@@ -1566,7 +1678,8 @@ static int do_totp_confirm(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
 
 static int do_totp_disable(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
 {
-    static const body_field f[] = { { "password", B_STR, TV_PASSWORD_MAX_BYTES, 1 }, { "code", B_STR, 16, 1 }, { 0 } };
+    /* the password (an account without one: a fresh provider sign-in, reauth) and a code, both */
+    static const body_field f[] = { { "password", B_STR, TV_PASSWORD_MAX_BYTES, 0 }, { "code", B_STR, 16, 1 }, { 0 } };
     user u;
     cJSON *b;
     if (authed_body(api, st, rq, rs, f, 0, &u, &b) != 0)
@@ -1576,10 +1689,9 @@ static int do_totp_disable(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
         rc = reply_error(rs, 403, TV_ERR_FORBIDDEN, "Your administrator requires two-factor authentication.");
     } else if (!u.totp_enabled) {
         rc = reply_error(rs, 409, TV_ERR_CONFLICT, "Two-factor authentication is already off.");
-    } else if (reply_if_blocked(st, rq, &u, rs)) {
-        rc = 0;
-    } else if (verify_password(api, &u, str_of(b, "password")) != 0 ||
-               (rc = totp_check(st, &u, str_of(b, "code"), rq->now_ms)) != 0) {
+    } else if (reauth(api, st, rq, &u, str_of(b, "password"), NULL, "totp_disable", "The password or the code is wrong.", rs) != 0) {
+        rc = 0;   /* the refusal is in rs */
+    } else if ((rc = totp_check(st, &u, str_of(b, "code"), rq->now_ms)) != 0) {
         rc = rc == TV_ERR_STORAGE ? reply_storage(rs)
                                   : reply_auth_failure(st, rq, &u, "totp_disable", "The password or the code is wrong.", rs);
     } else {
@@ -1588,8 +1700,12 @@ static int do_totp_disable(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
             rc = exec_id(st, "UPDATE users SET totp_enabled = 0, totp_secret = NULL WHERE id = ?", u.id);
         if (rc == 0)
             rc = exec_id(st, "DELETE FROM recovery_codes WHERE user_id = ?", u.id);
+        if (rc == 0)
+            rc = sessions_delete_user(st, u.id, u.session_hash);
         if ((rc = commit(st, rc)) == 0) {
-            audit(st, rq, "totp_disabled", u.id, NULL, "two-factor authentication turned off", NULL);
+            notify_sessions_changed(api, u.id);
+            audit(st, rq, "totp_disabled", u.id, NULL, "two-factor authentication turned off; other sessions ended", NULL);
+            security_notice(api, rq, rs, &u, "Two-factor authentication was turned off");
             rc = reply_ok(rs, 200, "status", "off");
         } else {
             rc = reply_storage(rs);
@@ -2072,15 +2188,33 @@ static int do_account_delete(tv_api *api, tv_store *st, const tv_api_req *rq, tv
         rc = reply_auth_failure(st, rq, &u, "account_delete", "The password is wrong.", rs);
     } else {
         /* visits, chat, sessions, keys and codes go with the account (ON DELETE CASCADE); the audit log
-         * keeps its records, which name the account only by number */
-        if (exec_id(st, "DELETE FROM users WHERE id = ?", u.id) == 0) {
+         * keeps its records, which name the account only by number (never given again: AUTOINCREMENT).
+         * Its open visits are read in the same transaction, so their rooms end: a patient waiting in
+         * one is told, rather than left in a lobby nobody can open any more. */
+        cJSON *rooms = cJSON_CreateArray();
+        rc = rooms ? begin(st) : TV_ERR_NOMEM;
+        sqlite3_stmt *q = rc == 0 ? prep(st, "SELECT id FROM visits WHERE clinician_id = ? AND state = 'open'") : NULL;
+        if (q) {
+            sqlite3_bind_int64(q, 1, u.id);
+            while (sqlite3_step(q) == SQLITE_ROW)
+                cJSON_AddItemToArray(rooms, cJSON_CreateString((const char *)sqlite3_column_text(q, 0)));
+            sqlite3_finalize(q);
+        } else if (rc == 0) {
+            rc = TV_ERR_STORAGE;
+        }
+        if (rc == 0)
+            rc = exec_id(st, "DELETE FROM users WHERE id = ?", u.id);
+        if (commit(st, rc) == 0) {
             audit(st, rq, "account_deleted", u.id, NULL, "account and its data deleted by its owner", NULL);
             notify_sessions_changed(api, u.id);
+            for (cJSON *v = rooms->child; v && api->notify; v = v->next)
+                api->notify(api->notify_ctx, "visit_ended", v->valuestring);
             session_cookie(rs, NULL, 0);
             rc = reply_ok(rs, 200, "status", "deleted");
         } else {
             rc = reply_error(rs, 500, TV_ERR_STORAGE, "The server could not delete the account. Try again.");
         }
+        cJSON_Delete(rooms);
     }
     tv_json_free_wiped(b);
     wipe_user(&u);
@@ -2194,19 +2328,25 @@ static int sso_flow_create(tv_api *api, tv_store *st, const tv_api_req *rq, int 
 
 static int do_sso_start(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
 {
-    static const body_field f[] = { { "provider", B_STR, 31, 1 }, { "mode", B_STR, 8, 1 }, { 0 } };
+    static const body_field f[] = { { "provider", B_STR, 31, 1 }, { "mode", B_STR, 8, 1 },
+                                    { "password", B_STR, TV_PASSWORD_MAX_BYTES, 0 }, { "code", B_STR, 16, 0 }, { 0 } };
     cJSON *b;
     if (read_body(rq, f, &b, rs) != 0)
         return 0;
     const char *mode = str_of(b, "mode");
-    int idx, rc;
+    int idx, rc, link = strcmp(mode, "link") == 0;
     user u = { 0 };
-    if (strcmp(mode, "redirect") != 0 && strcmp(mode, "popup") != 0 && strcmp(mode, "link") != 0) {
+    if (strcmp(mode, "redirect") != 0 && strcmp(mode, "popup") != 0 && !link) {
         rc = reply_error(rs, 400, TV_ERR_MSG_FIELD_VALUE, "\"mode\" is redirect, popup or link.");
+    } else if (!link && (str_of(b, "password") || str_of(b, "code"))) {
+        rc = reply_error(rs, 400, TV_ERR_MSG_FIELD_VALUE, "\"password\" and \"code\" go with mode link only.");
     } else if (tv_oidc_find(&api->oidc, str_of(b, "provider"), &idx) != 0) {
         rc = reply_error(rs, 404, TV_ERR_NOT_FOUND, "There is no such sign-in provider.");
-    } else if (strcmp(mode, "link") == 0 && authed(api, st, rq, rs, &u, 1) != 0) {
+    } else if (link && authed(api, st, rq, rs, &u, 1) != 0) {
         rc = 0;   /* linking is for a signed-in clinician: the 401 is in rs */
+    } else if (link && reauth(api, st, rq, &u, str_of(b, "password"), str_of(b, "code"), "sso_link",
+                              "The password or the code is wrong.", rs) != 0) {
+        rc = 0;   /* a link is another way in: its owner proves it is them, the refusal is in rs */
     } else {
         char url[2048], handle[TV_TOKEN_STRBYTES];
         rc = sso_flow_create(api, st, rq, idx, mode, u.id, NULL, rs, url, sizeof url, handle);
@@ -2346,7 +2486,7 @@ static int sso_session(tv_api *api, tv_store *st, const tv_api_req *rq, const us
         throttle_of(st, u->email, rq->ip, &t);
         throttle_clear(st, &t);
     }
-    if (session_create(api, st, rq, u->id, stage, rs) != 0)
+    if (session_create(api, st, rq, u->id, stage, rq->now_ms, rs) != 0)
         return TV_ERR_STORAGE;
     char extra[200];
     snprintf(extra, sizeof extra, "{\"method\":\"%s\",\"provider\":\"%s\",\"next\":\"%s\"}", method, provider,
@@ -2453,9 +2593,17 @@ static int do_sso_callback(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
         return reply_redirect(rs, where);
     }
     if (strcmp(mode, "link") == 0) {
-        char extra[96];
+        /* another way into the account: the sessions of other devices end (this browser's, which
+         * began the link, stays) and the owner is told */
+        uint8_t keep[TV_TOKEN_HASHBYTES];
+        int has_keep = rq->session && tv_token_hash(rq->session, strlen(rq->session), keep, sizeof keep) == 0;
+        sessions_delete_user(st, uid, has_keep ? keep : NULL);
+        notify_sessions_changed(api, uid);
+        char extra[96], change[160];
         snprintf(extra, sizeof extra, "{\"provider\":\"%s\"}", p->id);
-        audit(st, rq, "sso_linked", uid, NULL, "single sign-on identity linked", extra);
+        audit(st, rq, "sso_linked", uid, NULL, "single sign-on identity linked; other sessions ended", extra);
+        snprintf(change, sizeof change, "Sign-in with %s was linked", p->name);
+        security_notice(api, rq, rs, &u, change);
         wipe_user(&u);
         return reply_redirect(rs, "/#sso_linked");
     }
@@ -2568,6 +2716,82 @@ static int do_sso_finish(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api
     return rc2;
 }
 
+/* Why the account's links to provider cannot go (the refusal then in rs), or 0. */
+static int unlink_check(tv_store *st, const user *u, const char *provider, tv_api_resp *rs)
+{
+    int linked = 0, others = 0;
+    sqlite3_stmt *q = prep(st, "SELECT coalesce(sum(provider = ?1), 0), coalesce(sum(provider != ?1), 0) FROM sso_links"
+                               " WHERE user_id = ?2");
+    if (q) {
+        sqlite3_bind_text(q, 1, provider, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(q, 2, u->id);
+    }
+    int rc = q && sqlite3_step(q) == SQLITE_ROW ? 0 : TV_ERR_STORAGE;
+    if (rc == 0)
+        linked = sqlite3_column_int(q, 0), others = sqlite3_column_int(q, 1);
+    sqlite3_finalize(q);
+    if (rc != 0)
+        return reply_storage(rs), rc;
+    if (linked == 0)
+        return reply_error(rs, 404, TV_ERR_NOT_FOUND, "This account is not linked with this provider."), TV_ERR_NOT_FOUND;
+    if (others == 0 && u->pw_hash[0] == '\0')
+        return reply_error(rs, 409, TV_ERR_CONFLICT, "This is the only way to sign in to this account, which has no password: "
+                                                     "set one first (\"Forgot your password?\" on the sign-in page), then unlink."),
+               TV_ERR_CONFLICT;
+    return 0;
+}
+
+/* Removes the account's links to a provider. Re-authenticated like a link; never the last way into
+ * an account without a password, which would be locked out for good. */
+static int do_sso_unlink(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
+{
+    static const body_field f[] = { { "provider", B_STR, 31, 1 }, { "password", B_STR, TV_PASSWORD_MAX_BYTES, 0 },
+                                    { "code", B_STR, 16, 0 }, { 0 } };
+    user u;
+    cJSON *b;
+    if (authed_body(api, st, rq, rs, f, 1, &u, &b) != 0)
+        return 0;
+    const char *provider = str_of(b, "provider");
+    int rc = unlink_check(st, &u, provider, rs);   /* the cheap refusals before Argon2id */
+    if (rc == 0 && reauth(api, st, rq, &u, str_of(b, "password"), str_of(b, "code"), "sso_unlink",
+                          "The password or the code is wrong.", rs) != 0)
+        rc = TV_ERR_CREDENTIALS;
+    if (rc == 0 && (rc = begin(st)) != 0)
+        reply_storage(rs);
+    if (rc == 0) {
+        /* checked again inside the write transaction: two unlinks at once cannot both pass it */
+        rc = unlink_check(st, &u, provider, rs);
+        sqlite3_stmt *q = rc == 0 ? prep(st, "DELETE FROM sso_links WHERE user_id = ? AND provider = ?") : NULL;
+        if (q) {
+            sqlite3_bind_int64(q, 1, u.id);
+            sqlite3_bind_text(q, 2, provider, -1, SQLITE_TRANSIENT);
+        }
+        if (rc == 0)
+            rc = run(q);
+        if (rc == 0)
+            rc = sessions_delete_user(st, u.id, u.session_hash);
+        int stored = rs->body == NULL;   /* no refusal written yet */
+        if ((rc = commit(st, rc)) != 0 && stored)
+            reply_storage(rs);
+    }
+    if (rc == 0) {
+        int idx;
+        char extra[96], change[160];
+        notify_sessions_changed(api, u.id);
+        snprintf(extra, sizeof extra, "{\"provider\":\"%s\"}", provider);
+        audit(st, rq, "sso_unlinked", u.id, NULL, "single sign-on identity unlinked; other sessions ended", extra);
+        snprintf(change, sizeof change, "Sign-in with %s was unlinked",
+                 tv_oidc_find(&api->oidc, provider, &idx) == 0 ? api->oidc.p[idx].name : provider);
+        security_notice(api, rq, rs, &u, change);
+        rc = reply_ok(rs, 200, "status", "unlinked");
+    } else {
+        rc = 0;   /* the refusal is in rs */
+    }
+    tv_json_free_wiped(b);
+    wipe_user(&u);
+    return rc;
+}
+
 /* ---- routing ---- */
 
 typedef int (*handler)(tv_api *, tv_store *, const tv_api_req *, tv_api_resp *);
@@ -2583,6 +2807,7 @@ static const struct route { const char *method, *path; handler fn; int flags; } 
     { "POST", "/api/sso/start", do_sso_start, AUTH_LIMITED },
     { "GET", "/api/sso/callback", do_sso_callback, AUTH_LIMITED },
     { "POST", "/api/sso/finish", do_sso_finish, AUTH_LIMITED },
+    { "POST", "/api/sso/unlink", do_sso_unlink, AUTH_LIMITED },
     { "GET", "/launch", do_launch, AUTH_LIMITED },
     { "POST", "/api/register", do_register, AUTH_LIMITED },
     { "POST", "/api/activate", do_activate, AUTH_LIMITED },
@@ -2593,7 +2818,7 @@ static const struct route { const char *method, *path; handler fn; int flags; } 
     { "GET", "/api/cache_share", do_cache_share, 0 },
     { "POST", "/api/sessions/revoke", do_sessions_revoke, 0 },
     { "POST", "/api/settings", do_settings, 0 },
-    { "POST", "/api/totp/enroll", do_totp_enroll, 0 },
+    { "POST", "/api/totp/enroll", do_totp_enroll, AUTH_LIMITED },
     { "POST", "/api/totp/confirm", do_totp_confirm, AUTH_LIMITED },
     { "POST", "/api/totp/disable", do_totp_disable, AUTH_LIMITED },
     { "POST", "/api/password/change", do_password_change, AUTH_LIMITED },

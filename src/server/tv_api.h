@@ -34,6 +34,9 @@
 #define TV_API_ACCOUNT_FAILURES_HOUR 100
 #define TV_API_THROTTLE_FORGET_MS (24 * 3600 * 1000LL)
 #define TV_API_TOTP_STAGE_MS (5 * 60 * 1000LL)   /* between the password and the code */
+/* An account without a password re-authenticates for a security change by a provider sign-in this
+ * recent (the session's own, docs/api.md "Re-authentication") */
+#define TV_API_REAUTH_SSO_MS (5 * 60 * 1000LL)
 #define TV_API_RECOVERY_CODES 10
 /* The header web/app/api.mjs sends with every request, the proof that a script of this origin made it: a
  * link, a form or another site's page cannot send it (another origin would need a CORS preflight, which
@@ -41,6 +44,7 @@
  * parses over HTTP/2, where it drops every header it does not know; the value is no secret. */
 #define TV_API_PAGE_HEADER "x-auth-token"
 #define TV_API_PAGE_VALUE "same-origin"
+#define TV_API_CACHE_SALT_BYTES 32       /* users.cache_salt: what the browser cache's share derives from */
 
 typedef struct tv_api_req {
     const char *method;        /* "GET", "POST" */

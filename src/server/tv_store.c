@@ -7,14 +7,21 @@
 #include <libgen.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 static const char magic[5] = { 'T', 'V', 'M', 'K', 1 };   /* "TVMK", format 1 */
 
+/* A migration whose text starts with this line first has users rebuilt with AUTOINCREMENT, in C (see
+ * users_autoincrement); the line is an SQL comment, so the rest of the text runs as usual after it. */
+#define TV_STORE_REBUILD_USERS "-- rebuild users with AUTOINCREMENT"
+
 /* Migrations: the schema at version i+1 is migrations[0..i] applied in order, each in its own
- * transaction with the version bump. Append only; never edit one that has shipped. */
+ * transaction with the version bump, with foreign keys off (SQLite's way for schema changes: a table
+ * rebuilt is dropped without its DROP cascading) and checked before the commit. Append only; never
+ * edit one that has shipped. */
 static const char *const migrations[] = {
     /* 1 */
     "CREATE TABLE users ("
@@ -117,7 +124,25 @@ static const char *const migrations[] = {
     "  created_ms INTEGER NOT NULL,"
     "  expires_ms INTEGER NOT NULL"
     ");",
-    /* 5: sign-in throttling per account and source address (docs/api.md, "Failed sign-ins"), which
+    /* 5: a user id is never given twice. Without AUTOINCREMENT SQLite reused the highest id after a
+     * deletion, and the next account inherited the audit records, export and lobby of the deleted one.
+     * The first line makes migrate() rebuild users with AUTOINCREMENT (users_autoincrement: SQLite
+     * cannot add it in place); the counter then starts above every id the audit log names, so the ids
+     * of accounts deleted before this migration are not given again either. cache_salt: the random
+     * per-account value the browser cache's server share derives from (filled from libsodium when an
+     * account is made, or on its first use for older accounts), so the share never follows an id. */
+    TV_STORE_REBUILD_USERS "\n"
+    "ALTER TABLE users ADD COLUMN cache_salt BLOB;"
+    "INSERT INTO sqlite_sequence (name, seq) SELECT 'users', 0"
+    "  WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'users');"
+    "UPDATE sqlite_sequence SET seq = max(seq,"
+    "  (SELECT coalesce(max(id), 0) FROM users),"
+    "  (SELECT coalesce(max(CAST(substr(requester, 6) AS INTEGER)), 0) FROM audit WHERE requester GLOB 'user:[0-9]*'))"
+    "  WHERE name = 'users';",
+    /* 6: how a session was made: the time of the provider sign-in it comes from (NULL for a password
+     * sign-in), which is how an account without a password re-authenticates for a security change */
+    "ALTER TABLE sessions ADD COLUMN sso_ms INTEGER;",
+    /* 7: sign-in throttling per account and source address (docs/api.md, "Failed sign-ins"), which
      * replaces the account-wide lock a stranger could hold shut; and a registration's password held
      * by its own activation key, so only that key's activation can make it the account's. */
     "ALTER TABLE mail_keys ADD COLUMN pw_hash TEXT;"
@@ -217,6 +242,90 @@ int tv_store_schema_version(tv_store *st, int *version)
     return rc;
 }
 
+const char *tv_store_migration_sql(int i)
+{
+    return i >= 0 && i < tv_store_schema_latest() ? migrations[i] : NULL;
+}
+
+static int exec_msg(sqlite3 *db, const char *sql, char **msg)
+{
+    return sqlite3_exec(db, sql, NULL, NULL, msg) == SQLITE_OK ? 0 : TV_ERR_STORAGE;
+}
+
+/* Rebuilds users with AUTOINCREMENT by SQLite's procedure for schema changes (a new table, the rows
+ * copied, the old one dropped, the new one renamed), inside the caller's transaction with foreign keys
+ * off. The new table is the old one's own CREATE statement with AUTOINCREMENT added, and its indexes
+ * and triggers are made again, so every column a migration added by then is kept, whatever their
+ * order. The other tables' REFERENCES users (id) name the rebuilt table once it is renamed. */
+static int users_autoincrement(sqlite3 *db, char **msg)
+{
+    static const char head[] = "CREATE TABLE users (", pk[] = "id INTEGER PRIMARY KEY";
+    sqlite3_stmt *q = NULL;
+    char *create = NULL, **extra = NULL;
+    int n_extra = 0, rc = TV_ERR_STORAGE;
+    if (sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'users'", -1, &q, NULL) ==
+            SQLITE_OK && sqlite3_step(q) == SQLITE_ROW) {
+        const char *sql = (const char *)sqlite3_column_text(q, 0), *at = sql ? strstr(sql, pk) : NULL;
+        if (sql && at && strncmp(sql, head, sizeof head - 1) == 0 && strstr(sql, "AUTOINCREMENT") == NULL &&
+            (at[sizeof pk - 1] == ',' || at[sizeof pk - 1] == ' ')) {
+            /* "CREATE TABLE users_rebuilt (" + up to the key + " AUTOINCREMENT" + the rest */
+            create = sqlite3_mprintf("CREATE TABLE users_rebuilt (%.*s AUTOINCREMENT%s", (int)(at + sizeof pk - 1 - sql - (sizeof head - 1)),
+                                     sql + sizeof head - 1, at + sizeof pk - 1);
+            rc = create ? 0 : TV_ERR_NOMEM;
+        } else if (sql && strstr(sql, "AUTOINCREMENT")) {
+            rc = 1;   /* already rebuilt */
+        }
+    }
+    sqlite3_finalize(q);
+    q = NULL;
+    if (rc != 0) {
+        sqlite3_free(create);
+        if (rc == 1)
+            return 0;
+        *msg = sqlite3_mprintf("cannot read the users table's definition");
+        return rc;
+    }
+    /* the indexes and triggers on users go with DROP TABLE: keep their statements to make them again */
+    if (sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE tbl_name = 'users' AND type IN ('index', 'trigger')"
+                               " AND sql IS NOT NULL", -1, &q, NULL) != SQLITE_OK)
+        rc = TV_ERR_STORAGE;
+    while (rc == 0 && sqlite3_step(q) == SQLITE_ROW) {
+        char **more = realloc(extra, (size_t)(n_extra + 1) * sizeof *extra);
+        if (more == NULL || (more[n_extra] = sqlite3_mprintf("%s", (const char *)sqlite3_column_text(q, 0))) == NULL) {
+            extra = more ? more : extra;
+            rc = TV_ERR_NOMEM;
+            break;
+        }
+        extra = more;
+        n_extra++;
+    }
+    sqlite3_finalize(q);
+    if (rc == 0)
+        rc = exec_msg(db, create, msg);
+    if (rc == 0)
+        rc = exec_msg(db, "INSERT INTO users_rebuilt SELECT * FROM users;", msg);
+    if (rc == 0)
+        rc = exec_msg(db, "DROP TABLE users;", msg);
+    if (rc == 0)
+        rc = exec_msg(db, "ALTER TABLE users_rebuilt RENAME TO users;", msg);
+    for (int i = 0; i < n_extra; i++) {
+        if (rc == 0)
+            rc = exec_msg(db, extra[i], msg);
+        sqlite3_free(extra[i]);
+    }
+    free(extra);
+    sqlite3_free(create);
+    return rc;
+}
+
+/* PRAGMA foreign_key_check's rows: a migration that leaves one is rolled back. */
+static int count_row(void *n, int cols, char **vals, char **names)
+{
+    (void)cols, (void)vals, (void)names;
+    ++*(int *)n;
+    return 0;
+}
+
 static int migrate(tv_store *st, char *err, size_t err_size)
 {
     int v;
@@ -224,20 +333,41 @@ static int migrate(tv_store *st, char *err, size_t err_size)
         return fail(err, err_size, "database", "cannot read the schema version");
     if (v > tv_store_schema_latest())
         return fail(err, err_size, "database", "made by a newer televisitd; refusing to touch it");
-    for (; v < tv_store_schema_latest(); v++) {
+    if (v == tv_store_schema_latest())
+        return 0;
+    /* Off outside a transaction (inside one the pragma does nothing), on again whatever happens. */
+    if (sqlite3_exec(st->db, "PRAGMA foreign_keys = OFF;", NULL, NULL, NULL) != SQLITE_OK)
+        return fail(err, err_size, "database", "cannot turn foreign keys off to migrate");
+    int rc = 0;
+    for (; rc == 0 && v < tv_store_schema_latest(); v++) {
         char bump[64], *msg = NULL;
+        int broken = 0;
         snprintf(bump, sizeof bump, "PRAGMA user_version = %d;", v + 1);
-        if (sqlite3_exec(st->db, "BEGIN IMMEDIATE;", NULL, NULL, &msg) != SQLITE_OK ||
-            sqlite3_exec(st->db, migrations[v], NULL, NULL, &msg) != SQLITE_OK ||
-            sqlite3_exec(st->db, bump, NULL, NULL, &msg) != SQLITE_OK ||
-            sqlite3_exec(st->db, "COMMIT;", NULL, NULL, &msg) != SQLITE_OK) {
-            fail(err, err_size, "migration failed", msg ? msg : "?");
-            sqlite3_free(msg);
-            sqlite3_exec(st->db, "ROLLBACK;", NULL, NULL, NULL);
-            return TV_ERR_INVALID;
+        int r = exec_msg(st->db, "BEGIN IMMEDIATE;", &msg);
+        if (r == 0 && strncmp(migrations[v], TV_STORE_REBUILD_USERS, sizeof TV_STORE_REBUILD_USERS - 1) == 0)
+            r = users_autoincrement(st->db, &msg);
+        if (r == 0)
+            r = exec_msg(st->db, migrations[v], &msg);
+        if (r == 0 && sqlite3_exec(st->db, "PRAGMA foreign_key_check;", count_row, &broken, &msg) != SQLITE_OK)
+            r = TV_ERR_STORAGE;
+        if (r == 0 && broken) {
+            msg = sqlite3_mprintf("%d row(s) would break a foreign key", broken);
+            r = TV_ERR_STORAGE;
         }
+        if (r == 0)
+            r = exec_msg(st->db, bump, &msg);
+        if (r == 0)
+            r = exec_msg(st->db, "COMMIT;", &msg);
+        if (r != 0) {
+            fail(err, err_size, "migration failed", msg ? msg : "?");
+            sqlite3_exec(st->db, "ROLLBACK;", NULL, NULL, NULL);
+            rc = TV_ERR_INVALID;
+        }
+        sqlite3_free(msg);
     }
-    return 0;
+    if (sqlite3_exec(st->db, "PRAGMA foreign_keys = ON;", NULL, NULL, NULL) != SQLITE_OK && rc == 0)
+        rc = fail(err, err_size, "database", "cannot turn foreign keys back on");
+    return rc;
 }
 
 int tv_store_open(tv_store *st, const char *db_path, const char *key_path, char *err, size_t err_size)

@@ -27,6 +27,9 @@ void tv_store_close(tv_store *st);   /* and wipes the master key */
 
 int tv_store_schema_version(tv_store *st, int *version);
 int tv_store_schema_latest(void);
+/* The SQL of migration i (from 0), for tests that build a database at an older version; NULL past
+ * the last. */
+const char *tv_store_migration_sql(int i);
 
 /* Encrypts a field value for (table, column, row) under the purpose's key, and back. */
 int tv_store_seal(tv_store *st, uint64_t purpose, const char *table, const char *column, int64_t row,

@@ -69,6 +69,7 @@ static void bad_records_refused(void **s)
     assert_int_equal(tv_audit_hash(&r, prev, h), TV_ERR_INVALID);
     assert_true(tv_audit_type_valid("sas_mismatch"));
     assert_true(tv_audit_type_valid("turn_credential_issued"));
+    assert_true(tv_audit_type_valid("sso_unlinked"));
     assert_false(tv_audit_type_valid("LOGIN_SUCCESS"));
 }
 

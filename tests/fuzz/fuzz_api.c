@@ -83,6 +83,7 @@ static const struct route { const char *method, *path; int signed_in; } routes[]
     { "GET", "/api/sso/callback", 0 },
     { "POST", "/api/sso/finish", 0 },
     { "GET", "/launch", 0 },
+    { "POST", "/api/sso/unlink", 1 },
     /* not routes: 404 and 405 */
     { "GET", "/api/nothing", 0 },
     { "PUT", "/api/login", 0 },
@@ -187,7 +188,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     char full[TV_TOKEN_STRBYTES], code[8], body[64];
     cJSON_Delete(api_call("POST", "/api/login", "{\"email\":\"totp@example.org\",\"password\":\"Correct-Horse-Battery-9\"}",
                           NULL, 200, full));
-    o = api_call("POST", "/api/totp/enroll", "{}", full, 200, NULL);
+    o = api_call("POST", "/api/totp/enroll", "{\"password\":\"Correct-Horse-Battery-9\"}", full, 200, NULL);
     uint8_t secret[64];
     size_t sl;
     const char *b32 = cJSON_GetStringValue(cJSON_GetObjectItem(o, "secret"));

@@ -301,6 +301,24 @@ test('a password change closes the calls of the other devices, not the one that 
   here.close();
 });
 
+test('deleting an account ends its visits (a waiting patient is told), and no later account gets its id', async () => {
+  const cookie = await lib.clinician(server, 'leaving@example.org');
+  const v = await visit(cookie, 'last visit');
+  const { p, joined } = await patient(v.token, 'Bob');
+  assert.equal(joined.state, 'waiting');
+  const id = Number(sqlite(server, "SELECT id FROM users WHERE email = 'leaving@example.org'"));
+  assert.equal(id, Number(sqlite(server, 'SELECT max(id) FROM users')), 'the newest account: the id SQLite reused');
+  const r = await api(server, 'POST', '/api/account/delete', { password: lib.PASSWORD }, { cookie });
+  assert.equal(r.status, 200, r.text);
+  assert.equal((await p.next('ended')).reason, 'clinician_ended');
+  await p.closed;
+  const next = await lib.clinician(server, 'arriving@example.org');
+  assert.ok(Number(sqlite(server, "SELECT id FROM users WHERE email = 'arriving@example.org'")) > id);
+  const audit = await api(server, 'GET', '/api/audit', undefined, { cookie: next });
+  assert.equal(audit.status, 200);
+  assert.ok(!audit.text.includes(v.id), 'nothing of the deleted account\'s visit');
+});
+
 test('the audit chain verifies after all of this', () => {
   const r = auditVerify(server);
   assert.equal(r.status, 0, r.stdout + r.stderr);

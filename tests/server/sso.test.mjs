@@ -6,7 +6,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:https';
 import { createServer } from 'node:https';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import * as OTPAuth from 'otpauth';
 import { api, randomPort, sqlite, startServer, userAdd, PASSWORD, auditVerify } from './lib.mjs';
@@ -73,8 +74,9 @@ async function signInAtProvider(cookies, authUrl, login) {
 const tv = (path) => `https://localhost:${tvPort}${path}`;
 const session = (cookies) => cookies.get(`localhost:${tvPort}`)?.get('__Host-tv_session');
 
-async function start(cookies, provider, mode) {
-  const r = await fetchIn(cookies, 'POST', tv('/api/sso/start'), { body: { provider, mode } });
+// extra: a link's re-authentication ({password} or {code}).
+async function start(cookies, provider, mode, extra = {}) {
+  const r = await fetchIn(cookies, 'POST', tv('/api/sso/start'), { body: { provider, mode, ...extra } });
   assert.equal(r.status, 200, r.text);
   return r.json;
 }
@@ -141,6 +143,7 @@ before(async () => {
     accounts: {
       alice: { email: 'alice@example.org', email_verified: true },
       eve: { email: 'dr.link@example.org', email_verified: true },
+      olga: { email: 'olga@example.org', email_verified: true },
       house: { email: 'house@example.org', email_verified: true, fhirUser: `https://localhost:${opPort}/fhir/Practitioner/7` },
     },
     launchContexts: {},
@@ -234,7 +237,7 @@ test('a signed-in clinician links an identity, then signs in with it; it cannot 
   const login = await api(server, 'POST', '/api/login', { email: 'dr.link@example.org', password: PASSWORD });
   const cookies = jar();
   cookies.set(`localhost:${tvPort}`, new Map([['__Host-tv_session', login.cookie]]));
-  const { url } = await start(cookies, 'op-es', 'link');
+  const { url } = await start(cookies, 'op-es', 'link', { password: PASSWORD });
   const r = await fetchIn(cookies, 'GET', await signInAtProvider(cookies, url, 'eve'));
   assert.equal(r.location, tv('/#sso_linked'));
   assert.match(lastAudit('sso_linked'), /op-es/);
@@ -249,7 +252,7 @@ test('a signed-in clinician links an identity, then signs in with it; it cannot 
   const other = await api(server, 'POST', '/api/login', { email: 'other@example.org', password: PASSWORD });
   const oc = jar();
   oc.set(`localhost:${tvPort}`, new Map([['__Host-tv_session', other.cookie]]));
-  const l = await start(oc, 'op-es', 'link');
+  const l = await start(oc, 'op-es', 'link', { password: PASSWORD });
   assert.equal((await fetchIn(oc, 'GET', await signInAtProvider(oc, l.url, 'eve'))).location, tv('/#sso_error=linked_elsewhere'));
   // linking needs a session
   const anon = await fetchIn(jar(), 'POST', tv('/api/sso/start'), { body: { provider: 'op-es', mode: 'link' } });
@@ -286,7 +289,7 @@ test('SMART EHR launch: discovered from the FHIR base, fhirUser mapped to the cl
   const v = await api(server, 'POST', '/api/visits', { label: 'chart 7' }, { cookie: login.cookie });
   const lc = jar();
   lc.set(`localhost:${tvPort}`, new Map([['__Host-tv_session', login.cookie]]));
-  const l = await start(lc, 'ehr', 'link');
+  const l = await start(lc, 'ehr', 'link', { password: PASSWORD });
   assert.equal((await fetchIn(lc, 'GET', await signInAtProvider(lc, l.url, 'house'))).location, tv('/#sso_linked'));
   const linked = sqlite(server, "SELECT subject FROM sso_links WHERE provider = 'ehr'");
   assert.equal(linked, `${op.fhirBase}/Practitioner/7`, 'the link is by fhirUser');
@@ -391,12 +394,12 @@ test('bad input to the SSO routes changes nothing', async () => {
 test('an account with TOTP on still gives its code after single sign-on (redirect and popup)', async () => {
   userAdd(server, 'dr.totp@example.org');
   const login = await api(server, 'POST', '/api/login', { email: 'dr.totp@example.org', password: PASSWORD });
-  const { secret } = (await api(server, 'POST', '/api/totp/enroll', {}, { cookie: login.cookie })).json;
+  const { secret } = (await api(server, 'POST', '/api/totp/enroll', { password: PASSWORD }, { cookie: login.cookie })).json;
   const code = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret) }).generate();
   const { recovery_codes: rec } = (await api(server, 'POST', '/api/totp/confirm', { code }, { cookie: login.cookie })).json;
   const lc = jar();
   lc.set(`localhost:${tvPort}`, new Map([['__Host-tv_session', login.cookie]]));
-  const l = await start(lc, 'op-es', 'link');
+  const l = await start(lc, 'op-es', 'link', { password: PASSWORD });
   assert.equal((await fetchIn(lc, 'GET', await signInAtProvider(lc, l.url, 'tina'))).location, tv('/#sso_linked'));
   // redirect: the browser lands on the code step with a half session
   const b = jar();
@@ -451,4 +454,119 @@ test('a provider that cannot be reached is tried once, then left alone for a whi
   }
   const tries = server.log().split(`identity provider https://localhost:${downPort}/`).length - 1;
   assert.equal(tries, 1, 'one discovery attempt, not one per request');
+});
+
+// ---- re-authentication for links, unlinking (docs/api.md "Re-authentication") ----
+
+// The mails written for `to` (no relay: DATA_DIR/mail), taken: a later call sees only newer ones.
+function mailsTo(to) {
+  const dir = join(server.dataDir, 'mail');
+  const out = [];
+  for (const f of readdirSync(dir)) {
+    const text = readFileSync(join(dir, f), 'utf8');
+    if (!text.includes(`To: <${to}>`)) continue;
+    out.push(text);
+    unlinkSync(join(dir, f));
+  }
+  return out;
+}
+
+// A browser whose jar holds this session cookie.
+function browserWith(cookie) {
+  const b = jar();
+  b.set(`localhost:${tvPort}`, new Map([['__Host-tv_session', cookie]]));
+  return b;
+}
+
+async function signedIn(email) {
+  const r = await api(server, 'POST', '/api/login', { email, password: PASSWORD });
+  assert.equal(r.status, 200, r.text);
+  return r.cookie;
+}
+
+test('linking needs the current password: none or a wrong one is refused (and counted); the link ends other sessions and is mailed', async () => {
+  const email = 'dr.reauth@example.org';
+  userAdd(server, email);
+  const here = await signedIn(email);
+  const elsewhere = await signedIn(email);   // another device, signed in before the link
+  const b = browserWith(here);
+  const none = await fetchIn(b, 'POST', tv('/api/sso/start'), { body: { provider: 'op-es', mode: 'link' } });
+  assert.equal(none.status, 401);
+  assert.equal(none.json.error, 'reauth_required');
+  const wrong = await fetchIn(b, 'POST', tv('/api/sso/start'), { body: { provider: 'op-es', mode: 'link', password: 'Wrong-Password-1' } });
+  assert.equal(wrong.status, 401);
+  assert.equal(wrong.json.error, 'invalid_credentials');
+  assert.match(lastAudit('login_failure'), /"reason":"sso_link"/);
+  assert.equal(sqlite(server, 'SELECT count(*) FROM sso_flows WHERE link_uid = (SELECT id FROM users WHERE email = \'dr.reauth@example.org\')'), '0',
+    'no flow was started');
+  // a password is for a link only
+  const stray = await fetchIn(jar(), 'POST', tv('/api/sso/start'), { body: { provider: 'op-es', mode: 'redirect', password: PASSWORD } });
+  assert.equal(stray.status, 400);
+  mailsTo(email);
+  const { url } = await start(b, 'op-es', 'link', { password: PASSWORD });
+  assert.equal((await fetchIn(b, 'GET', await signInAtProvider(b, url, 'rita'))).location, tv('/#sso_linked'));
+  assert.equal((await api(server, 'GET', '/api/me', undefined, { cookie: here })).status, 200, 'the browser that linked stays signed in');
+  assert.equal((await api(server, 'GET', '/api/me', undefined, { cookie: elsewhere })).status, 401, 'another device is signed out');
+  const mails = mailsTo(email);
+  assert.equal(mails.length, 1);
+  assert.match(mails[0], /Sign-in with Test SSO \(ES256\) was linked/);
+});
+
+test('unlinking: re-authenticated, other sessions end, the provider no longer signs in, the owner is mailed', async () => {
+  const email = 'dr.unlink@example.org';
+  userAdd(server, email);
+  const here = await signedIn(email);
+  const b = browserWith(here);
+  const { url } = await start(b, 'op-es', 'link', { password: PASSWORD });
+  assert.equal((await fetchIn(b, 'GET', await signInAtProvider(b, url, 'ursula'))).location, tv('/#sso_linked'));
+  const elsewhere = await signedIn(email);
+  mailsTo(email);
+  const bare = await api(server, 'POST', '/api/sso/unlink', { provider: 'op-es' }, { cookie: here });
+  assert.equal(bare.status, 401);
+  assert.equal(bare.json.error, 'reauth_required');
+  const wrong = await api(server, 'POST', '/api/sso/unlink', { provider: 'op-es', password: 'Wrong-Password-1' }, { cookie: here });
+  assert.equal(wrong.json.error, 'invalid_credentials');
+  assert.match(lastAudit('login_failure'), /"reason":"sso_unlink"/);
+  assert.equal((await api(server, 'POST', '/api/sso/unlink', { provider: 'op-rs', password: PASSWORD }, { cookie: here })).status, 404,
+    'not linked with that one');
+  const ok = await api(server, 'POST', '/api/sso/unlink', { provider: 'op-es', password: PASSWORD }, { cookie: here });
+  assert.equal(ok.status, 200, ok.text);
+  assert.deepEqual(ok.json, { status: 'unlinked' });
+  assert.equal((await api(server, 'GET', '/api/me', undefined, { cookie: elsewhere })).status, 401, 'another device is signed out');
+  const me = await api(server, 'GET', '/api/me', undefined, { cookie: here });
+  assert.deepEqual(me.json.sso, []);
+  assert.match(lastAudit('sso_unlinked'), /"provider":"op-es"/);
+  const mails = mailsTo(email);
+  assert.equal(mails.length, 1);
+  assert.match(mails[0], /Sign-in with Test SSO \(ES256\) was unlinked/);
+  // the identity signs nobody in any more
+  const fresh = jar();
+  const s = await start(fresh, 'op-es', 'redirect');
+  assert.equal((await fetchIn(fresh, 'GET', await signInAtProvider(fresh, s.url, 'ursula'))).location, tv('/#sso_error=not_linked'));
+  assert.equal(auditVerify(server).status, 0);
+});
+
+test('an account without a password: a fresh provider sign-in is its proof, an old one is not; its last way in cannot be unlinked', async () => {
+  const b = jar();
+  const s = await start(b, 'op-rs', 'redirect');
+  assert.equal((await fetchIn(b, 'GET', await signInAtProvider(b, s.url, 'olga'))).location, tv('/'));
+  const cookie = session(b);
+  assert.equal((await api(server, 'GET', '/api/me', undefined, { cookie })).json.has_password, false);
+  // it signed in a moment ago with the provider: that is enough to link another identity (its work
+  // one, signed in at the provider in a window of its own)
+  const { url } = await start(b, 'op-es', 'link');
+  assert.equal((await fetchIn(b, 'GET', await signInAtProvider(jar(), url, 'olga-work'))).location, tv('/#sso_linked'));
+  assert.deepEqual((await api(server, 'GET', '/api/me', undefined, { cookie })).json.sso, ['op-es', 'op-rs']);
+  // one of two may go; the last one may not
+  assert.equal((await api(server, 'POST', '/api/sso/unlink', { provider: 'op-rs' }, { cookie })).status, 200);
+  const last = await api(server, 'POST', '/api/sso/unlink', { provider: 'op-es' }, { cookie });
+  assert.equal(last.status, 409);
+  assert.equal(last.json.error, 'conflict');
+  assert.match(last.json.message, /only way to sign in/);
+  assert.deepEqual((await api(server, 'GET', '/api/me', undefined, { cookie })).json.sso, ['op-es']);
+  // six minutes after that sign-in, the session alone no longer re-authenticates
+  sqlite(server, "UPDATE sessions SET sso_ms = sso_ms - 360000 WHERE user_id = (SELECT id FROM users WHERE email = 'olga@example.org')");
+  const stale = await fetchIn(b, 'POST', tv('/api/sso/start'), { body: { provider: 'op-rs', mode: 'link' } });
+  assert.equal(stale.status, 401);
+  assert.equal(stale.json.error, 'reauth_required');
 });

@@ -71,6 +71,43 @@ static int mail_key(const char *to, char key[TV_TOKEN_STRBYTES])
     return tv_test_mail_key(dir, to, key);
 }
 
+/* 1 when a mail to `to` says `text`; every mail to `to` is removed. */
+static int mail_says(const char *to, const char *text)
+{
+    char dir[128], path[512], buf[8192], want[300];
+    snprintf(dir, sizeof dir, "%s/mail", tv_test_dir);
+    snprintf(want, sizeof want, "To: <%s>", to);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int found = 0;
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        FILE *f = fopen(path, "r");
+        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        if (f)
+            fclose(f);
+        buf[n] = '\0';
+        if (strstr(buf, want) == NULL)
+            continue;
+        found |= strstr(buf, text) != NULL;
+        unlink(path);
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
+/* What the API told the hub (api.notify), one "event id" a line. */
+static char notes[2048];
+static void record_note(void *ctx, const char *event, const char *id)
+{
+    (void)ctx;
+    size_t n = strlen(notes);
+    snprintf(notes + n, sizeof notes - n, "%s %s\n", event, id);
+}
+
 static void make_user(const char *email)
 {
     char body[256], key[TV_TOKEN_STRBYTES];
@@ -289,7 +326,8 @@ static void test_totp_and_recovery(void **state)
     char s[TV_TOKEN_STRBYTES], s2[TV_TOKEN_STRBYTES], secret[64], code[8], body[256], codes[10][16];
     make_user("totp@example.org");
     login("totp@example.org", s, T0);
-    assert_int_equal(call("POST", "/api/totp/enroll", "{}", .session = s), 200);
+    snprintf(body, sizeof body, "{\"password\":\"%s\"}", PW);
+    assert_int_equal(call("POST", "/api/totp/enroll", body, .session = s), 200);
     snprintf(secret, sizeof secret, "%s", jstr("secret"));
     assert_non_null(strstr(jstr("uri"), "otpauth://totp/"));
     assert_non_null(strstr(jstr("qr_svg"), "<svg"));
@@ -686,7 +724,8 @@ static void test_password_events_audited(void **state)
 static void enroll_totp(const char *session, int64_t now, char secret[64])
 {
     char code[8], body[64];
-    assert_int_equal(call("POST", "/api/totp/enroll", "{}", .session = session, .now = now), 200);
+    snprintf(body, sizeof body, "{\"password\":\"%s\"}", PW);
+    assert_int_equal(call("POST", "/api/totp/enroll", body, .session = session, .now = now), 200);
     snprintf(secret, 64, "%s", jstr("secret"));
     totp_code(secret, now, code);
     snprintf(body, sizeof body, "{\"code\":\"%s\"}", code);
@@ -932,6 +971,228 @@ static void test_no_password_same_work(void **state)
     assert_int_equal(call("POST", "/api/login", "{\"email\":\"sso@example.org\",\"password\":\"\"}"), 401);
 }
 
+/* A deleted account's id is never given again: the next account sees nothing of the deleted one's
+ * audit records, visits or export (they were reproduced reading its visit_created records). */
+static void test_ids_never_reused(void **state)
+{
+    (void)state;
+    char gone_s[TV_TOKEN_STRBYTES], next_s[TV_TOKEN_STRBYTES], visit[32], body[128], who[48];
+    make_user("first@example.org");
+    make_user("gone@example.org");
+    login("gone@example.org", gone_s, T0);
+    int64_t gone = tv_test_int64(st.db, "SELECT id FROM users WHERE email = 'gone@example.org'");
+    assert_int_equal(gone, tv_test_int64(st.db, "SELECT max(id) FROM users"));   /* the highest id: the one reused */
+    assert_int_equal(call("POST", "/api/visits", "{\"label\":\"Mme Martin\"}", .session = gone_s), 201);
+    snprintf(visit, sizeof visit, "%s", jstr("id"));
+    snprintf(body, sizeof body, "{\"password\":\"%s\"}", PW);
+    assert_int_equal(call("POST", "/api/account/delete", body, .session = gone_s), 200);
+
+    make_user("next@example.org");
+    int64_t next = tv_test_int64(st.db, "SELECT id FROM users WHERE email = 'next@example.org'");
+    assert_true(next > gone);
+    login("next@example.org", next_s, T0);
+    snprintf(who, sizeof who, "\"user:%lld\"", (long long)gone);
+    assert_int_equal(call("GET", "/api/audit", NULL, .session = next_s), 200);
+    char *text = cJSON_PrintUnformatted(json);
+    assert_null(strstr(text, visit));
+    assert_null(strstr(text, who));
+    assert_null(strstr(text, "account_deleted"));
+    free(text);
+    assert_int_equal(call("GET", "/api/export", NULL, .session = next_s), 200);
+    text = cJSON_PrintUnformatted(json);
+    assert_null(strstr(text, visit));
+    assert_null(strstr(text, who));
+    free(text);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(json, "visits")), 0);
+    /* and again after the newest is deleted in turn */
+    assert_int_equal(call("POST", "/api/account/delete", body, .session = next_s), 200);
+    make_user("third@example.org");
+    assert_true(tv_test_int64(st.db, "SELECT id FROM users WHERE email = 'third@example.org'") > next);
+}
+
+/* The cache share follows a random value of the account, not its id: two databases whose accounts
+ * have the same ids (and the same master key) give different shares. */
+static void test_cache_share_not_from_id(void **state)
+{
+    (void)state;
+    char s[TV_TOKEN_STRBYTES], first[64], db[128], key[128], err[256], path[160];
+    make_user("same@example.org");
+    login("same@example.org", s, T0);
+    int64_t id = tv_test_int64(st.db, "SELECT id FROM users");
+    assert_int_equal(call("GET", "/api/cache_share", NULL, .session = s), 200);
+    snprintf(first, sizeof first, "%s", jstr("share"));
+    /* a second database from nothing, with the same key file */
+    tv_store_close(&st);
+    snprintf(db, sizeof db, "%s/t.db", tv_test_dir);
+    snprintf(key, sizeof key, "%s/master.key", tv_test_dir);
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s%s", db, (const char *[]){ "", "-wal", "-shm" }[i]);
+        unlink(path);
+    }
+    assert_int_equal(tv_store_open(&st, db, key, err, sizeof err), 0);
+    make_user("same@example.org");
+    login("same@example.org", s, T0);
+    assert_int_equal(tv_test_int64(st.db, "SELECT id FROM users"), id);
+    assert_int_equal(call("GET", "/api/cache_share", NULL, .session = s), 200);
+    assert_int_equal(strlen(jstr("share")), 43);
+    assert_string_not_equal(jstr("share"), first);
+    /* an account from before salts gets one on first use, and keeps it */
+    assert_int_equal(sqlite3_exec(st.db, "UPDATE users SET cache_salt = NULL", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(call("GET", "/api/cache_share", NULL, .session = s), 200);
+    snprintf(first, sizeof first, "%s", jstr("share"));
+    assert_int_equal(tv_test_int64(st.db, "SELECT length(cache_salt) FROM users"), 32);
+    assert_int_equal(call("GET", "/api/cache_share", NULL, .session = s), 200);
+    assert_string_equal(jstr("share"), first);
+}
+
+/* Deleting an account ends its live rooms: the hub is told of each open visit, so a waiting patient
+ * learns the visit ended instead of waiting in a lobby. */
+static void test_account_delete_ends_rooms(void **state)
+{
+    (void)state;
+    char s[TV_TOKEN_STRBYTES], v1[32], v2[32], v3[32], body[128], want[96];
+    make_user("rooms@example.org");
+    login("rooms@example.org", s, T0);
+    assert_int_equal(call("POST", "/api/visits", "{}", .session = s), 201);
+    snprintf(v1, sizeof v1, "%s", jstr("id"));
+    assert_int_equal(call("POST", "/api/visits", "{}", .session = s), 201);
+    snprintf(v2, sizeof v2, "%s", jstr("id"));
+    assert_int_equal(call("POST", "/api/visits", "{}", .session = s), 201);
+    snprintf(v3, sizeof v3, "%s", jstr("id"));
+    snprintf(body, sizeof body, "{\"id\":\"%s\"}", v3);
+    assert_int_equal(call("POST", "/api/visits/end", body, .session = s), 200);   /* already over */
+    notes[0] = '\0';
+    api.notify = record_note;
+    snprintf(body, sizeof body, "{\"password\":\"%s\"}", PW);
+    assert_int_equal(call("POST", "/api/account/delete", body, .session = s), 200);
+    snprintf(want, sizeof want, "visit_ended %s\n", v1);
+    assert_non_null(strstr(notes, want));
+    snprintf(want, sizeof want, "visit_ended %s\n", v2);
+    assert_non_null(strstr(notes, want));
+    assert_null(strstr(notes, v3));
+    assert_non_null(strstr(notes, "user_sessions_revoked "));
+    /* a wrong password deletes nothing and tells the hub nothing */
+    make_user("stays@example.org");
+    login("stays@example.org", s, T0);
+    assert_int_equal(call("POST", "/api/visits", "{}", .session = s), 201);
+    notes[0] = '\0';
+    assert_int_equal(call("POST", "/api/account/delete", "{\"password\":\"Wrong-Password-1\"}", .session = s), 401);
+    assert_string_equal(notes, "");
+}
+
+static int failures_for(const char *reason)
+{
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM audit WHERE type = 'login_failure' AND extra LIKE '%%\"%s\"%%'", reason);
+    return (int)tv_test_int64(st.db, sql);
+}
+
+/* TOTP on and off need the password, not a session alone; a wrong one counts as a failed sign-in;
+ * either change ends the account's other sessions and is mailed to its owner. */
+static void test_totp_needs_password(void **state)
+{
+    (void)state;
+    char s[TV_TOKEN_STRBYTES], other[TV_TOKEN_STRBYTES], secret[64], code[8], body[256];
+    make_user("step@example.org");
+    login("step@example.org", s, T0);
+    login("step@example.org", other, T0);   /* another device */
+    assert_int_equal(call("POST", "/api/totp/enroll", "{}", .session = s), 401);
+    assert_string_equal(jstr("error"), "reauth_required");
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM users WHERE totp_secret IS NOT NULL"), 0);
+    assert_int_equal(call("POST", "/api/totp/enroll", "{\"password\":\"Wrong-Password-1\"}", .session = s), 401);
+    assert_string_equal(jstr("error"), "invalid_credentials");
+    assert_int_equal(failures_for("totp_enroll"), 1);
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM users WHERE totp_secret IS NOT NULL"), 0);
+    snprintf(body, sizeof body, "{\"password\":\"%s\"}", PW);
+    assert_int_equal(call("POST", "/api/totp/enroll", body, .session = s), 200);
+    snprintf(secret, sizeof secret, "%s", jstr("secret"));
+    assert_int_equal(call("GET", "/api/me", NULL, .session = other), 200);   /* pending: nothing changed yet */
+    assert_int_equal(mail_says("step@example.org", ""), 0);
+
+    totp_code(secret, T0 + 1000, code);
+    snprintf(body, sizeof body, "{\"code\":\"%s\"}", code);
+    notes[0] = '\0';
+    api.notify = record_note;
+    assert_int_equal(call("POST", "/api/totp/confirm", body, .session = s, .now = T0 + 1000), 200);
+    assert_int_equal(call("GET", "/api/me", NULL, .session = other, .now = T0 + 1000), 401);   /* it never gave the code */
+    assert_int_equal(call("GET", "/api/me", NULL, .session = s, .now = T0 + 1000), 200);
+    assert_non_null(strstr(notes, "user_sessions_revoked "));
+    assert_true(mail_says("step@example.org", "Two-factor authentication was turned on"));
+
+    /* off: the password too (and the code); then other sessions end again */
+    int64_t t = T0 + 61000;
+    snprintf(body, sizeof body, "{\"email\":\"step@example.org\",\"password\":\"%s\"}", PW);
+    assert_int_equal(call("POST", "/api/login", body, .now = t), 200);
+    cookie_of(other);
+    totp_code(secret, t, code);
+    snprintf(body, sizeof body, "{\"code\":\"%s\"}", code);
+    assert_int_equal(call("POST", "/api/login/second", body, .session = other, .now = t), 200);
+    cookie_of(other);
+    t += 30000;
+    totp_code(secret, t, code);
+    snprintf(body, sizeof body, "{\"code\":\"%s\"}", code);
+    assert_int_equal(call("POST", "/api/totp/disable", body, .session = s, .now = t), 401);
+    assert_string_equal(jstr("error"), "reauth_required");
+    snprintf(body, sizeof body, "{\"password\":\"Wrong-Password-1\",\"code\":\"%s\"}", code);
+    assert_int_equal(call("POST", "/api/totp/disable", body, .session = s, .now = t), 401);
+    assert_int_equal(failures_for("totp_disable"), 1);
+    snprintf(body, sizeof body, "{\"password\":\"%s\",\"code\":\"%s\"}", PW, code);
+    assert_int_equal(call("POST", "/api/totp/disable", body, .session = s, .now = t), 200);
+    assert_int_equal(call("GET", "/api/me", NULL, .session = other, .now = t), 401);
+    assert_int_equal(call("GET", "/api/me", NULL, .session = s, .now = t), 200);
+    assert_true(mail_says("step@example.org", "Two-factor authentication was turned off"));
+}
+
+/* Unlinking a single sign-on identity: re-authenticated (the password; for an account without one, a
+ * provider sign-in of the last five minutes that made this session), never the last way in, other
+ * sessions end, the owner is mailed. The links are made here directly: sso.test.mjs goes through a
+ * real provider. */
+static void test_sso_unlink(void **state)
+{
+    (void)state;
+    char s[TV_TOKEN_STRBYTES], other[TV_TOKEN_STRBYTES], body[256];
+    make_user("unlink@example.org");
+    login("unlink@example.org", s, T0);
+    login("unlink@example.org", other, T0);
+    int64_t uid = tv_test_int64(st.db, "SELECT id FROM users WHERE email = 'unlink@example.org'");
+    char sql[256];
+    snprintf(sql, sizeof sql, "INSERT INTO sso_links (issuer, subject, user_id, provider, created_ms) VALUES"
+                              " ('https://idp.example', 'u1', %lld, 'op', 1), ('https://ehr.example', 'u2', %lld, 'ehr', 1)",
+             (long long)uid, (long long)uid);
+    assert_int_equal(sqlite3_exec(st.db, sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(call("POST", "/api/sso/unlink", "{\"provider\":\"op\"}", .session = s), 401);
+    assert_string_equal(jstr("error"), "reauth_required");
+    assert_int_equal(call("POST", "/api/sso/unlink", "{\"provider\":\"op\",\"password\":\"Wrong-Password-1\"}", .session = s), 401);
+    assert_string_equal(jstr("error"), "invalid_credentials");
+    assert_int_equal(failures_for("sso_unlink"), 1);
+    snprintf(body, sizeof body, "{\"provider\":\"nope\",\"password\":\"%s\"}", PW);
+    assert_int_equal(call("POST", "/api/sso/unlink", body, .session = s), 404);
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM sso_links"), 2);
+    snprintf(body, sizeof body, "{\"provider\":\"op\",\"password\":\"%s\"}", PW);
+    assert_int_equal(call("POST", "/api/sso/unlink", body, .session = s), 200);
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM sso_links WHERE provider = 'op'"), 0);
+    assert_int_equal(call("GET", "/api/me", NULL, .session = other), 401);
+    assert_int_equal(call("GET", "/api/me", NULL, .session = s), 200);
+    assert_true(mail_says("unlink@example.org", "Sign-in with op was unlinked"));
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM audit WHERE type = 'sso_unlinked'"), 1);
+
+    /* an account without a password: its own fresh provider sign-in is the proof, not an old one;
+     * and its last link stays */
+    assert_int_equal(sqlite3_exec(st.db, "INSERT INTO sso_links (issuer, subject, user_id, provider, created_ms)"
+                                         " SELECT 'https://idp.example', 'u3', id, 'op', 1 FROM users WHERE email = 'unlink@example.org';"
+                                         "UPDATE users SET pw_hash = '' WHERE email = 'unlink@example.org'", NULL, NULL, NULL), SQLITE_OK);
+    snprintf(sql, sizeof sql, "UPDATE sessions SET sso_ms = %lld WHERE user_id = %lld", (long long)(T0 - 6 * 60000), (long long)uid);
+    assert_int_equal(sqlite3_exec(st.db, sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(call("POST", "/api/sso/unlink", "{\"provider\":\"op\"}", .session = s), 401);
+    assert_string_equal(jstr("error"), "reauth_required");
+    snprintf(sql, sizeof sql, "UPDATE sessions SET sso_ms = %lld WHERE user_id = %lld", (long long)(T0 - 60000), (long long)uid);
+    assert_int_equal(sqlite3_exec(st.db, sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(call("POST", "/api/sso/unlink", "{\"provider\":\"op\"}", .session = s), 200);
+    assert_int_equal(call("POST", "/api/sso/unlink", "{\"provider\":\"ehr\"}", .session = s), 409);
+    assert_string_equal(jstr("error"), "conflict");
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM sso_links WHERE provider = 'ehr'"), 1);
+}
+
 static void test_ip_allow_list(void **state)
 {
     (void)state;
@@ -961,6 +1222,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_share, setup, teardown),
         cmocka_unit_test_setup_teardown(test_policy_embed_origins, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ids_never_reused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_share_not_from_id, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_account_delete_ends_rooms, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_totp_needs_password, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sso_unlink, setup, teardown),
         cmocka_unit_test(test_ip_allow_list),
         cmocka_unit_test_setup_teardown(test_preregistration_takeover, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_limit_collisions, setup, teardown),

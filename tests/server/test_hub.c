@@ -943,7 +943,7 @@ static void require_2fa_refuses_signaling_until_enrolled(void **state)
 
     /* TOTP enrolled through the API, in the same session */
     tv_api_resp rs;
-    api_call("POST", "/api/totp/enroll", "{}", sess_a, &rs);
+    api_call("POST", "/api/totp/enroll", "{\"password\":\"Correct-Horse-Battery-9\"}", sess_a, &rs);
     cJSON *o = cJSON_ParseWithLength(rs.body, rs.body_len);
     uint8_t key[64];
     size_t kl;

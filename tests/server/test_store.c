@@ -108,6 +108,99 @@ static void sealed_fields(void **s)
     tv_store_close(&st);
 }
 
+static void exec_ok(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg ? msg : "?");
+}
+
+/* A database at schema 4 (ids without AUTOINCREMENT), where accounts 4 and 5 were deleted: 5 only
+ * the audit log still names. Migrated, its users table is rebuilt without any row of another table
+ * lost to a cascade, foreign keys hold and are on again, and the next id is above every id ever used,
+ * so no new account inherits a deleted one's audit records. */
+static void old_database_migrates(void **s)
+{
+    (void)s;
+    char old[160], err[200];
+    snprintf(old, sizeof old, "%s/old.db", tv_test_dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(old, &db), SQLITE_OK);
+    exec_ok(db, "PRAGMA foreign_keys = ON");
+    for (int i = 0; i < 4; i++)
+        exec_ok(db, tv_store_migration_sql(i));
+    exec_ok(db, "PRAGMA user_version = 4");
+    exec_ok(db, "INSERT INTO users (id, email, pw_hash, created_ms, is_admin) VALUES"
+                " (1, 'a@example.org', 'x', 1, 1), (2, 'b@example.org', 'y', 2, 0), (3, 'c@example.org', '', 3, 0);"
+                "INSERT INTO sessions (hash, user_id, stage, created_ms, last_ms) VALUES (x'01', 2, 'full', 1, 1), (x'02', 3, 'full', 1, 1);"
+                "INSERT INTO visits (id, clinician_id, token_hash, created_ms, expires_ms) VALUES ('v1', 2, x'aa', 1, 2);"
+                "INSERT INTO chat (visit_id, sender, ts_ms, body) VALUES ('v1', 'patient', 1, x'00');"
+                "INSERT INTO recovery_codes (user_id, hash) VALUES (2, x'bb');"
+                "INSERT INTO mail_keys (hash, user_id, kind, expires_ms) VALUES (x'cc', 1, 'reset', 9);"
+                "INSERT INTO sso_links (issuer, subject, user_id, provider, created_ms) VALUES ('https://idp', 's', 3, 'op', 1);"
+                "INSERT INTO audit (ts_ms, type, requester, hash) VALUES (1, 'account_created', 'user:4', x'00'),"
+                " (2, 'account_created', 'user:5', x'00'), (3, 'visit_created', 'user:5', x'00'), (4, 'account_deleted', 'user:5', x'00'),"
+                " (5, 'session_requested', 'patient:p1', x'00'), (6, 'account_deleted', 'user:4', x'00')");
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+
+    tv_store st;
+    assert_int_equal(tv_store_open(&st, old, key, err, sizeof err), 0);
+    int v;
+    assert_int_equal(tv_store_schema_version(&st, &v), 0);
+    assert_int_equal(v, tv_store_schema_latest());
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM sqlite_master WHERE name = 'users' AND sql LIKE '%AUTOINCREMENT%'"), 1);
+    /* every row is still there, and the columns kept their values */
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM users"), 3);
+    assert_int_equal(tv_test_int64(st.db, "SELECT is_admin FROM users WHERE email = 'a@example.org'"), 1);
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM sessions"), 2);
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM visits"), 1);
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM chat"), 1);
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM recovery_codes"), 1);
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM mail_keys"), 1);
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM sso_links"), 1);
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM audit"), 6);
+    assert_int_equal(tv_test_int64(st.db, "PRAGMA foreign_keys"), 1);
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(st.db, "PRAGMA foreign_key_check", -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_DONE);
+    sqlite3_finalize(q);
+    assert_int_equal(sqlite3_prepare_v2(st.db, "PRAGMA integrity_check", -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(q, 0), "ok");
+    sqlite3_finalize(q);
+    /* the next account is 6: above 5, which only the audit log remembers */
+    exec_ok(st.db, "INSERT INTO users (email, pw_hash, created_ms) VALUES ('new@example.org', 'z', 4)");
+    assert_int_equal(sqlite3_last_insert_rowid(st.db), 6);
+    exec_ok(st.db, "DELETE FROM users WHERE id = 6");
+    exec_ok(st.db, "INSERT INTO users (email, pw_hash, created_ms) VALUES ('newer@example.org', 'z', 5)");
+    assert_int_equal(sqlite3_last_insert_rowid(st.db), 7);
+    /* the other tables' foreign keys name the rebuilt table: a deletion still cascades */
+    exec_ok(st.db, "DELETE FROM users WHERE id = 2");
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM sessions WHERE user_id = 2"), 0);
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM chat"), 0);
+    tv_store_close(&st);
+    /* reopening migrates nothing again */
+    assert_int_equal(tv_store_open(&st, old, key, err, sizeof err), 0);
+    exec_ok(st.db, "INSERT INTO users (email, pw_hash, created_ms) VALUES ('last@example.org', 'z', 6)");
+    assert_int_equal(sqlite3_last_insert_rowid(st.db), 8);
+    tv_store_close(&st);
+}
+
+/* A new database has ids that are never reused either. */
+static void new_database_ids(void **s)
+{
+    (void)s;
+    char fresh[160], err[200];
+    snprintf(fresh, sizeof fresh, "%s/fresh.db", tv_test_dir);
+    tv_store st;
+    assert_int_equal(tv_store_open(&st, fresh, key, err, sizeof err), 0);
+    exec_ok(st.db, "INSERT INTO users (email, pw_hash, created_ms) VALUES ('a@example.org', 'x', 1), ('b@example.org', 'y', 2);"
+                   "DELETE FROM users WHERE id = 2;"
+                   "INSERT INTO users (email, pw_hash, created_ms) VALUES ('c@example.org', 'z', 3)");
+    assert_int_equal(sqlite3_last_insert_rowid(st.db), 3);
+    tv_store_close(&st);
+}
+
 static void key_file_refusals(void **s)
 {
     (void)s;
@@ -139,6 +232,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(opens_durable_and_migrated),
         cmocka_unit_test(sealed_fields),
+        cmocka_unit_test(old_database_migrates),
+        cmocka_unit_test(new_database_ids),
         cmocka_unit_test(key_file_refusals),
     };
     return cmocka_run_group_tests(tests, setup, tv_test_dir_remove);

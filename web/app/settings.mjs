@@ -5,7 +5,7 @@ import { h, field, notice, say, show } from './dom.mjs';
 import { api, apiBlob } from './api.mjs';
 import { loadPolicy, newPassword, onSubmit, quiet, sayError, submitRow } from './auth.mjs';
 import { saveBlob } from './audit.mjs';
-import { ssoLink } from './sso.mjs';
+import { ssoLink, ssoUnlink } from './sso.mjs';
 
 const part = (titleKey, ...children) => h('section', { class: 'card' }, h('h2', { i18n: titleKey }), ...children);
 
@@ -49,27 +49,30 @@ function twoFactorCard(ctx, me, policy) {
   ];
   if (policy.require_2fa) return part('settings.2fa.title', ...status, h('p', { i18n: 'settings.2fa.required' }));
 
-  const password = passwordField('settings.2fa.password');
+  // an account without a password proves itself by a recent provider sign-in instead (docs/api.md)
+  const password = me.has_password === false ? null : passwordField('settings.2fa.password');
   const code = field('settings.2fa.code', { type: 'text', inputmode: 'numeric', autocomplete: 'one-time-code',
     maxlength: 7, required: true, spellcheck: 'false' });
   const error = notice('error');
-  const form = h('form', {}, h('h3', { i18n: 'settings.2fa.offTitle' }), h('p', { class: 'hint', i18n: 'settings.2fa.offWhy' }),
-    password.row, code.row, error, submitRow('settings.2fa.turnOff', 'danger'));
+  const form = h('form', {}, h('h3', { i18n: 'settings.2fa.offTitle' }),
+    h('p', { class: 'hint', i18n: password ? 'settings.2fa.offWhy' : 'settings.2fa.offWhySso' }),
+    password?.row, code.row, error, submitRow('settings.2fa.turnOff', 'danger'));
   onSubmit(form, async () => {
     quiet(error);
     const value = code.input.value.replace(/\s/g, '');
     if (!/^\d{6}$/.test(value)) {
-      password.input.value = '';
+      if (password) password.input.value = '';
       say(error, 'err.otp_format');
       return;
     }
     try {
-      await api('POST', '/api/totp/disable', { password: password.input.value, code: value });
+      await api('POST', '/api/totp/disable', password ? { password: password.input.value, code: value } : { code: value });
       ctx.go('settings');   // the card comes back in its "off" state
     } catch (e) {
-      sayError(error, e, { invalid_credentials: 'settings.2fa.wrong', forbidden: 'settings.2fa.required' });
+      sayError(error, e, { invalid_credentials: 'settings.2fa.wrong', forbidden: 'settings.2fa.required',
+        reauth_required: password ? 'settings.reauth.password' : 'settings.reauth.sso' });
     } finally {
-      password.input.value = '';
+      if (password) password.input.value = '';
       code.input.value = '';
     }
   });
@@ -170,7 +173,9 @@ function deleteCard(ctx) {
   return part('settings.delete.title', form);
 }
 
-// Single sign-on: the providers this account is linked with, and a link to each of the others.
+// Single sign-on: the providers this account is linked with, each with its Unlink button, and a
+// link to each of the others. Both are security changes: the current password first (an account
+// without one: a provider sign-in of the last five minutes); other devices are signed out.
 function ssoCard(ctx, me, policy) {
   if (!policy.sso?.length) return null;
   const error = notice('error');
@@ -179,13 +184,39 @@ function ssoCard(ctx, me, policy) {
     say(ok, 'sso.linked');
     ctx.ssoLinked = false;
   }
+  if (ctx.ssoUnlinked) {
+    say(ok, 'settings.sso.unlinked', { name: ctx.ssoUnlinked });
+    ctx.ssoUnlinked = null;
+  }
+  const password = me.has_password === false ? null : passwordField('settings.sso.password');
+  const proof = () => (password ? { password: password.input.value } : {});
+  const fail = (e) => sayError(error, e, { invalid_credentials: 'settings.sso.wrong', conflict: 'settings.sso.lastMethod',
+    reauth_required: password ? 'settings.reauth.password' : 'settings.reauth.sso' });
+  const act = (work) => async () => {
+    quiet(error);
+    quiet(ok);
+    try {
+      await work();
+    } catch (e) {
+      fail(e);
+    } finally {
+      if (password) password.input.value = '';
+    }
+  };
   const rows = policy.sso.map((p) => (me.sso?.includes(p.id)
-    ? h('p', { i18n: 'settings.sso.linked', vars: { name: p.name } })
+    ? h('div', { class: 'actions' }, h('p', { i18n: 'settings.sso.linked', vars: { name: p.name } }), h('button', {
+      type: 'button', class: 'secondary', i18n: 'settings.sso.unlink', vars: { name: p.name }, dataset: { provider: p.id },
+      onclick: act(async () => {
+        await ssoUnlink(p.id, proof());
+        ctx.ssoUnlinked = p.name;
+        ctx.go('settings');   // the card comes back without the link
+      }),
+    }))
     : h('div', { class: 'actions' }, h('button', {
-      type: 'button', class: 'secondary', i18n: 'settings.sso.link', vars: { name: p.name },
-      onclick: () => ssoLink(p.id).catch((e) => sayError(error, e)),
+      type: 'button', class: 'secondary', i18n: 'settings.sso.link', vars: { name: p.name }, dataset: { provider: p.id },
+      onclick: act(() => ssoLink(p.id, proof())),
     }))));
-  return part('settings.sso.title', h('p', { i18n: 'settings.sso.intro' }), ...rows, error, ok);
+  return part('settings.sso.title', h('p', { i18n: 'settings.sso.intro' }), password?.row, ...rows, error, ok);
 }
 
 export async function settingsView(ctx) {

@@ -67,8 +67,15 @@ export function ssoButtons(providers, onError) {
     })));
 }
 
-// Settings: link this account with a provider (the browser goes there and comes back).
-export async function ssoLink(provider) {
-  const { url } = await api('POST', '/api/sso/start', { provider, mode: 'link' });
+// Settings: link this account with a provider (the browser goes there and comes back). proof: the
+// re-authentication a link needs ({password}; {} for an account without one, whose recent provider
+// sign-in is the proof).
+export async function ssoLink(provider, proof = {}) {
+  const { url } = await api('POST', '/api/sso/start', { provider, mode: 'link', ...proof });
   location.assign(url);
+}
+
+// Settings: remove the account's link with a provider, with the same proof.
+export function ssoUnlink(provider, proof = {}) {
+  return api('POST', '/api/sso/unlink', { provider, ...proof });
 }
