@@ -421,6 +421,38 @@ test('an account with TOTP on still gives its code after single sign-on (redirec
   assert.equal((await api(server, 'GET', '/api/me', undefined, { cookie: session(frame) })).status, 401);
 });
 
+// Issue 13, point 3: a provider sign-in of an account with TOTP on gives only the half session, and
+// must not start the failure count over, or every new provider session would bring five more guesses
+// at the code and the block would never come.
+test('codes guessed after single sign-on are counted across provider sign-ins and blocked at the fifth', async () => {
+  userAdd(server, 'dr.guess@example.org');
+  const login = await api(server, 'POST', '/api/login', { email: 'dr.guess@example.org', password: PASSWORD });
+  const { secret } = (await api(server, 'POST', '/api/totp/enroll', { password: PASSWORD }, { cookie: login.cookie })).json;
+  const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret) });
+  assert.equal((await api(server, 'POST', '/api/totp/confirm', { code: totp.generate() }, { cookie: login.cookie })).status, 200);
+  const lc = jar();
+  lc.set(`localhost:${tvPort}`, new Map([['__Host-tv_session', login.cookie]]));
+  const l = await start(lc, 'op-es', 'link', { password: PASSWORD });
+  assert.equal((await fetchIn(lc, 'GET', await signInAtProvider(lc, l.url, 'gus'))).location, tv('/#sso_linked'));
+  const wrong = () => String((Number(totp.generate()) + 500000) % 1000000).padStart(6, '0');
+  const statuses = [];
+  let b;
+  for (let round = 0; round < 3; round++) {
+    b = jar();
+    const s = await start(b, 'op-es', 'redirect');
+    assert.equal((await fetchIn(b, 'GET', await signInAtProvider(b, s.url, 'gus'))).location, tv('/#/second'));
+    for (let i = 0; i < 2; i++) statuses.push((await fetchIn(b, 'POST', tv('/api/login/second'), { body: { code: wrong() } })).status);
+  }
+  // the fifth blocks the pair and ends that half session (its sixth try is not signed in at all)
+  assert.deepEqual(statuses, [401, 401, 401, 401, 423, 401]);
+  // blocked: even the right code is not checked from here
+  b = jar();
+  const s = await start(b, 'op-es', 'redirect');
+  assert.equal((await fetchIn(b, 'GET', await signInAtProvider(b, s.url, 'gus'))).location, tv('/#/second'));
+  assert.equal((await fetchIn(b, 'POST', tv('/api/login/second'), { body: { code: totp.generate() } })).status, 423);
+  assert.match(lastAudit('lockout'), /"minutes":15/);
+});
+
 test('the callback refuses an answer naming another issuer (RFC 9207), a provider error, and a flow past its ten minutes', async () => {
   const c1 = jar();
   const s1 = await start(c1, 'op-rs', 'redirect');
