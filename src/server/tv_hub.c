@@ -987,7 +987,8 @@ void tv_hub_tick(tv_hub *h, int64_t now)
         watchers_recheck(h, 0, now);
         clinicians_recheck(h, now);
     }
-    if (h->cfg->chat_retention_days > 0 && now - h->last_purge_ms > 60000) {
+    /* with 0 too: chat kept under an earlier setting goes once the setting says none is kept */
+    if (now - h->last_purge_ms > 60000) {
         h->last_purge_ms = now;
         sqlite3_stmt *q = NULL;
         if (sqlite3_prepare_v2(h->st->db, "DELETE FROM chat WHERE ts_ms < ?", -1, &q, NULL) == SQLITE_OK) {

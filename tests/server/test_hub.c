@@ -881,7 +881,7 @@ static void waiting_patient_gone_is_session_aborted(void **state)
 
 /* chat_retention_days: 0 stores no chat at all (it is relayed and acknowledged all the same); N keeps
  * a message N days, after which the hub's periodic purge (tv_hub_tick, at most once a minute)
- * deletes it, and keeps the younger ones. */
+ * deletes it, and keeps the younger ones; once the setting is 0, what was kept before goes too. */
 static void chat_retention(void **state)
 {
     (void)state;
@@ -890,6 +890,16 @@ static void chat_retention(void **state)
     admitted_pair(&c, sess_a, visit_a, &p, invite_a, "Ana");
     forget(&c);
     forget(&p);
+    /* chat kept under a setting of N days goes at the next purge once the setting is 0 */
+    cfg.chat_retention_days = 2;
+    sendf(&c, "{\"type\":\"chat\",\"cid\":\"k\",\"text\":\"kept a while\"}");
+    cJSON_Delete(take(&c, "chat_ack"));
+    cJSON_Delete(take(&p, "chat"));
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM chat"), 1);
+    cfg.chat_retention_days = 0;
+    now += 60001;
+    tv_hub_tick(&hub, now);
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM chat"), 0);
     sendf(&c, "{\"type\":\"chat\",\"cid\":\"m0\",\"text\":\"not kept\"}");
     cJSON_Delete(take(&c, "chat_ack"));
     cJSON_Delete(take(&p, "chat"));
