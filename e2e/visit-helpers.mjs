@@ -5,7 +5,7 @@ import { expect } from '@playwright/test';
 import { contextOptions } from './stack.mjs';
 
 export async function shot(page, testInfo, name) {
-  await testInfo.attach(name, { body: await page.screenshot({ fullPage: true }), contentType: 'image/png' });
+  await testInfo.attach(name, { body: await page.screenshot({ fullPage: true, caret: 'initial' }), contentType: 'image/png' });
 }
 
 // Signs in from the page's origin (the API wants same-origin JSON), then opens the console.
@@ -64,7 +64,8 @@ export async function waitCall(page, state, timeout = 20_000) {
 export async function expectDecoding(page) {
   await expect.poll(async () => {
     const s = await page.evaluate(() => window.__televisit.call.stats());
-    return Math.min(s.video.framesDecoded || 0, s.worker?.video?.decrypted || 0, s.worker?.audio?.decrypted || 0);
+    return Math.min(s.video.framesDecoded || 0, s.worker?.video?.decrypted || 0, s.worker?.audio?.decrypted || 0,
+      s.worker?.video?.encrypted || 0);
   }, { timeout: 15_000 }).toBeGreaterThan(30);
   const s = await page.evaluate(() => window.__televisit.call.stats());
   expect(s.worker.video.failAuth + s.worker.audio.failAuth).toBe(0);

@@ -21,9 +21,10 @@ PACKAGES=(
   oathtool librsvg2-bin zbar-tools
   # a real SMTP server for the mail tests
   python3-aiosmtpd
-  # browser tests (Playwright drives Debian's Chromium; it cannot download its own here), and the
-  # TURN server the relayed-call tests start on loopback
-  chromium coturn
+  # browser tests (Playwright drives Debian's Chromium and Firefox ESR; it cannot download its own
+  # here), PulseAudio for a null audio sink (Firefox runs no Web Audio without an output device, and
+  # this machine has none), and the TURN server the relayed-call tests start on loopback
+  chromium firefox-esr pulseaudio coturn
 )
 
 say() { printf 'setup: %s\n' "$*" >&2; }

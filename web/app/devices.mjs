@@ -47,6 +47,9 @@ export function deviceCheck({ onJoin, onLeave }) {
   // The level of the microphone, from an analyser: the patient sees it hears them.
   const meter = () => {
     audioCtx = new AudioContext();
+    // Firefox makes it suspended when it is not made in the click itself (here: after getUserMedia
+    // resolved), and then the meter would stay at 0; the patient has clicked, so it may start.
+    audioCtx.resume().catch(() => {});
     const src = audioCtx.createMediaStreamSource(stream);
     const an = audioCtx.createAnalyser();
     an.fftSize = 512;
