@@ -84,4 +84,32 @@ export async function expectDecoding(page) {
   });
   expect(px.width).toBeGreaterThanOrEqual(160);
   expect(px.green).toBeGreaterThan(40);
+  // and sound: one-way audio is what users of video visits complain of most
+  await expect.poll(() => audioPeak(page), { timeout: 10_000 }).toBeGreaterThan(AUDIBLE);
+}
+
+// The loudest sample of the remote audio over a little more than a second (both browsers' fake
+// microphones: Chromium's beeps about once a second, Firefox's is a steady tone), from an analyser
+// on the remote track, as decoded after E2EE. 0 for silence, -1 without a remote audio track.
+export const AUDIBLE = 0.02;
+export const SILENT = 0.002;
+export function audioPeak(page, ms = 1200) {
+  return page.evaluate(async (ms) => {
+    const track = window.__televisit.call.remote.getAudioTracks()[0];
+    if (!track) return -1;
+    const ac = new AudioContext();
+    await ac.resume();
+    const an = ac.createAnalyser();
+    an.fftSize = 2048;
+    ac.createMediaStreamSource(new MediaStream([track])).connect(an);
+    const buf = new Float32Array(an.fftSize);
+    let peak = 0;
+    for (const end = performance.now() + ms; performance.now() < end;) {
+      await new Promise((r) => setTimeout(r, 40));
+      an.getFloatTimeDomainData(buf);
+      for (const v of buf) peak = Math.max(peak, Math.abs(v));
+    }
+    await ac.close();
+    return peak;
+  }, ms);
 }

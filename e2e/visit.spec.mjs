@@ -3,7 +3,7 @@
 // check by hand: what each side sees, that media decodes with E2EE on, what the audit log says.
 import { test, expect } from '@playwright/test';
 import { startStack, contextOptions, PASSWORD } from './stack.mjs';
-import { signIn, openPatient, patientToWaitingRoom, shot, waitCall, expectDecoding } from './visit-helpers.mjs';
+import { signIn, openPatient, patientToWaitingRoom, shot, waitCall, expectDecoding, audioPeak, AUDIBLE, SILENT } from './visit-helpers.mjs';
 
 let stack;
 test.beforeAll(async () => {
@@ -72,6 +72,10 @@ test('a visit: waiting room, admit, E2EE media both ways, same code, chat, end, 
   await pat.page.locator('#toggle-audio').click();
   await expect(pat.page.locator('#toggle-audio')).toHaveAttribute('aria-pressed', 'true');
   await expect.poll(() => doc.page.evaluate(() => window.__televisit.call.info.peerMedia?.audio)).toBe(false);
+  // and the sound really stops on the other side, then comes back
+  await expect.poll(() => audioPeak(doc.page), { timeout: 10_000 }).toBeLessThan(SILENT);
+  await pat.page.locator('#toggle-audio').click();
+  await expect.poll(() => audioPeak(doc.page), { timeout: 10_000 }).toBeGreaterThan(AUDIBLE);
 
   // The clinician ends the visit: the patient gets the end page; nothing keeps running.
   await doc.page.locator('#end-visit').click();

@@ -6,6 +6,7 @@
 import { Signaling } from './signaling.mjs';
 import { b64u, unb64u } from './core.mjs';
 import { E2ee, preferE2eeCodecs, sdpFingerprint } from './e2ee.mjs';
+import { withoutOrphanCodecLines } from './sdp.mjs';
 
 const LINK_ERRORS = new Set(['not_found', 'visit_closed', 'token_expired', 'token_mismatch', 'unauthorized', 'forbidden']);
 const MEDIA_ACTIONS = new Set(['start_media', 'send_offer', 'ice_restart', 'stop_media', 'wipe_keys', 'release_devices']);
@@ -486,7 +487,7 @@ export class VisitCall extends EventTarget {
       case 'offer': {
         if (this.role !== 'patient') return undefined;
         const first = !pc.remoteDescription;
-        await pc.setRemoteDescription({ type: 'offer', sdp: m.sdp });
+        await pc.setRemoteDescription({ type: 'offer', sdp: withoutOrphanCodecLines(m.sdp) });
         if (first) {
           // The answerer's senders: addTrack takes over the offer's transceivers; attach before
           // createAnswer, or frames would leave unencrypted.
@@ -504,7 +505,7 @@ export class VisitCall extends EventTarget {
       }
       case 'answer':
         if (this.role !== 'clinician' || pc.signalingState !== 'have-local-offer') return undefined;
-        await pc.setRemoteDescription({ type: 'answer', sdp: m.sdp });
+        await pc.setRemoteDescription({ type: 'answer', sdp: withoutOrphanCodecLines(m.sdp) });
         await this.flushIce();
         return this.tryDerive();
       case 'ice':

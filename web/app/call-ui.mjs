@@ -1,7 +1,7 @@
 // The call screen for both roles: remote and own video, controls, the E2EE status and the short
 // authentication string, the connection path, chat. It only shows VisitCall's state and forwards
 // clicks; what happens next is the core's decision.
-import { h, say } from './dom.mjs';
+import { h, notice, quiet, say } from './dom.mjs';
 import { addStrings } from './i18n.mjs';
 import { strings } from './strings-call.mjs';
 import { fillDevicePickers } from './devices.mjs';
@@ -38,8 +38,16 @@ export function callScreen(call) {
     onclick: () => { call.setAudio(!call.info.audio); } });
   const cam = h('button', { type: 'button', id: 'toggle-video', 'aria-pressed': 'false', i18n: 'call.camera_off',
     onclick: () => { call.setVideo(!call.info.video); } });
+  // A share that cannot start says so (a browser with no screen to offer, such as headless Firefox,
+  // answers NotFoundError); one the user cancelled in the browser's chooser needs no word.
+  const shareError = notice('error');
+  shareError.id = 'share-error';
   const share = h('button', { type: 'button', class: 'secondary', id: 'toggle-screen', i18n: 'call.share',
-    onclick: () => (call.info.screen ? call.stopScreenShare() : call.startScreenShare()).catch(() => {}) });
+    onclick: () => {
+      quiet(shareError);
+      (call.info.screen ? call.stopScreenShare() : call.startScreenShare())
+        .catch((e) => { if (e?.name !== 'NotAllowedError' && e?.name !== 'AbortError') say(shareError, 'call.share_failed'); });
+    } });
   const camPick = h('select', { id: 'pick-camera', i18nLabel: 'call.pick_camera', hidden: true,
     onchange: () => call.switchDevice('video', camPick.value).catch(() => {}) });
   const micPick = h('select', { id: 'pick-mic', i18nLabel: 'call.pick_mic', hidden: true,
@@ -65,7 +73,7 @@ export function callScreen(call) {
     h('h2', { id: 'chat-title', i18n: 'chat.title' }), log, form);
 
   const view = h('div', { class: 'call' },
-    h('div', {}, h('h1', { class: 'visually-hidden', i18n: 'call.title' }), statusLine, stage, controls),
+    h('div', {}, h('h1', { class: 'visually-hidden', i18n: 'call.title' }), statusLine, stage, controls, shareError),
     h('div', {}, sasPanel, chat));
 
   const drawChat = () => {
