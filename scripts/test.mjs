@@ -11,7 +11,7 @@ const suites = [
   { name: 'core, WebAssembly (node)', cmd: 'ctest', args: ['--test-dir', 'build/wasm', '-V', '--timeout', '300'], parse: cmocka },
   { name: 'JS glue and cross-checks', cmd: 'node', args: ['--no-experimental-fetch', '--test', '--test-reporter=spec', 'tests/js/'], parse: nodeTest },
   { name: 'server (televisitd over real HTTPS)', cmd: 'node', args: ['--test', '--test-reporter=spec', 'tests/server/'], parse: nodeTest },
-  { name: 'browser (Playwright, Chromium)', cmd: 'npx', args: ['playwright', 'test', '-c', 'e2e/playwright.config.mjs'], parse: playwright },
+  { name: 'browser (Playwright: Chromium, Firefox ESR)', cmd: 'npx', args: ['playwright', 'test', '-c', 'e2e/playwright.config.mjs'], parse: playwright },
   { name: `fuzzing smoke run (${fuzzSeconds} s per target)`, cmd: 'bash', args: ['scripts/fuzz.sh', fuzzSeconds], parse: fuzz },
 ];
 
@@ -68,6 +68,7 @@ function fuzz(out, code) {
   return { passed, failed: failed + (code !== 0 && failed === 0 ? 1 : 0) + (passed + failed === 0 && code === 0 ? 1 : 0), skipped: 0 };
 }
 
+const started = Date.now();
 let passed = 0;
 let failed = 0;
 let skipped = 0;
@@ -86,5 +87,7 @@ for (const s of suites) {
 console.log('\n=== summary ===');
 for (const l of lines) console.log(l);
 if (skipped) console.log('skipped: cases whose dependency this build lacks (see the build warnings above)');
+const total = Math.round((Date.now() - started) / 1000);
+console.log(`the tests took ${Math.floor(total / 60)} min ${total % 60} s (the build before them is not counted)`);
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exitCode = failed === 0 ? 0 : 1;
