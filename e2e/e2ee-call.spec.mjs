@@ -92,6 +92,7 @@ async function expectCallDecodes(a, b) {
   expectDecodingBothWays(sa, sb);
   await expectPicture(a);
   await expectPicture(b);
+  for (const s of [a, b]) await expect.poll(() => s.page.evaluate(() => window.__televisitTest.remoteAudioPeak()), { timeout: 10_000 }).toBeGreaterThan(0.02);
   return { sas: sasA, sa, sb };
 }
 
