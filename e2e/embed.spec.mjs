@@ -6,7 +6,7 @@
 import { test, expect } from '@playwright/test';
 import { createServer } from 'node:http';
 import { startStack, contextOptions } from './stack.mjs';
-import { openPatient, patientToWaitingRoom, waitCall } from './visit-helpers.mjs';
+import { openPatient, patientToWaitingRoom, waitCall, expectDecoding } from './visit-helpers.mjs';
 import { startProvider } from '../tests/server/oidc-op.mjs';
 import { randomPort } from '../tests/server/lib.mjs';
 
@@ -104,6 +104,7 @@ test('an EHR frames televisit: single sign-on inside the frame, early commands, 
     await waitCall(pat.page, 'connected');
     await expect.poll(() => page.evaluate(() => window.events.filter((e) => e[0] === 'callStateChanged').map((e) => e[1].state)))
       .toEqual(['joining', 'waiting', 'connecting', 'connected']);
+    await expectDecoding(pat.page);   // the framed clinician's picture and sound reach the patient, decrypted
     expect(await page.evaluate(() => window.events.some((e) => e[0] === 'participantJoined' && e[1].name === 'Paula Embed'))).toBe(true);
     await page.evaluate(() => frame.sendChat({ text: 'from the EHR' }));
     await expect(pat.page.locator('#chat-log')).toContainText('from the EHR');
