@@ -102,6 +102,25 @@ static void ice_servers(void **state)
     cJSON_Delete(list);
 }
 
+/* Whatever order the setting gives, the browser gets STUN, then TURN over UDP, over TCP, over TLS
+ * (issue 19: the order a hospital network is tried in), each transport keeping its configured order. */
+static void ice_servers_ordered(void **state)
+{
+    (void)state;
+    cJSON *list = tv_turn_ice_servers("turns:t.example.org:443?transport=tcp turn:t.example.org:3478?transport=tcp "
+                                      "stun:s.example.org:3478 turn:b.example.org:3478 turn:t.example.org:3478?transport=udp",
+                                      SECRET, 600, 1800000000, "x");
+    assert_int_equal(cJSON_GetArraySize(list), 2);
+    cJSON *stun = cJSON_GetObjectItem(cJSON_GetArrayItem(list, 0), "urls"), *turn = cJSON_GetObjectItem(cJSON_GetArrayItem(list, 1), "urls");
+    assert_int_equal(cJSON_GetArraySize(stun), 1);
+    static const char *const want[] = { "turn:b.example.org:3478", "turn:t.example.org:3478?transport=udp",
+                                        "turn:t.example.org:3478?transport=tcp", "turns:t.example.org:443?transport=tcp" };
+    assert_int_equal(cJSON_GetArraySize(turn), 4);
+    for (int i = 0; i < 4; i++)
+        assert_string_equal(cJSON_GetArrayItem(turn, i)->valuestring, want[i]);
+    cJSON_Delete(list);
+}
+
 /* A long setting cannot make the list grow without end: at most 4 URLs an entry and 8 entries. */
 static void ice_servers_bounded(void **state)
 {
@@ -130,6 +149,7 @@ int main(void)
         cmocka_unit_test(credential_refusals),
         cmocka_unit_test(ice_servers),
         cmocka_unit_test(ice_servers_bounded),
+        cmocka_unit_test(ice_servers_ordered),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
