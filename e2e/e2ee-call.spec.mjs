@@ -212,6 +212,20 @@ test('the worker keeps the order: no reveal before the commitment, one exchange 
   await close(a, b);
 });
 
+test('through coturn over TLS alone (a turns: server and nothing else): the relay certificate verifies against the test CA, the call decodes', async ({ browser }) => {
+  const turn = await startTurn({ port: 34790 });
+  try {
+    const iceServers = [turn.credentials('e2e-tls', 3600, [turn.tlsUrl])];
+    const { a, b } = await connect(browser, { iceServers, relayOnly: true });
+    const { sa, sb } = await expectCallDecodes(a, b);
+    expect(sa.pair).toMatchObject({ local: 'relay', relayProtocol: 'tls' });
+    expect(sb.pair).toMatchObject({ local: 'relay', relayProtocol: 'tls' });
+    await close(a, b);
+  } finally {
+    turn.stop();
+  }
+});
+
 test('the same call forced through coturn (relay only) still decodes', async ({ browser }) => {
   const turn = await startTurn();
   try {

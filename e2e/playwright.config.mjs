@@ -1,5 +1,6 @@
 // Playwright with Debian's Chromium (Playwright cannot download browsers here), headless, as root.
 import { defineConfig } from '@playwright/test';
+import { BROWSER_HOME } from './pki.mjs';
 
 const port = Number(process.env.TV_E2E_PORT || 47801);
 
@@ -11,10 +12,13 @@ export default defineConfig({
   // the HTML report keeps each test's screenshots for a reviewer (build/e2e-report/index.html)
   reporter: [['list'], ['html', { outputFolder: '../build/e2e-report', open: 'never' }]],
   outputDir: '../build/e2e-results',
+  globalSetup: './global-setup.mjs',
   use: {
     baseURL: `http://127.0.0.1:${port}`,
     launchOptions: {
       executablePath: process.env.TV_CHROMIUM || '/usr/bin/chromium',
+      // a home whose NSS database trusts the test CA that signs the relay's turns: certificate
+      env: { ...process.env, HOME: process.env.TV_BROWSER_HOME || BROWSER_HOME },
       args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
         '--disable-background-networking', '--disable-component-update', '--disable-sync',
         // a synthetic camera (green test pattern) and a beeping microphone, no permission prompt
