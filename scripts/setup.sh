@@ -25,6 +25,8 @@ PACKAGES=(
   # here), PulseAudio for a null audio sink (Firefox runs no Web Audio without an output device, and
   # this machine has none), and the TURN server the relayed-call tests start on loopback
   chromium firefox-esr pulseaudio coturn
+  # certutil: the browsers' NSS database trusts the test CA of the relay's turns: certificate
+  libnss3-tools
 )
 
 say() { printf 'setup: %s\n' "$*" >&2; }
