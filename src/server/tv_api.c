@@ -6,7 +6,7 @@
 #include "tv_bucket.h"
 #include "tv_err.h"
 #include "tv_mail.h"
-#include "tv_msg.h"
+#include "tv_json.h"
 #include "tv_qr.h"
 #include "tv_record.h"
 #include "tv_totp.h"
@@ -92,53 +92,7 @@ static void mail_out(tv_api *api, const tv_api_req *rq, tv_api_resp *rs, const c
         tv_api_mail_send(api, m);
 }
 
-/* ---- request bodies: strict JSON, an object, only the members a route takes, each once ---- */
-
-typedef struct body_field { const char *name; int type; size_t max; int required; } body_field;
-enum { B_STR = 1, B_BOOL = 2 };
-
-static int read_body(const tv_api_req *rq, const body_field *fields, cJSON **root, tv_api_resp *rs)
-{
-    *root = NULL;
-    cJSON *o = NULL;
-    if (tv_json_parse_strict(rq->body, rq->body_len, &o) != 0)
-        return reply_error(rs, 400, TV_ERR_MSG_JSON, "The request body is not valid JSON."), TV_ERR_MSG_JSON;
-    if (!cJSON_IsObject(o)) {
-        tv_json_free_wiped(o);
-        return reply_error(rs, 400, TV_ERR_MSG_NOT_OBJECT, "The request body must be a JSON object."), TV_ERR_MSG_NOT_OBJECT;
-    }
-    char msg[160];
-    for (cJSON *m = o->child; m; m = m->next) {
-        const body_field *f = fields;
-        while (f->name && strcmp(f->name, m->string) != 0)
-            f++;
-        int err = 0;
-        if (f->name == NULL)
-            err = TV_ERR_MSG_UNKNOWN_FIELD, snprintf(msg, sizeof msg, "Unknown member \"%.60s\".", m->string);
-        else if (cJSON_GetObjectItemCaseSensitive(o, m->string) != m)
-            err = TV_ERR_MSG_DUPLICATE_FIELD, snprintf(msg, sizeof msg, "\"%s\" is given twice.", f->name);
-        else if (f->type == B_STR && !cJSON_IsString(m))
-            err = TV_ERR_MSG_FIELD_TYPE, snprintf(msg, sizeof msg, "\"%s\" must be a string.", f->name);
-        else if (f->type == B_BOOL && !cJSON_IsBool(m))
-            err = TV_ERR_MSG_FIELD_TYPE, snprintf(msg, sizeof msg, "\"%s\" must be true or false.", f->name);
-        else if (f->type == B_STR && strlen(m->valuestring) > f->max)
-            err = TV_ERR_MSG_FIELD_LENGTH, snprintf(msg, sizeof msg, "\"%s\" is too long.", f->name);
-        if (err) {
-            tv_json_free_wiped(o);
-            reply_error(rs, 400, err, msg);
-            return err;
-        }
-    }
-    for (const body_field *f = fields; f->name; f++)
-        if (f->required && cJSON_GetObjectItemCaseSensitive(o, f->name) == NULL) {
-            tv_json_free_wiped(o);
-            snprintf(msg, sizeof msg, "\"%s\" is missing.", f->name);
-            reply_error(rs, 400, TV_ERR_MSG_MISSING_FIELD, msg);
-            return TV_ERR_MSG_MISSING_FIELD;
-        }
-    *root = o;
-    return 0;
-}
+/* ---- request bodies and queries ---- */
 
 static const char *str_of(cJSON *root, const char *name)
 {
@@ -281,6 +235,18 @@ static int user_by_id(tv_store *st, int64_t id, user *u)
 }
 
 static void wipe_user(user *u) { sodium_memzero(u, sizeof *u); }
+
+/* What a handler gets from the dispatcher (tv_api_handle): the request, the answer to fill, the
+ * session's user (every route but the open ones) and the body, checked against the route's schema.
+ * The dispatcher frees and wipes both after the handler. */
+typedef struct ctx {
+    tv_api *api;
+    tv_store *st;
+    const tv_api_req *rq;
+    tv_api_resp *rs;
+    user u;
+    cJSON *body;
+} ctx;
 
 /* ---- rate limit per source address ---- */
 
@@ -782,7 +748,11 @@ static int reply_key_error(tv_api_resp *rs, int rc)
 
 static const char *const rule_names[] = { "length", "upper", "lower", "digit", "strength" };
 
-static int check_password(tv_api *api, const char *pw, const char *email, tv_api_resp *rs)
+#define RULE_FORMAT (1u << 5)   /* not valid text, or too long */
+
+/* The rules pw breaks (bit n: rule_names[n], or RULE_FORMAT), 0 when it meets the policy; s, when
+ * given, its strength. Only a route turns the verdict into an answer. */
+static uint32_t password_rules(tv_api *api, const char *pw, const char *email, tv_password_strength *s)
 {
     char local[TV_MAIL_ADDRESS_MAX + 1];
     snprintf(local, sizeof local, "%s", email ? email : "");
@@ -791,28 +761,44 @@ static int check_password(tv_api *api, const char *pw, const char *email, tv_api
         *at = '\0';
     const char *inputs[] = { local, email ? email : "", "televisit", NULL };
     uint32_t failed = 0;
-    tv_password_strength s;
-    int rc = tv_password_check(&api->policy, pw, strlen(pw), inputs, &failed, &s);
-    if (rc == 0 && failed == 0)
-        return 0;
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "error", tv_err_name(TV_ERR_PASSWORD_POLICY));
-    char msg[200] = "The password does not meet the rules:";
-    cJSON *arr = cJSON_AddArrayToObject(o, "failed");
-    if (rc != 0) {
-        snprintf(msg, sizeof msg, "The password is not valid text or is too long.");
+    tv_password_strength ignored;
+    int rc = tv_password_check(&api->policy, pw, strlen(pw), inputs, &failed, s ? s : &ignored);
+    sodium_memzero(local, sizeof local);
+    return rc != 0 ? failed | RULE_FORMAT : failed;
+}
+
+static cJSON *rules_json(uint32_t failed)
+{
+    cJSON *arr = cJSON_CreateArray();
+    if (failed & RULE_FORMAT)
         cJSON_AddItemToArray(arr, cJSON_CreateString("format"));
-    }
+    for (unsigned i = 0; i < sizeof rule_names / sizeof rule_names[0]; i++)
+        if (failed & (1u << i))
+            cJSON_AddItemToArray(arr, cJSON_CreateString(rule_names[i]));
+    return arr;
+}
+
+static void rules_message(uint32_t failed, char *msg, size_t size)
+{
+    snprintf(msg, size, "%s", failed & RULE_FORMAT ? "The password is not valid text or is too long."
+                                                   : "The password does not meet the rules:");
     for (unsigned i = 0; i < sizeof rule_names / sizeof rule_names[0]; i++)
         if (failed & (1u << i)) {
-            cJSON_AddItemToArray(arr, cJSON_CreateString(rule_names[i]));
             size_t n = strlen(msg);
-            snprintf(msg + n, sizeof msg - n, "%s %s", n > 40 ? "," : "", rule_names[i]);
+            snprintf(msg + n, size - n, "%s %s", n > 40 ? "," : "", rule_names[i]);
         }
+}
+
+static int reply_password_rules(tv_api *api, tv_api_resp *rs, uint32_t failed)
+{
+    char msg[200];
+    rules_message(failed, msg, sizeof msg);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "error", tv_err_name(TV_ERR_PASSWORD_POLICY));
+    cJSON_AddItemToObject(o, "failed", rules_json(failed));
     cJSON_AddStringToObject(o, "message", msg);
     cJSON_AddNumberToObject(o, "min_length", api->policy.min_length);
-    reply_json(rs, 400, o);
-    return TV_ERR_PASSWORD_POLICY;
+    return reply_json(rs, 400, o);
 }
 
 /* The strength meter while a clinician types: the browser's core has no zxcvbn (no Debian source of
@@ -820,38 +806,18 @@ static int check_password(tv_api *api, const char *pw, const char *email, tv_api
  * on submit. The password comes over TLS to the server that receives it on submit anyway; it is
  * neither stored nor logged, and the body is wiped. Not rate-limited with sign-in: typing must not
  * spend the address's sign-in budget, and no secret is checked here. */
-static int do_password_check(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
+static int do_password_check(ctx *c)
 {
-    (void)st;
-    static const body_field f[] = { { "password", B_STR, TV_PASSWORD_MAX_BYTES, 1 }, { "email", B_STR, TV_MAIL_ADDRESS_MAX, 0 }, { 0 } };
-    cJSON *b;
-    if (read_body(rq, f, &b, rs) != 0)
-        return 0;
-    const char *pw = str_of(b, "password"), *email = str_of(b, "email");
-    char local[TV_MAIL_ADDRESS_MAX + 1];
-    snprintf(local, sizeof local, "%s", email ? email : "");
-    char *at = strchr(local, '@');
-    if (at)
-        *at = '\0';
-    const char *inputs[] = { local, email ? email : "", "televisit", NULL };
-    uint32_t failed = 0;
     tv_password_strength s = { -1, 0 };
-    int rc = tv_password_check(&api->policy, pw, strlen(pw), inputs, &failed, &s);
-    tv_json_free_wiped(b);
-    sodium_memzero(local, sizeof local);
+    uint32_t failed = password_rules(c->api, str_of(c->body, "password"), str_of(c->body, "email"), &s);
     cJSON *o = cJSON_CreateObject();
-    cJSON *arr = cJSON_AddArrayToObject(o, "failed");
-    if (rc != 0)
-        cJSON_AddItemToArray(arr, cJSON_CreateString("format"));
-    for (unsigned i = 0; i < sizeof rule_names / sizeof rule_names[0]; i++)
-        if (failed & (1u << i))
-            cJSON_AddItemToArray(arr, cJSON_CreateString(rule_names[i]));
-    cJSON_AddBoolToObject(o, "ok", rc == 0 && failed == 0);
-    if (rc == 0 && s.score >= 0)
+    cJSON_AddItemToObject(o, "failed", rules_json(failed));
+    cJSON_AddBoolToObject(o, "ok", failed == 0);
+    if (!(failed & RULE_FORMAT) && s.score >= 0)
         cJSON_AddNumberToObject(o, "score", s.score);
     else
         cJSON_AddNullToObject(o, "score");
-    return reply_json(rs, 200, o);
+    return reply_json(c->rs, 200, o);
 }
 
 static int store_hash(tv_store *st, int64_t uid, const char *hash)
@@ -937,91 +903,79 @@ static void send_activation(tv_api *api, const tv_api_req *rq, tv_api_resp *rs, 
  * and only when the same password is given again with that key: a stranger who registers someone's
  * address first (or again, later) can neither make the owner's activation set his password nor
  * activate it himself, since the key goes only to the owner's mailbox. */
-static int do_register(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
+static int do_register(ctx *c)
 {
-    static const body_field f[] = { { "email", B_STR, TV_MAIL_ADDRESS_MAX, 1 }, { "password", B_STR, TV_PASSWORD_MAX_BYTES, 1 }, { 0 } };
-    cJSON *b;
-    if (read_body(rq, f, &b, rs) != 0)
-        return 0;
-    const char *email = str_of(b, "email"), *pw = str_of(b, "password");
-    if (tv_mail_address_ok(email, strlen(email)) != 0) {
-        tv_json_free_wiped(b);
-        return reply_error(rs, 400, TV_ERR_INVALID, "This is not an e-mail address we can send to.");
-    }
-    if (check_password(api, pw, email, rs) != 0) {
-        tv_json_free_wiped(b);
-        return 0;
-    }
+    const char *email = str_of(c->body, "email"), *pw = str_of(c->body, "password");
+    if (tv_mail_address_ok(email, strlen(email)) != 0)
+        return reply_error(c->rs, 400, TV_ERR_INVALID, "This is not an e-mail address we can send to.");
+    uint32_t broken = password_rules(c->api, pw, email, NULL);
+    if (broken)
+        return reply_password_rules(c->api, c->rs, broken);
     user u;
-    int exists = user_by_email(st, email, &u) == 0;
+    int exists = user_by_email(c->st, email, &u) == 0;
     char hash[TV_PWHASH_STRBYTES], token[TV_TOKEN_STRBYTES], text[2048];
     /* Hash even when the address is taken: the answer and its timing must not tell. */
-    int rc = tv_pwhash(&api->cost, pw, strlen(pw), hash, sizeof hash);
+    int rc = tv_pwhash(&c->api->cost, pw, strlen(pw), hash, sizeof hash);
     if (rc == 0 && !exists) {
         int64_t uid = 0;
-        rc = begin(st);
+        rc = begin(c->st);
         if (rc == 0)   /* "": no password verifies until a key's activation sets one */
-            rc = insert_user(st, email, "", "pending", 0, rq->now_ms, &uid);
+            rc = insert_user(c->st, email, "", "pending", 0, c->rq->now_ms, &uid);
         if (rc == 0)
-            rc = mail_key_create(st, uid, "activate", rq->now_ms + 24 * 3600 * 1000LL, hash, token);
-        if ((rc = commit(st, rc)) == 0) {
-            audit(st, rq, "account_created", uid, NULL, "clinician account registered", NULL);
-            send_activation(api, rq, rs, email, token);
+            rc = mail_key_create(c->st, uid, "activate", c->rq->now_ms + 24 * 3600 * 1000LL, hash, token);
+        if ((rc = commit(c->st, rc)) == 0) {
+            audit(c->st, c->rq, "account_created", uid, NULL, "clinician account registered", NULL);
+            send_activation(c->api, c->rq, c->rs, email, token);
         }
     } else if (rc == 0 && exists && strcmp(u.status, "pending") == 0) {
         /* Not activated yet (the first mail may never have arrived): a fresh key with this
          * registration's password, and every older key void, whoever asked for it. */
-        rc = begin(st);
-        sqlite3_stmt *q = rc == 0 ? prep(st, "UPDATE mail_keys SET used_ms = ? WHERE user_id = ? AND kind = 'activate' AND used_ms IS NULL")
+        rc = begin(c->st);
+        sqlite3_stmt *q = rc == 0 ? prep(c->st, "UPDATE mail_keys SET used_ms = ? WHERE user_id = ? AND kind = 'activate' AND used_ms IS NULL")
                                   : NULL;
         if (q) {
-            sqlite3_bind_int64(q, 1, rq->now_ms);
+            sqlite3_bind_int64(q, 1, c->rq->now_ms);
             sqlite3_bind_int64(q, 2, u.id);
         }
         if (rc == 0)
             rc = run(q);
         if (rc == 0)
-            rc = mail_key_create(st, u.id, "activate", rq->now_ms + 24 * 3600 * 1000LL, hash, token);
-        if ((rc = commit(st, rc)) == 0) {
-            audit(st, rq, "account_registration_repeated", u.id, NULL, "registered again before activation: earlier activation links void", NULL);
-            send_activation(api, rq, rs, email, token);
+            rc = mail_key_create(c->st, u.id, "activate", c->rq->now_ms + 24 * 3600 * 1000LL, hash, token);
+        if ((rc = commit(c->st, rc)) == 0) {
+            audit(c->st, c->rq, "account_registration_repeated", u.id, NULL, "registered again before activation: earlier activation links void", NULL);
+            send_activation(c->api, c->rq, c->rs, email, token);
         }
         wipe_user(&u);
     } else if (rc == 0 && exists) {
         snprintf(text, sizeof text,
                  "Someone tried to register a televisit account with this address, which already has one.\r\n\r\n"
                  "If it was you, sign in, or reset your password from the sign-in page.\r\n");
-        mail_out(api, rq, rs, "notice", email, "Your televisit account", text, NULL);
+        mail_out(c->api, c->rq, c->rs, "notice", email, "Your televisit account", text, NULL);
         wipe_user(&u);
     }
     sodium_memzero(hash, sizeof hash);
     sodium_memzero(token, sizeof token);
     sodium_memzero(text, sizeof text);
-    tv_json_free_wiped(b);
     if (rc != 0)
-        return reply_storage(rs);
+        return reply_storage(c->rs);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "status", "check_mail");
     cJSON_AddStringToObject(o, "message", "If this address can be registered, an activation link is on its way.");
-    return reply_json(rs, 202, o);
+    return reply_json(c->rs, 202, o);
 }
 
 /* The key from the mail and the password chosen at registration: the account becomes active with
  * the password of the registration that made this key, and only if it is the one given here. A
  * wrong password leaves the key usable (only the mailbox has it; the route is rate-limited). */
-static int do_activate(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
+static int do_activate(ctx *c)
 {
-    static const body_field f[] = { { "key", B_STR, 64, 1 }, { "password", B_STR, TV_PASSWORD_MAX_BYTES, 1 }, { 0 } };
-    cJSON *b;
-    if (read_body(rq, f, &b, rs) != 0)
-        return 0;
-    const char *key = str_of(b, "key");
+    const char *key = str_of(c->body, "key");
     uint8_t kh[TV_TOKEN_HASHBYTES];
     char pwh[TV_PWHASH_STRBYTES] = "";
     int64_t uid = 0, expires = 0;
     int rc = tv_token_hash(key, strlen(key), kh, sizeof kh) == 0 ? 0 : TV_ERR_TOKEN_FORMAT, used = 0;
     /* peek first: Argon2id runs outside the transaction, which then takes the key for good */
-    sqlite3_stmt *q = rc == 0 ? prep(st, "SELECT k.user_id, k.expires_ms, k.used_ms IS NOT NULL, coalesce(k.pw_hash, u.pw_hash)"
+    sqlite3_stmt *q = rc == 0 ? prep(c->st, "SELECT k.user_id, k.expires_ms, k.used_ms IS NOT NULL, coalesce(k.pw_hash, u.pw_hash)"
                                          " FROM mail_keys k JOIN users u ON u.id = k.user_id WHERE k.hash = ? AND k.kind = 'activate'")
                               : NULL;
     if (q) {
@@ -1040,39 +994,36 @@ static int do_activate(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_r
     }
     if (rc == 0 && used)
         rc = TV_ERR_TOKEN_MISMATCH;
-    else if (rc == 0 && expires < rq->now_ms)
+    else if (rc == 0 && expires < c->rq->now_ms)
         rc = TV_ERR_TOKEN_EXPIRED;
     if (rc != 0) {
-        tv_json_free_wiped(b);
         sodium_memzero(pwh, sizeof pwh);
-        return reply_key_error(rs, rc);
+        return reply_key_error(c->rs, rc);
     }
-    if (pwhash_verify(api, pwh, str_of(b, "password")) != 0) {
-        tv_json_free_wiped(b);
+    if (pwhash_verify(c->api, pwh, str_of(c->body, "password")) != 0) {
         sodium_memzero(pwh, sizeof pwh);
-        audit(st, rq, "login_failure", uid, NULL, "activation with another password than the registration's",
+        audit(c->st, c->rq, "login_failure", uid, NULL, "activation with another password than the registration's",
               "{\"reason\":\"activation_password\"}");
-        return reply_error(rs, 401, TV_ERR_CREDENTIALS,
+        return reply_error(c->rs, 401, TV_ERR_CREDENTIALS,
                            "This is not the password chosen when registering for this link. If you registered more than once, use the newest mail.");
     }
-    rc = begin(st);
+    rc = begin(c->st);
     if (rc == 0)
-        rc = mail_key_take(st, key, "activate", rq->now_ms, &uid);   /* again, in the transaction: once only */
+        rc = mail_key_take(c->st, key, "activate", c->rq->now_ms, &uid);   /* again, in the transaction: once only */
     if (rc == 0) {
-        q = prep(st, "UPDATE users SET status = 'active', pw_hash = ? WHERE id = ? AND status = 'pending'");
+        q = prep(c->st, "UPDATE users SET status = 'active', pw_hash = ? WHERE id = ? AND status = 'pending'");
         if (q) {
             sqlite3_bind_text(q, 1, pwh, -1, SQLITE_TRANSIENT);
             sqlite3_bind_int64(q, 2, uid);
         }
         rc = run(q);
     }
-    rc = commit(st, rc);
-    tv_json_free_wiped(b);
+    rc = commit(c->st, rc);
     sodium_memzero(pwh, sizeof pwh);
     if (rc != 0)
-        return reply_key_error(rs, rc);
-    audit(st, rq, "account_activated", uid, NULL, "account activated by its mailed key", NULL);
-    return reply_ok(rs, 200, "status", "active");
+        return reply_key_error(c->rs, rc);
+    audit(c->st, c->rq, "account_activated", uid, NULL, "account activated by its mailed key", NULL);
+    return reply_ok(c->rs, 200, "status", "active");
 }
 
 static cJSON *me_json(tv_api *api, tv_store *st, const user *u)
@@ -1128,23 +1079,17 @@ static int login_done(tv_api *api, tv_store *st, const tv_api_req *rq, user *u, 
     return reply_json(rs, 200, o);
 }
 
-static int do_login(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
+static int do_login(ctx *c)
 {
-    static const body_field f[] = { { "email", B_STR, TV_MAIL_ADDRESS_MAX, 1 }, { "password", B_STR, TV_PASSWORD_MAX_BYTES, 1 }, { 0 } };
-    cJSON *b;
-    if (read_body(rq, f, &b, rs) != 0)
-        return 0;
-    const char *email = str_of(b, "email"), *pw = str_of(b, "password");
+    const char *email = str_of(c->body, "email"), *pw = str_of(c->body, "password");
     user u;
-    int rc = user_by_email(st, email, &u), known = rc == 0;
-    if (rc != 0 && rc != TV_ERR_NOT_FOUND) {
-        tv_json_free_wiped(b);
-        return reply_error(rs, 500, TV_ERR_STORAGE, "The server could not check this. Try again.");
-    }
+    int rc = user_by_email(c->st, email, &u), known = rc == 0;
+    if (rc != 0 && rc != TV_ERR_NOT_FOUND)
+        return reply_error(c->rs, 500, TV_ERR_STORAGE, "The server could not check this. Try again.");
     /* A pending account has no password yet: its newest activation key's stands in, so that its
      * registrant hears "not activated yet" rather than "wrong password". */
     if (known && strcmp(u.status, "pending") == 0) {
-        sqlite3_stmt *q = prep(st, "SELECT pw_hash FROM mail_keys WHERE user_id = ? AND kind = 'activate' AND used_ms IS NULL"
+        sqlite3_stmt *q = prep(c->st, "SELECT pw_hash FROM mail_keys WHERE user_id = ? AND kind = 'activate' AND used_ms IS NULL"
                                    " AND pw_hash IS NOT NULL ORDER BY expires_ms DESC LIMIT 1");
         if (q) {
             sqlite3_bind_int64(q, 1, u.id);
@@ -1156,41 +1101,38 @@ static int do_login(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp
     /* An unknown address goes through the same steps as an account: the same block, the same hash
      * work, the same writes and answers, so none of them tells whether it has an account. */
     throttle t;
-    throttle_of(st, email, rq->ip, &t);
-    int64_t until = throttle_until(st, &t, rq->now_ms);
+    throttle_of(c->st, email, c->rq->ip, &t);
+    int64_t until = throttle_until(c->st, &t, c->rq->now_ms);
     if (until) {   /* answered before any hashing */
-        tv_json_free_wiped(b);
-        audit(st, rq, "login_failure", known ? u.id : 0, NULL, known ? "sign-in blocked from this address" : "unknown e-mail",
+        audit(c->st, c->rq, "login_failure", known ? u.id : 0, NULL, known ? "sign-in blocked from this address" : "unknown e-mail",
               "{\"reason\":\"locked\"}");
         if (known)
             wipe_user(&u);
-        return reply_locked(rs, until, rq->now_ms);
+        return reply_locked(c->rs, until, c->rq->now_ms);
     }
-    if (pwhash_verify(api, known ? u.pw_hash : NULL, pw) != 0) {
-        tv_json_free_wiped(b);
-        until = throttle_fail(st, rq, &t, known ? u.id : 0, known ? "password" : "unknown_email");
+    if (pwhash_verify(c->api, known ? u.pw_hash : NULL, pw) != 0) {
+        until = throttle_fail(c->st, c->rq, &t, known ? u.id : 0, known ? "password" : "unknown_email");
         if (known)
             wipe_user(&u);
-        return until ? reply_locked(rs, until, rq->now_ms) : reply_bad_credentials(rs);
+        return until ? reply_locked(c->rs, until, c->rq->now_ms) : reply_bad_credentials(c->rs);
     }
     int needs = 0;
-    if (strcmp(u.status, "active") == 0 && tv_pwhash_needs_rehash(&api->cost, u.pw_hash, strlen(u.pw_hash), &needs) == 0 && needs)
-        set_password(api, st, u.id, pw);   /* the cost was raised since: upgrade while we have the password */
-    tv_json_free_wiped(b);
+    if (strcmp(u.status, "active") == 0 && tv_pwhash_needs_rehash(&c->api->cost, u.pw_hash, strlen(u.pw_hash), &needs) == 0 && needs)
+        set_password(c->api, c->st, u.id, pw);   /* the cost was raised since: upgrade while we have the password */
     if (strcmp(u.status, "active") != 0) {
-        audit(st, rq, "login_failure", u.id, NULL, "account not active", "{\"reason\":\"not_active\"}");
-        rc = reply_error(rs, 403, TV_ERR_FORBIDDEN, strcmp(u.status, "pending") == 0
+        audit(c->st, c->rq, "login_failure", u.id, NULL, "account not active", "{\"reason\":\"not_active\"}");
+        rc = reply_error(c->rs, 403, TV_ERR_FORBIDDEN, strcmp(u.status, "pending") == 0
                                                         ? "This account is not activated yet: open the link in the activation mail."
                                                         : "This account is disabled.");
-    } else if (!tv_api_ip_allowed(u.ip_allow, rq->ip)) {
-        audit(st, rq, "login_failure", u.id, NULL, "address not on the account's allow-list", "{\"reason\":\"ip_not_allowed\"}");
-        rc = reply_error(rs, 403, TV_ERR_FORBIDDEN, "Sign-in from this network is not allowed for this account.");
+    } else if (!tv_api_ip_allowed(u.ip_allow, c->rq->ip)) {
+        audit(c->st, c->rq, "login_failure", u.id, NULL, "address not on the account's allow-list", "{\"reason\":\"ip_not_allowed\"}");
+        rc = reply_error(c->rs, 403, TV_ERR_FORBIDDEN, "Sign-in from this network is not allowed for this account.");
     } else if (u.totp_enabled) {
-        rc = session_create(api, st, rq, u.id, "totp", 0, rs);
-        rc = rc == 0 ? reply_ok(rs, 200, "next", "totp")
-                     : reply_error(rs, 500, TV_ERR_STORAGE, "The server could not sign you in. Try again.");
+        rc = session_create(c->api, c->st, c->rq, u.id, "totp", 0, c->rs);
+        rc = rc == 0 ? reply_ok(c->rs, 200, "next", "totp")
+                     : reply_error(c->rs, 500, TV_ERR_STORAGE, "The server could not sign you in. Try again.");
     } else {
-        rc = login_done(api, st, rq, &u, "password", rs);
+        rc = login_done(c->api, c->st, c->rq, &u, "password", c->rs);
     }
     wipe_user(&u);
     return rc;
@@ -1270,88 +1212,52 @@ static int recovery_use(tv_store *st, int64_t uid, const char *code, int64_t now
     return rc;
 }
 
-static int do_login_second(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
+/* The code step: the dispatcher has checked that exactly one of code and recovery_code came, and
+ * loaded the half session's user. */
+static int do_login_second(ctx *c)
 {
-    static const body_field f[] = { { "code", B_STR, 16, 0 }, { "recovery_code", B_STR, 32, 0 }, { 0 } };
-    cJSON *b;
-    if (read_body(rq, f, &b, rs) != 0)
-        return 0;
-    const char *code = str_of(b, "code"), *rec = str_of(b, "recovery_code");
-    if ((code == NULL) == (rec == NULL)) {
-        tv_json_free_wiped(b);
-        return reply_error(rs, 400, TV_ERR_MSG_MISSING_FIELD, "Give either \"code\" or \"recovery_code\".");
-    }
-    user u;
-    int rc = session_load(api, st, rq->session, rq->ip, rq->now_ms, "totp", 1, &u);
-    if (rc != 0) {
-        tv_json_free_wiped(b);
-        return reply_error(rs, 401, TV_ERR_UNAUTHORIZED, "Sign in with your password first (or again: that step expired).");
-    }
+    const char *code = str_of(c->body, "code"), *rec = str_of(c->body, "recovery_code");
+    const tv_api_req *rq = c->rq;
     throttle t;
-    throttle_of(st, u.email, rq->ip, &t);
-    int64_t until = throttle_until(st, &t, rq->now_ms);
-    if (until) {
-        tv_json_free_wiped(b);
-        rc = reply_locked(rs, until, rq->now_ms);
-        wipe_user(&u);
-        return rc;
-    }
-    rc = code ? totp_check(st, &u, code, rq->now_ms) : recovery_use(st, u.id, rec, rq->now_ms);
-    tv_json_free_wiped(b);
-    if (rc == TV_ERR_STORAGE) {   /* the database failed, not the user: no failure counted */
-        wipe_user(&u);
-        return reply_storage(rs);
-    }
+    throttle_of(c->st, c->u.email, rq->ip, &t);
+    int64_t until = throttle_until(c->st, &t, rq->now_ms);
+    if (until)
+        return reply_locked(c->rs, until, rq->now_ms);
+    int rc = code ? totp_check(c->st, &c->u, code, rq->now_ms) : recovery_use(c->st, c->u.id, rec, rq->now_ms);
+    if (rc == TV_ERR_STORAGE)   /* the database failed, not the user: no failure counted */
+        return reply_storage(c->rs);
     if (rc != 0) {
-        until = throttle_fail(st, rq, &t, u.id, code ? (rc == TV_ERR_OTP_REPLAY ? "totp_replay" : "totp") : "recovery_code");
+        until = throttle_fail(c->st, rq, &t, c->u.id, code ? (rc == TV_ERR_OTP_REPLAY ? "totp_replay" : "totp") : "recovery_code");
         if (until)
-            session_delete(st, u.session_hash);
-        rc = until ? reply_locked(rs, until, rq->now_ms)
-             : rc == TV_ERR_OTP_REPLAY ? reply_error(rs, 401, rc, "This code was already used. Wait for the next one.")
-                                       : reply_error(rs, 401, TV_ERR_CREDENTIALS, "The code is wrong.");
-        wipe_user(&u);
-        return rc;
+            session_delete(c->st, c->u.session_hash);
+        return until ? reply_locked(c->rs, until, rq->now_ms)
+               : rc == TV_ERR_OTP_REPLAY ? reply_error(c->rs, 401, rc, "This code was already used. Wait for the next one.")
+                                         : reply_error(c->rs, 401, TV_ERR_CREDENTIALS, "The code is wrong.");
     }
-    session_delete(st, u.session_hash);   /* a new id for the signed-in session: no fixation */
-    rc = login_done(api, st, rq, &u, code ? "totp" : "recovery_code", rs);   /* user.recovery_codes_left tells what is left */
-    wipe_user(&u);
-    return rc;
+    session_delete(c->st, c->u.session_hash);   /* a new id for the signed-in session: no fixation */
+    return login_done(c->api, c->st, rq, &c->u, code ? "totp" : "recovery_code", c->rs);   /* user.recovery_codes_left tells what is left */
 }
 
-/* Every signed-in route. allow_unenrolled: reachable before enrolling when 2FA is required. A request
- * the page makes by itself, not for something the user did (a poll, a check after a lost connection),
- * says so with background=1 in its query: it does not refresh the inactivity clock, or a console left
- * open would never time out. */
-static int authed(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs, user *u, int allow_unenrolled)
+/* Every signed-in route: the session's user in c->u. allow_unenrolled: reachable before enrolling when
+ * 2FA is required. A request the page makes by itself, not for something the user did (a poll, a check
+ * after a lost connection), says so with background=1 in its query: it does not refresh the inactivity
+ * clock, or a console left open would never time out. 0, or the refusal is in rs. */
+static int authenticate(ctx *c, int allow_unenrolled)
 {
     char bg[4];
+    const tv_api_req *rq = c->rq;
     int background = query_param(rq->query, "background", bg, sizeof bg) == 0 && strcmp(bg, "1") == 0;
-    int rc = session_load(api, st, rq->session, rq->ip, rq->now_ms, "full", !background, u);
-    if (rc != 0) {
+    if (session_load(c->api, c->st, rq->session, rq->ip, rq->now_ms, "full", !background, &c->u) != 0) {
         /* Clear only a cookie this request brought: the refusal of a request sent before sign-in,
          * answered after it, would otherwise wipe the session the sign-in just set. */
         if (rq->session)
-            session_cookie(rs, NULL, 0);
-        reply_error(rs, 401, TV_ERR_UNAUTHORIZED, "You are not signed in, or your session has ended.");
+            session_cookie(c->rs, NULL, 0);
+        reply_error(c->rs, 401, TV_ERR_UNAUTHORIZED, "You are not signed in, or your session has ended.");
         return TV_ERR_UNAUTHORIZED;
     }
-    if (!allow_unenrolled && api->cfg->require_2fa && !u->totp_enabled) {
-        wipe_user(u);
-        reply_error(rs, 403, TV_ERR_TOTP_REQUIRED, "Set up two-factor authentication first: it is required here.");
+    if (!allow_unenrolled && c->api->cfg->require_2fa && !c->u.totp_enabled) {
+        reply_error(c->rs, 403, TV_ERR_TOTP_REQUIRED, "Set up two-factor authentication first: it is required here.");
         return TV_ERR_TOTP_REQUIRED;
-    }
-    return 0;
-}
-
-/* A signed-in route with a body: both checked, or the answer is already in rs. */
-static int authed_body(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs, const body_field *fields,
-                       int allow_unenrolled, user *u, cJSON **b)
-{
-    if (authed(api, st, rq, rs, u, allow_unenrolled) != 0)
-        return TV_ERR_UNAUTHORIZED;
-    if (read_body(rq, fields, b, rs) != 0) {
-        wipe_user(u);
-        return TV_ERR_INVALID;
     }
     return 0;
 }
@@ -1403,26 +1309,18 @@ static void security_notice(tv_api *api, const tv_api_req *rq, tv_api_resp *rs, 
     mail_out(api, rq, rs, "notice", u->email, "Security change on your televisit account", text, NULL);
 }
 
-static int do_logout(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
+static int do_logout(ctx *c)
 {
-    user u;
-    if (authed(api, st, rq, rs, &u, 1) != 0)
-        return 0;
-    session_delete(st, u.session_hash);
-    audit(st, rq, "logout", u.id, NULL, "signed out", NULL);
-    notify_sessions_changed(api, u.id);   /* this session's connections (another tab's dashboard) close */
-    session_cookie(rs, NULL, 0);
-    wipe_user(&u);
-    return reply_ok(rs, 200, "status", "signed_out");
+    session_delete(c->st, c->u.session_hash);
+    audit(c->st, c->rq, "logout", c->u.id, NULL, "signed out", NULL);
+    notify_sessions_changed(c->api, c->u.id);   /* this session's connections (another tab's dashboard) close */
+    session_cookie(c->rs, NULL, 0);
+    return reply_ok(c->rs, 200, "status", "signed_out");
 }
 
-static int do_me(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
+static int do_me(ctx *c)
 {
-    user u;
-    if (authed(api, st, rq, rs, &u, 1) != 0)
-        return 0;
-    int rc = reply_json(rs, 200, me_json(api, st, &u));
-    wipe_user(&u);
+    int rc = reply_json(c->rs, 200, me_json(c->api, c->st, &c->u));
     return rc;
 }
 
@@ -1460,33 +1358,29 @@ static int cache_salt_of(tv_store *st, int64_t uid, uint8_t salt[TV_API_CACHE_SA
  * copied off the device, or left after sign-out or with the account disabled, cannot be opened. Not
  * derived from the id: an account that ever got a deleted one's id would open its cache. The salt
  * alone, in a stolen database, gives nothing without the master key. */
-static int do_cache_share(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
+static int do_cache_share(ctx *c)
 {
-    user u;
-    if (authed(api, st, rq, rs, &u, 0) != 0)
-        return 0;
     uint8_t key[TV_RECORD_KEYBYTES], share[32], salt[TV_API_CACHE_SALT_BYTES];
     char b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
-    int rc = cache_salt_of(st, u.id, salt);
+    int rc = cache_salt_of(c->st, c->u.id, salt);
     if (rc == 0) {
         static const char label[] = "cache-share:v2:";
         crypto_generichash_state h;
-        tv_record_subkey(st->master, TV_RECORD_CACHE_SHARE, key);
+        tv_record_subkey(c->st->master, TV_RECORD_CACHE_SHARE, key);
         crypto_generichash_init(&h, key, sizeof key, sizeof share);
         crypto_generichash_update(&h, (const uint8_t *)label, sizeof label - 1);
         crypto_generichash_update(&h, salt, sizeof salt);
         crypto_generichash_final(&h, share, sizeof share);
         sodium_memzero(&h, sizeof h);
         sodium_bin2base64(b64, sizeof b64, share, sizeof share, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-        rc = reply_ok(rs, 200, "share", b64);
+        rc = reply_ok(c->rs, 200, "share", b64);
     } else {
-        rc = reply_storage(rs);
+        rc = reply_storage(c->rs);
     }
     sodium_memzero(key, sizeof key);
     sodium_memzero(share, sizeof share);
     sodium_memzero(salt, sizeof salt);
     sodium_memzero(b64, sizeof b64);
-    wipe_user(&u);
     return rc;
 }
 
@@ -1499,76 +1393,54 @@ static void notify_sessions_changed(tv_api *api, int64_t uid)
         api->notify(api->notify_ctx, "user_sessions_revoked", id);
 }
 
-static int do_sessions_revoke(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
+static int do_sessions_revoke(ctx *c)
 {
-    user u;
-    if (authed(api, st, rq, rs, &u, 1) != 0)
-        return 0;
-    sessions_delete_user(st, u.id, NULL);
-    audit(st, rq, "logout", u.id, NULL, "signed out everywhere", "{\"scope\":\"all_sessions\"}");
-    notify_sessions_changed(api, u.id);
-    session_cookie(rs, NULL, 0);
-    wipe_user(&u);
-    return reply_ok(rs, 200, "status", "signed_out");
+    sessions_delete_user(c->st, c->u.id, NULL);
+    audit(c->st, c->rq, "logout", c->u.id, NULL, "signed out everywhere", "{\"scope\":\"all_sessions\"}");
+    notify_sessions_changed(c->api, c->u.id);
+    session_cookie(c->rs, NULL, 0);
+    return reply_ok(c->rs, 200, "status", "signed_out");
 }
 
-static int do_settings(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
+static int do_settings(ctx *c)
 {
-    static const body_field f[] = { { "ip_allow", B_STR, 500, 1 }, { 0 } };
-    user u;
-    cJSON *b;
-    if (authed_body(api, st, rq, rs, f, 0, &u, &b) != 0)
-        return 0;
-    const char *list = str_of(b, "ip_allow");
+    const char *list = str_of(c->body, "ip_allow");
     int rc;
     if (!ip_list_valid(list))
-        rc = reply_error(rs, 400, TV_ERR_MSG_FIELD_VALUE, "ip_allow takes IPv4 or IPv6 addresses and IPv4 CIDR blocks, separated by spaces.");
-    else if (!tv_api_ip_allowed(list, rq->ip))
-        rc = reply_error(rs, 400, TV_ERR_MSG_FIELD_VALUE, "This list would lock you out: it must include the address you are using now.");
+        rc = reply_error(c->rs, 400, TV_ERR_MSG_FIELD_VALUE, "ip_allow takes IPv4 or IPv6 addresses and IPv4 CIDR blocks, separated by spaces.");
+    else if (!tv_api_ip_allowed(list, c->rq->ip))
+        rc = reply_error(c->rs, 400, TV_ERR_MSG_FIELD_VALUE, "This list would lock you out: it must include the address you are using now.");
     else {
-        sqlite3_stmt *q = prep(st, "UPDATE users SET ip_allow = ? WHERE id = ?");
+        sqlite3_stmt *q = prep(c->st, "UPDATE users SET ip_allow = ? WHERE id = ?");
         if (q) {
             sqlite3_bind_text(q, 1, list, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(q, 2, u.id);
+            sqlite3_bind_int64(q, 2, c->u.id);
         }
         if (run(q) == 0) {
             cJSON *e = cJSON_CreateObject();
             cJSON_AddStringToObject(e, "ip_allow", list);
             char *extra = cJSON_PrintUnformatted(e);
             cJSON_Delete(e);
-            audit(st, rq, "settings_changed", u.id, NULL, "IP allow-list changed", extra);
+            audit(c->st, c->rq, "settings_changed", c->u.id, NULL, "IP allow-list changed", extra);
             free(extra);
-            rc = reply_ok(rs, 200, "status", "saved");
+            rc = reply_ok(c->rs, 200, "status", "saved");
         } else {
-            rc = reply_storage(rs);
+            rc = reply_storage(c->rs);
         }
     }
-    tv_json_free_wiped(b);
-    wipe_user(&u);
     return rc;
 }
 
 /* ---- 2FA ---- */
 
-static int do_totp_enroll(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
+static int do_totp_enroll(ctx *c)
 {
-    static const body_field f[] = { { "password", B_STR, TV_PASSWORD_MAX_BYTES, 0 }, { 0 } };
-    user u;
-    cJSON *b;
-    if (authed_body(api, st, rq, rs, f, 1, &u, &b) != 0)
-        return 0;
-    if (u.totp_enabled) {
-        tv_json_free_wiped(b);
-        wipe_user(&u);
-        return reply_error(rs, 409, TV_ERR_CONFLICT, "Two-factor authentication is already on. Turn it off first to change it.");
-    }
+    if (c->u.totp_enabled)
+        return reply_error(c->rs, 409, TV_ERR_CONFLICT, "Two-factor authentication is already on. Turn it off first to change it.");
     /* whoever enrols holds the second factor from then on: not a session alone (reauth) */
-    int reauth_rc = reauth(api, st, rq, &u, str_of(b, "password"), NULL, "totp_enroll", "The password is wrong.", rs);
-    tv_json_free_wiped(b);
-    if (reauth_rc != 0) {
-        wipe_user(&u);
+    int reauth_rc = reauth(c->api, c->st, c->rq, &c->u, str_of(c->body, "password"), NULL, "totp_enroll", "The password is wrong.", c->rs);
+    if (reauth_rc != 0)
         return 0;
-    }
     uint8_t secret[TV_TOTP_SECRET_BYTES], sealed[TV_TOTP_SECRET_BYTES + TV_RECORD_OVERHEAD];
     char b32[64], uri[600], *svg = malloc(64 * 1024);
     size_t sl = 0, ul = 0, vl = 0, bl = 0;
@@ -1576,20 +1448,20 @@ static int do_totp_enroll(tv_api *api, tv_store *st, const tv_api_req *rq, tv_ap
     tv_totp_params_default(&p);
     int rc = svg ? tv_totp_secret_generate(secret, sizeof secret) : TV_ERR_NOMEM;
     if (rc == 0)
-        rc = tv_store_seal(st, TV_RECORD_TOTP_SECRET, "users", "totp_secret", u.id, secret, sizeof secret, sealed,
+        rc = tv_store_seal(c->st, TV_RECORD_TOTP_SECRET, "users", "totp_secret", c->u.id, secret, sizeof secret, sealed,
                            sizeof sealed, &sl);
     if (rc == 0)
         rc = tv_base32_encode(secret, sizeof secret, 0, b32, sizeof b32, &bl);
     if (rc == 0)
-        rc = tv_totp_uri(&p, "televisit", 9, u.email, strlen(u.email), secret, sizeof secret, uri, sizeof uri, &ul);
+        rc = tv_totp_uri(&p, "televisit", 9, c->u.email, strlen(c->u.email), secret, sizeof secret, uri, sizeof uri, &ul);
     if (rc == 0)
         rc = tv_qr_svg(uri, ul, svg, 64 * 1024, &vl);
     if (rc == 0) {
         /* pending until confirmed with a code; totp_last_step starts over with the new secret */
-        sqlite3_stmt *q = prep(st, "UPDATE users SET totp_secret = ?, totp_last_step = NULL WHERE id = ? AND totp_enabled = 0");
+        sqlite3_stmt *q = prep(c->st, "UPDATE users SET totp_secret = ?, totp_last_step = NULL WHERE id = ? AND totp_enabled = 0");
         if (q) {
             sqlite3_bind_blob(q, 1, sealed, (int)sl, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(q, 2, u.id);
+            sqlite3_bind_int64(q, 2, c->u.id);
         }
         rc = run(q);
     }
@@ -1598,9 +1470,9 @@ static int do_totp_enroll(tv_api *api, tv_store *st, const tv_api_req *rq, tv_ap
         cJSON_AddStringToObject(o, "secret", b32);
         cJSON_AddStringToObject(o, "uri", uri);
         cJSON_AddStringToObject(o, "qr_svg", svg);
-        rc = reply_json(rs, 200, o);
+        rc = reply_json(c->rs, 200, o);
     } else {
-        rc = reply_error(rs, 500, TV_ERR_STORAGE, "The server could not start enrollment. Try again.");
+        rc = reply_error(c->rs, 500, TV_ERR_STORAGE, "The server could not start enrollment. Try again.");
     }
     sodium_memzero(secret, sizeof secret);
     sodium_memzero(b32, sizeof b32);
@@ -1608,7 +1480,6 @@ static int do_totp_enroll(tv_api *api, tv_store *st, const tv_api_req *rq, tv_ap
     if (svg)
         sodium_memzero(svg, 64 * 1024);
     free(svg);
-    wipe_user(&u);
     return rc;
 }
 
@@ -1638,136 +1509,112 @@ static int make_recovery_codes(tv_store *st, int64_t uid, cJSON *arr)
     return rc;
 }
 
-static int do_totp_confirm(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
+static int do_totp_confirm(ctx *c)
 {
-    static const body_field f[] = { { "code", B_STR, 16, 1 }, { 0 } };
-    user u;
-    cJSON *b;
-    if (authed_body(api, st, rq, rs, f, 1, &u, &b) != 0)
-        return 0;
     int rc;
-    if (u.totp_enabled) {
-        rc = reply_error(rs, 409, TV_ERR_CONFLICT, "Two-factor authentication is already on.");
-    } else if ((rc = totp_check(st, &u, str_of(b, "code"), rq->now_ms)) != 0) {
-        rc = rc == TV_ERR_NOT_FOUND ? reply_error(rs, 409, TV_ERR_CONFLICT, "Start enrollment first.")
-                                    : reply_error(rs, 400, TV_ERR_OTP_MISMATCH, "The code does not match. Check the time on your phone and try the next code.");
+    if (c->u.totp_enabled) {
+        rc = reply_error(c->rs, 409, TV_ERR_CONFLICT, "Two-factor authentication is already on.");
+    } else if ((rc = totp_check(c->st, &c->u, str_of(c->body, "code"), c->rq->now_ms)) != 0) {
+        rc = rc == TV_ERR_NOT_FOUND ? reply_error(c->rs, 409, TV_ERR_CONFLICT, "Start enrollment first.")
+                                    : reply_error(c->rs, 400, TV_ERR_OTP_MISMATCH, "The code does not match. Check the time on your phone and try the next code.");
     } else {
         cJSON *o = cJSON_CreateObject();
         cJSON *arr = cJSON_AddArrayToObject(o, "recovery_codes");
-        rc = begin(st);
+        rc = begin(c->st);
         if (rc == 0)
-            rc = exec_id(st, "UPDATE users SET totp_enabled = 1 WHERE id = ?", u.id);
+            rc = exec_id(c->st, "UPDATE users SET totp_enabled = 1 WHERE id = ?", c->u.id);
         if (rc == 0)
-            rc = make_recovery_codes(st, u.id, arr);
+            rc = make_recovery_codes(c->st, c->u.id, arr);
         if (rc == 0)   /* a session made before, on another device, has not given the code */
-            rc = sessions_delete_user(st, u.id, u.session_hash);
-        if ((rc = commit(st, rc)) == 0) {
-            notify_sessions_changed(api, u.id);
-            audit(st, rq, "totp_enabled", u.id, NULL, "two-factor authentication turned on; other sessions ended", NULL);
-            security_notice(api, rq, rs, &u, "Two-factor authentication was turned on");
-            rc = reply_json(rs, 200, o);
+            rc = sessions_delete_user(c->st, c->u.id, c->u.session_hash);
+        if ((rc = commit(c->st, rc)) == 0) {
+            notify_sessions_changed(c->api, c->u.id);
+            audit(c->st, c->rq, "totp_enabled", c->u.id, NULL, "two-factor authentication turned on; other sessions ended", NULL);
+            security_notice(c->api, c->rq, c->rs, &c->u, "Two-factor authentication was turned on");
+            rc = reply_json(c->rs, 200, o);
         } else {
             tv_json_free_wiped(o);   /* recovery codes */
-            rc = reply_storage(rs);
+            rc = reply_storage(c->rs);
         }
     }
-    tv_json_free_wiped(b);
-    wipe_user(&u);
     return rc;
 }
 
-static int do_totp_disable(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
+static int do_totp_disable(ctx *c)
 {
     /* the password (an account without one: a fresh provider sign-in, reauth) and a code, both */
-    static const body_field f[] = { { "password", B_STR, TV_PASSWORD_MAX_BYTES, 0 }, { "code", B_STR, 16, 1 }, { 0 } };
-    user u;
-    cJSON *b;
-    if (authed_body(api, st, rq, rs, f, 0, &u, &b) != 0)
-        return 0;
     int rc = 0;
-    if (api->cfg->require_2fa) {
-        rc = reply_error(rs, 403, TV_ERR_FORBIDDEN, "Your administrator requires two-factor authentication.");
-    } else if (!u.totp_enabled) {
-        rc = reply_error(rs, 409, TV_ERR_CONFLICT, "Two-factor authentication is already off.");
-    } else if (reauth(api, st, rq, &u, str_of(b, "password"), NULL, "totp_disable", "The password or the code is wrong.", rs) != 0) {
+    if (c->api->cfg->require_2fa) {
+        rc = reply_error(c->rs, 403, TV_ERR_FORBIDDEN, "Your administrator requires two-factor authentication.");
+    } else if (!c->u.totp_enabled) {
+        rc = reply_error(c->rs, 409, TV_ERR_CONFLICT, "Two-factor authentication is already off.");
+    } else if (reauth(c->api, c->st, c->rq, &c->u, str_of(c->body, "password"), NULL, "totp_disable", "The password or the code is wrong.", c->rs) != 0) {
         rc = 0;   /* the refusal is in rs */
-    } else if ((rc = totp_check(st, &u, str_of(b, "code"), rq->now_ms)) != 0) {
-        rc = rc == TV_ERR_STORAGE ? reply_storage(rs)
-                                  : reply_auth_failure(st, rq, &u, "totp_disable", "The password or the code is wrong.", rs);
+    } else if ((rc = totp_check(c->st, &c->u, str_of(c->body, "code"), c->rq->now_ms)) != 0) {
+        rc = rc == TV_ERR_STORAGE ? reply_storage(c->rs)
+                                  : reply_auth_failure(c->st, c->rq, &c->u, "totp_disable", "The password or the code is wrong.", c->rs);
     } else {
-        rc = begin(st);
+        rc = begin(c->st);
         if (rc == 0)
-            rc = exec_id(st, "UPDATE users SET totp_enabled = 0, totp_secret = NULL WHERE id = ?", u.id);
+            rc = exec_id(c->st, "UPDATE users SET totp_enabled = 0, totp_secret = NULL WHERE id = ?", c->u.id);
         if (rc == 0)
-            rc = exec_id(st, "DELETE FROM recovery_codes WHERE user_id = ?", u.id);
+            rc = exec_id(c->st, "DELETE FROM recovery_codes WHERE user_id = ?", c->u.id);
         if (rc == 0)
-            rc = sessions_delete_user(st, u.id, u.session_hash);
-        if ((rc = commit(st, rc)) == 0) {
-            notify_sessions_changed(api, u.id);
-            audit(st, rq, "totp_disabled", u.id, NULL, "two-factor authentication turned off; other sessions ended", NULL);
-            security_notice(api, rq, rs, &u, "Two-factor authentication was turned off");
-            rc = reply_ok(rs, 200, "status", "off");
+            rc = sessions_delete_user(c->st, c->u.id, c->u.session_hash);
+        if ((rc = commit(c->st, rc)) == 0) {
+            notify_sessions_changed(c->api, c->u.id);
+            audit(c->st, c->rq, "totp_disabled", c->u.id, NULL, "two-factor authentication turned off; other sessions ended", NULL);
+            security_notice(c->api, c->rq, c->rs, &c->u, "Two-factor authentication was turned off");
+            rc = reply_ok(c->rs, 200, "status", "off");
         } else {
-            rc = reply_storage(rs);
+            rc = reply_storage(c->rs);
         }
     }
-    tv_json_free_wiped(b);
-    wipe_user(&u);
     return rc;
 }
 
 /* ---- passwords ---- */
 
-static int do_password_change(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
+static int do_password_change(ctx *c)
 {
-    static const body_field f[] = { { "current", B_STR, TV_PASSWORD_MAX_BYTES, 1 }, { "password", B_STR, TV_PASSWORD_MAX_BYTES, 1 }, { 0 } };
-    user u;
-    cJSON *b;
-    if (authed_body(api, st, rq, rs, f, 1, &u, &b) != 0)
-        return 0;
     int rc;
     char pwh[TV_PWHASH_STRBYTES];
-    if (reply_if_blocked(st, rq, &u, rs)) {
+    uint32_t broken;
+    if (reply_if_blocked(c->st, c->rq, &c->u, c->rs)) {
         rc = 0;
-    } else if (verify_password(api, &u, str_of(b, "current")) != 0) {
-        rc = reply_auth_failure(st, rq, &u, "password_change", "The current password is wrong.", rs);
-    } else if (check_password(api, str_of(b, "password"), u.email, rs) != 0) {
-        rc = 0;
-    } else if ((rc = hash_password(api, str_of(b, "password"), pwh)) != 0 || (rc = begin(st)) != 0) {
-        rc = reply_storage(rs);   /* hashed before the transaction: Argon2id never holds the write lock */
-    } else if (commit(st, store_hash(st, u.id, pwh) == 0 ? sessions_delete_user(st, u.id, u.session_hash)   /* every other device signs in again */
+    } else if (verify_password(c->api, &c->u, str_of(c->body, "current")) != 0) {
+        rc = reply_auth_failure(c->st, c->rq, &c->u, "password_change", "The current password is wrong.", c->rs);
+    } else if ((broken = password_rules(c->api, str_of(c->body, "password"), c->u.email, NULL)) != 0) {
+        rc = reply_password_rules(c->api, c->rs, broken);
+    } else if ((rc = hash_password(c->api, str_of(c->body, "password"), pwh)) != 0 || (rc = begin(c->st)) != 0) {
+        rc = reply_storage(c->rs);   /* hashed before the transaction: Argon2id never holds the write lock */
+    } else if (commit(c->st, store_hash(c->st, c->u.id, pwh) == 0 ? sessions_delete_user(c->st, c->u.id, c->u.session_hash)   /* every other device signs in again */
                                                            : TV_ERR_STORAGE) == 0) {
-        notify_sessions_changed(api, u.id);
-        audit(st, rq, "password_changed", u.id, NULL, "password changed; other sessions ended", NULL);
-        rc = reply_ok(rs, 200, "status", "changed");
+        notify_sessions_changed(c->api, c->u.id);
+        audit(c->st, c->rq, "password_changed", c->u.id, NULL, "password changed; other sessions ended", NULL);
+        rc = reply_ok(c->rs, 200, "status", "changed");
     } else {
-        rc = reply_storage(rs);
+        rc = reply_storage(c->rs);
     }
-    tv_json_free_wiped(b);
-    wipe_user(&u);
     return rc;
 }
 
-static int do_password_forgot(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
+static int do_password_forgot(ctx *c)
 {
-    static const body_field f[] = { { "email", B_STR, TV_MAIL_ADDRESS_MAX, 1 }, { 0 } };
-    cJSON *b;
-    if (read_body(rq, f, &b, rs) != 0)
-        return 0;
     user u;
-    const char *email = str_of(b, "email");
+    const char *email = str_of(c->body, "email");
     int sent = 0;
-    if (tv_mail_address_ok(email, strlen(email)) == 0 && user_by_email(st, email, &u) == 0) {
+    if (tv_mail_address_ok(email, strlen(email)) == 0 && user_by_email(c->st, email, &u) == 0) {
         char token[TV_TOKEN_STRBYTES], link[TV_CONFIG_STR + 128], text[2048];
         if (strcmp(u.status, "active") == 0 &&
-            mail_key_create(st, u.id, "reset", rq->now_ms + 30 * 60 * 1000LL, NULL, token) == 0) {
-            link_for(api, "reset.html", token, link, sizeof link);
+            mail_key_create(c->st, u.id, "reset", c->rq->now_ms + 30 * 60 * 1000LL, NULL, token) == 0) {
+            link_for(c->api, "reset.html", token, link, sizeof link);
             snprintf(text, sizeof text,
                      "Someone asked to reset the password of your televisit account.\r\n\r\nTo choose a new password, "
                      "open this link within 30 minutes (it works once):\r\n\r\n%s\r\n\r\nIf it was not you, ignore "
                      "this message; your password stays as it is.\r\n", link);
-            mail_out(api, rq, rs, "reset", u.email, "Reset your televisit password", text, link);
-            audit(st, rq, "password_reset", u.id, NULL, "password reset requested", "{\"stage\":\"requested\"}");
+            mail_out(c->api, c->rq, c->rs, "reset", u.email, "Reset your televisit password", text, link);
+            audit(c->st, c->rq, "password_reset", u.id, NULL, "password reset requested", "{\"stage\":\"requested\"}");
             sent = 1;
             sodium_memzero(token, sizeof token);
             sodium_memzero(link, sizeof link);
@@ -1778,63 +1625,55 @@ static int do_password_forgot(tv_api *api, tv_store *st, const tv_api_req *rq, t
     /* No account to mail: the attempt is still a synced write, like a real request's key and audit
      * record, so that the answer's time says little about the address (the mail goes after it). */
     if (!sent)
-        audit(st, rq, "password_reset", 0, NULL, "password reset asked for an address without an active account",
+        audit(c->st, c->rq, "password_reset", 0, NULL, "password reset asked for an address without an active account",
               "{\"stage\":\"no_account\"}");
-    tv_json_free_wiped(b);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "status", "check_mail");
     cJSON_AddStringToObject(o, "message", "If this address has an account, a reset link is on its way.");
-    return reply_json(rs, 202, o);
+    return reply_json(c->rs, 202, o);
 }
 
-static int do_password_reset(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
+static int do_password_reset(ctx *c)
 {
-    static const body_field f[] = { { "key", B_STR, 64, 1 }, { "password", B_STR, TV_PASSWORD_MAX_BYTES, 1 }, { 0 } };
-    cJSON *b;
-    if (read_body(rq, f, &b, rs) != 0)
-        return 0;
     int64_t uid = 0;
     user u;
     /* the policy first (it needs the e-mail, so peek at the key without using it up) */
     uint8_t hash[TV_TOKEN_HASHBYTES];
-    const char *key = str_of(b, "key");
+    const char *key = str_of(c->body, "key");
     int rc = tv_token_hash(key, strlen(key), hash, sizeof hash);
-    sqlite3_stmt *q = rc == 0 ? prep(st, "SELECT user_id FROM mail_keys WHERE hash = ? AND kind = 'reset'") : NULL;
+    sqlite3_stmt *q = rc == 0 ? prep(c->st, "SELECT user_id FROM mail_keys WHERE hash = ? AND kind = 'reset'") : NULL;
     if (q) {
         sqlite3_bind_blob(q, 1, hash, sizeof hash, SQLITE_TRANSIENT);
         rc = sqlite3_step(q) == SQLITE_ROW ? (uid = sqlite3_column_int64(q, 0), 0) : TV_ERR_TOKEN_MISMATCH;
     }
     sqlite3_finalize(q);
     if (rc == 0)
-        rc = user_by_id(st, uid, &u);
-    if (rc != 0) {
-        tv_json_free_wiped(b);
-        return reply_key_error(rs, TV_ERR_TOKEN_MISMATCH);
-    }
-    if (check_password(api, str_of(b, "password"), u.email, rs) != 0) {
-        tv_json_free_wiped(b);
+        rc = user_by_id(c->st, uid, &u);
+    if (rc != 0)
+        return reply_key_error(c->rs, TV_ERR_TOKEN_MISMATCH);
+    uint32_t broken = password_rules(c->api, str_of(c->body, "password"), u.email, NULL);
+    if (broken) {
         wipe_user(&u);
-        return 0;
+        return reply_password_rules(c->api, c->rs, broken);
     }
     char pwh[TV_PWHASH_STRBYTES];
-    const char *pw = str_of(b, "password");
-    rc = tv_pwhash(&api->cost, pw, strlen(pw), pwh, sizeof pwh) == 0 ? begin(st) : TV_ERR_PASSWORD_HASH;
+    const char *pw = str_of(c->body, "password");
+    rc = tv_pwhash(&c->api->cost, pw, strlen(pw), pwh, sizeof pwh) == 0 ? begin(c->st) : TV_ERR_PASSWORD_HASH;
     if (rc == 0)
-        rc = mail_key_take(st, key, "reset", rq->now_ms, &uid);
+        rc = mail_key_take(c->st, key, "reset", c->rq->now_ms, &uid);
     if (rc == 0)   /* hashed before the transaction: Argon2id never holds the write lock */
-        rc = store_hash(st, uid, pwh);
+        rc = store_hash(c->st, uid, pwh);
     if (rc == 0)
-        rc = sessions_delete_user(st, uid, NULL);
+        rc = sessions_delete_user(c->st, uid, NULL);
     if (rc == 0)
-        rc = throttle_clear_account(st, u.email);
-    rc = commit(st, rc);
-    tv_json_free_wiped(b);
+        rc = throttle_clear_account(c->st, u.email);
+    rc = commit(c->st, rc);
     wipe_user(&u);
     if (rc != 0)
-        return reply_key_error(rs, rc);
-    notify_sessions_changed(api, uid);
-    audit(st, rq, "password_reset", uid, NULL, "password reset with a mailed key; all sessions ended", "{\"stage\":\"done\"}");
-    return reply_ok(rs, 200, "status", "changed");
+        return reply_key_error(c->rs, rc);
+    notify_sessions_changed(c->api, uid);
+    audit(c->st, c->rq, "password_reset", uid, NULL, "password reset with a mailed key; all sessions ended", "{\"stage\":\"done\"}");
+    return reply_ok(c->rs, 200, "status", "changed");
 }
 
 /* ---- visits ---- */
@@ -1860,19 +1699,14 @@ static int visit_json_add(tv_store *st, sqlite3_stmt *q, cJSON *arr)
     return 0;
 }
 
-static int do_visit_create(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
+static int do_visit_create(ctx *c)
 {
-    static const body_field f[] = { { "label", B_STR, 200, 0 }, { 0 } };
-    user u;
-    cJSON *b;
-    if (authed_body(api, st, rq, rs, f, 0, &u, &b) != 0)
-        return 0;
-    const char *label = str_of(b, "label");   /* valid UTF-8: read_body's strict check */
+    const char *label = str_of(c->body, "label");   /* tv_json NAME: valid UTF-8, no controls, no bidi overrides */
     char token[TV_TOKEN_STRBYTES], id[17], link[TV_CONFIG_STR + 96];
     uint8_t hash[TV_TOKEN_HASHBYTES], raw[10];
     randombytes_buf(raw, sizeof raw);
     size_t idl;
-    int64_t expires = rq->now_ms + (int64_t)api->cfg->invite_ttl_hours * 3600000;
+    int64_t expires = c->rq->now_ms + (int64_t)c->api->cfg->invite_ttl_hours * 3600000;
     int rc = tv_base32_encode(raw, sizeof raw, 0, id, sizeof id, &idl);
     for (char *p = id; *p; p++)
         *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
@@ -1881,24 +1715,24 @@ static int do_visit_create(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
     if (rc == 0)
         rc = tv_token_hash(token, TV_TOKEN_CHARS, hash, sizeof hash);
     if (rc == 0)
-        rc = begin(st);
-    sqlite3_stmt *q = rc == 0 ? prep(st, "INSERT INTO visits (id, clinician_id, token_hash, created_ms, expires_ms) VALUES (?, ?, ?, ?, ?)") : NULL;
+        rc = begin(c->st);
+    sqlite3_stmt *q = rc == 0 ? prep(c->st, "INSERT INTO visits (id, clinician_id, token_hash, created_ms, expires_ms) VALUES (?, ?, ?, ?, ?)") : NULL;
     if (q) {
         sqlite3_bind_text(q, 1, id, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(q, 2, u.id);
+        sqlite3_bind_int64(q, 2, c->u.id);
         sqlite3_bind_blob(q, 3, hash, sizeof hash, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(q, 4, rq->now_ms);
+        sqlite3_bind_int64(q, 4, c->rq->now_ms);
         sqlite3_bind_int64(q, 5, expires);
     }
     if (rc == 0)
         rc = run(q);
     if (rc == 0 && label && label[0]) {
-        int64_t row = sqlite3_last_insert_rowid(st->db);
+        int64_t row = sqlite3_last_insert_rowid(c->st->db);
         uint8_t sealed[256 + TV_RECORD_OVERHEAD];
         size_t sl;
-        rc = tv_store_seal(st, TV_RECORD_VISIT_LABEL, "visits", "label", row, (const uint8_t *)label, strlen(label),
+        rc = tv_store_seal(c->st, TV_RECORD_VISIT_LABEL, "visits", "label", row, (const uint8_t *)label, strlen(label),
                            sealed, sizeof sealed, &sl);
-        q = rc == 0 ? prep(st, "UPDATE visits SET label = ? WHERE rowid = ?") : NULL;
+        q = rc == 0 ? prep(c->st, "UPDATE visits SET label = ? WHERE rowid = ?") : NULL;
         if (q) {
             sqlite3_bind_blob(q, 1, sealed, (int)sl, SQLITE_TRANSIENT);
             sqlite3_bind_int64(q, 2, row);
@@ -1906,115 +1740,97 @@ static int do_visit_create(tv_api *api, tv_store *st, const tv_api_req *rq, tv_a
         if (rc == 0)
             rc = run(q);
     }
-    rc = commit(st, rc);
+    rc = commit(c->st, rc);
     if (rc == 0) {
-        audit(st, rq, "visit_created", u.id, id, "visit created with an invite link", NULL);
+        audit(c->st, c->rq, "visit_created", c->u.id, id, "visit created with an invite link", NULL);
         /* the invite token is the one secret allowed in a URL: it is what the patient opens */
-        snprintf(link, sizeof link, "%s/v/%s", api->public_url, token);
+        snprintf(link, sizeof link, "%s/v/%s", c->api->public_url, token);
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "id", id);
         cJSON_AddStringToObject(o, "link", link);
         cJSON_AddStringToObject(o, "label", label ? label : "");
-        cJSON_AddNumberToObject(o, "created_ms", (double)rq->now_ms);
+        cJSON_AddNumberToObject(o, "created_ms", (double)c->rq->now_ms);
         cJSON_AddNumberToObject(o, "expires_ms", (double)expires);
         cJSON_AddStringToObject(o, "state", "open");
-        rc = reply_json(rs, 201, o);
+        rc = reply_json(c->rs, 201, o);
     } else {
-        rc = reply_error(rs, 500, TV_ERR_STORAGE, "The server could not create the visit. Try again.");
+        rc = reply_error(c->rs, 500, TV_ERR_STORAGE, "The server could not create the visit. Try again.");
     }
     sodium_memzero(token, sizeof token);
-    tv_json_free_wiped(b);
-    wipe_user(&u);
     return rc;
 }
 
-static int do_visit_list(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
+static int do_visit_list(ctx *c)
 {
-    user u;
-    if (authed(api, st, rq, rs, &u, 0) != 0)
-        return 0;
     /* expired ones are closed lazily, so the list tells the truth */
-    sqlite3_stmt *q = prep(st, "SELECT rowid, id, label, created_ms, expires_ms,"
+    sqlite3_stmt *q = prep(c->st, "SELECT rowid, id, label, created_ms, expires_ms,"
                                " CASE WHEN state = 'open' AND expires_ms < ? THEN 'expired' ELSE state END, ended_ms"
                                " FROM visits WHERE clinician_id = ? ORDER BY created_ms DESC LIMIT 200");
     cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "visits");
     if (q) {
-        sqlite3_bind_int64(q, 1, rq->now_ms);
-        sqlite3_bind_int64(q, 2, u.id);
+        sqlite3_bind_int64(q, 1, c->rq->now_ms);
+        sqlite3_bind_int64(q, 2, c->u.id);
         while (sqlite3_step(q) == SQLITE_ROW)
-            visit_json_add(st, q, arr);
+            visit_json_add(c->st, q, arr);
     }
     sqlite3_finalize(q);
-    wipe_user(&u);
-    return reply_json(rs, 200, o);
+    return reply_json(c->rs, 200, o);
 }
 
-static int do_visit_close(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs, const char *state)
+static int do_visit_close(ctx *c, const char *state)
 {
-    static const body_field f[] = { { "id", B_STR, 64, 1 }, { 0 } };
-    user u;
-    cJSON *b;
-    if (authed_body(api, st, rq, rs, f, 0, &u, &b) != 0)
-        return 0;
-    const char *id = str_of(b, "id");
+    const char *id = str_of(c->body, "id");
     /* another clinician's visit looks exactly like one that does not exist */
-    sqlite3_stmt *q = prep(st, "UPDATE visits SET state = ?, ended_ms = ? WHERE id = ? AND clinician_id = ? AND state = 'open'");
+    sqlite3_stmt *q = prep(c->st, "UPDATE visits SET state = ?, ended_ms = ? WHERE id = ? AND clinician_id = ? AND state = 'open'");
     if (q) {
         sqlite3_bind_text(q, 1, state, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 2, rq->now_ms);
+        sqlite3_bind_int64(q, 2, c->rq->now_ms);
         sqlite3_bind_text(q, 3, id, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(q, 4, u.id);
+        sqlite3_bind_int64(q, 4, c->u.id);
     }
-    int rc = q && sqlite3_step(q) == SQLITE_DONE ? (sqlite3_changes(st->db) == 1 ? 0 : TV_ERR_NOT_FOUND) : TV_ERR_STORAGE;
+    int rc = q && sqlite3_step(q) == SQLITE_DONE ? (sqlite3_changes(c->st->db) == 1 ? 0 : TV_ERR_NOT_FOUND) : TV_ERR_STORAGE;
     sqlite3_finalize(q);
     if (rc == 0) {
-        audit(st, rq, strcmp(state, "revoked") == 0 ? "visit_revoked" : "session_ended", u.id, id,
+        audit(c->st, c->rq, strcmp(state, "revoked") == 0 ? "visit_revoked" : "session_ended", c->u.id, id,
               strcmp(state, "revoked") == 0 ? "invite link revoked" : "visit ended by the clinician", NULL);
-        if (api->notify)
-            api->notify(api->notify_ctx, strcmp(state, "revoked") == 0 ? "visit_revoked" : "visit_ended", id);
-        rc = reply_ok(rs, 200, "state", state);
+        if (c->api->notify)
+            c->api->notify(c->api->notify_ctx, strcmp(state, "revoked") == 0 ? "visit_revoked" : "visit_ended", id);
+        rc = reply_ok(c->rs, 200, "state", state);
     } else {
-        rc = reply_error(rs, rc == TV_ERR_NOT_FOUND ? 404 : 500, rc,
+        rc = reply_error(c->rs, rc == TV_ERR_NOT_FOUND ? 404 : 500, rc,
                          rc == TV_ERR_NOT_FOUND ? "No open visit of yours has this id." : "The server could not save this.");
     }
-    tv_json_free_wiped(b);
-    wipe_user(&u);
     return rc;
 }
 
 /* For the patient's page: is this invite usable? Says nothing about the visit beyond its state. */
-static int do_invite(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
+static int do_invite(ctx *c)
 {
-    static const body_field f[] = { { "token", B_STR, 64, 1 }, { 0 } };
-    cJSON *b;
-    if (read_body(rq, f, &b, rs) != 0)
-        return 0;
-    const char *token = str_of(b, "token");
+    const char *token = str_of(c->body, "token");
     uint8_t hash[TV_TOKEN_HASHBYTES];
     int rc = tv_token_hash(token, strlen(token), hash, sizeof hash);
-    tv_json_free_wiped(b);
     if (rc != 0)
-        return reply_error(rs, 404, TV_ERR_NOT_FOUND, "This visit link is not valid. Check it, or ask for a new one.");
-    sqlite3_stmt *q = prep(st, "SELECT state, expires_ms FROM visits WHERE token_hash = ?");
+        return reply_error(c->rs, 404, TV_ERR_NOT_FOUND, "This visit link is not valid. Check it, or ask for a new one.");
+    sqlite3_stmt *q = prep(c->st, "SELECT state, expires_ms FROM visits WHERE token_hash = ?");
     if (q == NULL)
-        return reply_error(rs, 500, TV_ERR_STORAGE, "The server could not check this link.");
+        return reply_error(c->rs, 500, TV_ERR_STORAGE, "The server could not check this link.");
     sqlite3_bind_blob(q, 1, hash, sizeof hash, SQLITE_TRANSIENT);
     if (sqlite3_step(q) != SQLITE_ROW) {
         sqlite3_finalize(q);
-        return reply_error(rs, 404, TV_ERR_NOT_FOUND, "This visit link is not valid. Check it, or ask for a new one.");
+        return reply_error(c->rs, 404, TV_ERR_NOT_FOUND, "This visit link is not valid. Check it, or ask for a new one.");
     }
     char state[12];
     snprintf(state, sizeof state, "%s", (const char *)sqlite3_column_text(q, 0));
     int64_t expires = sqlite3_column_int64(q, 1);
     sqlite3_finalize(q);
-    if (strcmp(state, "open") == 0 && expires < rq->now_ms)
+    if (strcmp(state, "open") == 0 && expires < c->rq->now_ms)
         snprintf(state, sizeof state, "expired");
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "state", state);
     cJSON_AddNumberToObject(o, "expires_ms", (double)expires);
     /* the consent text tells the patient how long chat is kept */
-    cJSON_AddNumberToObject(o, "chat_retention_days", api->cfg->chat_retention_days);
-    return reply_json(rs, 200, o);
+    cJSON_AddNumberToObject(o, "chat_retention_days", c->api->cfg->chat_retention_days);
+    return reply_json(c->rs, 200, o);
 }
 
 /* ---- the owner's audit log and data ---- */
@@ -2088,72 +1904,64 @@ static int csv_cell(char **buf, size_t *len, size_t *cap, const char *s, int las
     return 0;
 }
 
-static int do_audit(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
+static int do_audit(ctx *c)
 {
-    user u;
-    if (authed(api, st, rq, rs, &u, 1) != 0)
-        return 0;
     char format[8];
-    int csv = query_param(rq->query, "format", format, sizeof format) == 0 && strcmp(format, "csv") == 0;
+    int csv = query_param(c->rq->query, "format", format, sizeof format) == 0 && strcmp(format, "csv") == 0;
     int rc;
     if (!csv) {
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddItemToObject(o, "records", audit_json(st, u.id));
-        rc = reply_json(rs, 200, o);
-        snprintf(rs->disposition, sizeof rs->disposition, "attachment; filename=\"televisit-audit.json\"");
+        cJSON_AddItemToObject(o, "records", audit_json(c->st, c->u.id));
+        rc = reply_json(c->rs, 200, o);
+        snprintf(c->rs->disposition, sizeof c->rs->disposition, "attachment; filename=\"televisit-audit.json\"");
     } else {
         size_t len = 0, cap = 4096;
         char *buf = malloc(cap);
         int bad = buf == NULL;
         for (int i = 0; i < 8 && !bad; i++)
             bad = csv_cell(&buf, &len, &cap, audit_cols[i], i == 7) != 0;
-        sqlite3_stmt *q = bad ? NULL : audit_query(st, u.id);
+        sqlite3_stmt *q = bad ? NULL : audit_query(c->st, c->u.id);
         while (q && !bad && sqlite3_step(q) == SQLITE_ROW)
             for (int i = 0; i < 8 && !bad; i++)
                 bad = csv_cell(&buf, &len, &cap, (const char *)sqlite3_column_text(q, i), i == 7) != 0;
         if (bad) {
             sqlite3_finalize(q);
             free(buf);
-            wipe_user(&u);
-            return reply_error(rs, 500, TV_ERR_NOMEM, "The server ran out of memory.");
+            return reply_error(c->rs, 500, TV_ERR_NOMEM, "The server ran out of memory.");
         }
         sqlite3_finalize(q);
-        rs->status = 200;
-        rs->content_type = "text/csv; charset=utf-8";
-        rs->body = buf;
-        rs->body_len = len;
-        snprintf(rs->disposition, sizeof rs->disposition, "attachment; filename=\"televisit-audit.csv\"");
+        c->rs->status = 200;
+        c->rs->content_type = "text/csv; charset=utf-8";
+        c->rs->body = buf;
+        c->rs->body_len = len;
+        snprintf(c->rs->disposition, sizeof c->rs->disposition, "attachment; filename=\"televisit-audit.csv\"");
         rc = 0;
     }
-    audit(st, rq, "data_exported", u.id, NULL, "audit log downloaded", csv ? "{\"format\":\"csv\"}" : "{\"format\":\"json\"}");
-    wipe_user(&u);
+    audit(c->st, c->rq, "data_exported", c->u.id, NULL, "audit log downloaded", csv ? "{\"format\":\"csv\"}" : "{\"format\":\"json\"}");
     return rc;
 }
 
-static int do_export(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
+static int do_export(ctx *c)
 {
-    user u;
-    if (authed(api, st, rq, rs, &u, 1) != 0)
-        return 0;
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddItemToObject(o, "account", me_json(api, st, &u));
+    cJSON_AddItemToObject(o, "account", me_json(c->api, c->st, &c->u));
     cJSON *visits = cJSON_AddArrayToObject(o, "visits");
-    sqlite3_stmt *q = prep(st, "SELECT rowid, id, label, created_ms, expires_ms, state, ended_ms FROM visits"
+    sqlite3_stmt *q = prep(c->st, "SELECT rowid, id, label, created_ms, expires_ms, state, ended_ms FROM visits"
                                " WHERE clinician_id = ? ORDER BY created_ms");
     if (q)
-        sqlite3_bind_int64(q, 1, u.id);
+        sqlite3_bind_int64(q, 1, c->u.id);
     while (q && sqlite3_step(q) == SQLITE_ROW)
-        visit_json_add(st, q, visits);
+        visit_json_add(c->st, q, visits);
     sqlite3_finalize(q);
     cJSON *chat = cJSON_AddArrayToObject(o, "chat");
-    q = prep(st, "SELECT c.id, c.visit_id, c.sender, c.ts_ms, c.body FROM chat c JOIN visits v ON v.id = c.visit_id"
+    q = prep(c->st, "SELECT c.id, c.visit_id, c.sender, c.ts_ms, c.body FROM chat c JOIN visits v ON v.id = c.visit_id"
                  " WHERE v.clinician_id = ? ORDER BY c.id");
     if (q)
-        sqlite3_bind_int64(q, 1, u.id);
+        sqlite3_bind_int64(q, 1, c->u.id);
     while (q && sqlite3_step(q) == SQLITE_ROW) {
         char text[4096 + 1];
         size_t tl = 0;
-        if (tv_store_open_field(st, TV_RECORD_CHAT, "chat", "body", sqlite3_column_int64(q, 0), sqlite3_column_blob(q, 4),
+        if (tv_store_open_field(c->st, TV_RECORD_CHAT, "chat", "body", sqlite3_column_int64(q, 0), sqlite3_column_blob(q, 4),
                                 (size_t)sqlite3_column_bytes(q, 4), (uint8_t *)text, sizeof text - 1, &tl) != 0)
             continue;
         text[tl] = '\0';
@@ -2166,36 +1974,30 @@ static int do_export(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_res
         sodium_memzero(text, sizeof text);
     }
     sqlite3_finalize(q);
-    cJSON_AddItemToObject(o, "audit", audit_json(st, u.id));
-    int rc = reply_json(rs, 200, o);
-    snprintf(rs->disposition, sizeof rs->disposition, "attachment; filename=\"televisit-my-data.json\"");
-    audit(st, rq, "data_exported", u.id, NULL, "all account data exported", "{\"format\":\"json\",\"scope\":\"all\"}");
-    wipe_user(&u);
+    cJSON_AddItemToObject(o, "audit", audit_json(c->st, c->u.id));
+    int rc = reply_json(c->rs, 200, o);
+    snprintf(c->rs->disposition, sizeof c->rs->disposition, "attachment; filename=\"televisit-my-data.json\"");
+    audit(c->st, c->rq, "data_exported", c->u.id, NULL, "all account data exported", "{\"format\":\"json\",\"scope\":\"all\"}");
     return rc;
 }
 
-static int do_account_delete(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
+static int do_account_delete(ctx *c)
 {
-    static const body_field f[] = { { "password", B_STR, TV_PASSWORD_MAX_BYTES, 1 }, { 0 } };
-    user u;
-    cJSON *b;
-    if (authed_body(api, st, rq, rs, f, 1, &u, &b) != 0)
-        return 0;
     int rc;
-    if (reply_if_blocked(st, rq, &u, rs)) {
+    if (reply_if_blocked(c->st, c->rq, &c->u, c->rs)) {
         rc = 0;
-    } else if (verify_password(api, &u, str_of(b, "password")) != 0) {
-        rc = reply_auth_failure(st, rq, &u, "account_delete", "The password is wrong.", rs);
+    } else if (verify_password(c->api, &c->u, str_of(c->body, "password")) != 0) {
+        rc = reply_auth_failure(c->st, c->rq, &c->u, "account_delete", "The password is wrong.", c->rs);
     } else {
         /* visits, chat, sessions, keys and codes go with the account (ON DELETE CASCADE); the audit log
          * keeps its records, which name the account only by number (never given again: AUTOINCREMENT).
          * Its open visits are read in the same transaction, so their rooms end: a patient waiting in
          * one is told, rather than left in a lobby nobody can open any more. */
         cJSON *rooms = cJSON_CreateArray();
-        rc = rooms ? begin(st) : TV_ERR_NOMEM;
-        sqlite3_stmt *q = rc == 0 ? prep(st, "SELECT id FROM visits WHERE clinician_id = ? AND state = 'open'") : NULL;
+        rc = rooms ? begin(c->st) : TV_ERR_NOMEM;
+        sqlite3_stmt *q = rc == 0 ? prep(c->st, "SELECT id FROM visits WHERE clinician_id = ? AND state = 'open'") : NULL;
         if (q) {
-            sqlite3_bind_int64(q, 1, u.id);
+            sqlite3_bind_int64(q, 1, c->u.id);
             while (sqlite3_step(q) == SQLITE_ROW)
                 cJSON_AddItemToArray(rooms, cJSON_CreateString((const char *)sqlite3_column_text(q, 0)));
             sqlite3_finalize(q);
@@ -2203,42 +2005,40 @@ static int do_account_delete(tv_api *api, tv_store *st, const tv_api_req *rq, tv
             rc = TV_ERR_STORAGE;
         }
         if (rc == 0)
-            rc = exec_id(st, "DELETE FROM users WHERE id = ?", u.id);
-        if (commit(st, rc) == 0) {
-            audit(st, rq, "account_deleted", u.id, NULL, "account and its data deleted by its owner", NULL);
-            notify_sessions_changed(api, u.id);
-            for (cJSON *v = rooms->child; v && api->notify; v = v->next)
-                api->notify(api->notify_ctx, "visit_ended", v->valuestring);
-            session_cookie(rs, NULL, 0);
-            rc = reply_ok(rs, 200, "status", "deleted");
+            rc = exec_id(c->st, "DELETE FROM users WHERE id = ?", c->u.id);
+        if (commit(c->st, rc) == 0) {
+            audit(c->st, c->rq, "account_deleted", c->u.id, NULL, "account and its data deleted by its owner", NULL);
+            notify_sessions_changed(c->api, c->u.id);
+            for (cJSON *v = rooms->child; v && c->api->notify; v = v->next)
+                c->api->notify(c->api->notify_ctx, "visit_ended", v->valuestring);
+            session_cookie(c->rs, NULL, 0);
+            rc = reply_ok(c->rs, 200, "status", "deleted");
         } else {
-            rc = reply_error(rs, 500, TV_ERR_STORAGE, "The server could not delete the account. Try again.");
+            rc = reply_error(c->rs, 500, TV_ERR_STORAGE, "The server could not delete the account. Try again.");
         }
         cJSON_Delete(rooms);
     }
-    tv_json_free_wiped(b);
-    wipe_user(&u);
     return rc;
 }
 
-static int do_policy(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
+static int do_policy(ctx *c)
 {
-    (void)st, (void)rq;
+    (void)c->st, (void)c->rq;
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "min_length", api->policy.min_length);
-    cJSON_AddNumberToObject(o, "min_score", api->policy.min_score);
-    cJSON_AddNumberToObject(o, "session_idle_s", api->cfg->session_idle_min * 60);
-    cJSON_AddBoolToObject(o, "require_2fa", api->cfg->require_2fa);
+    cJSON_AddNumberToObject(o, "min_length", c->api->policy.min_length);
+    cJSON_AddNumberToObject(o, "min_score", c->api->policy.min_score);
+    cJSON_AddNumberToObject(o, "session_idle_s", c->api->cfg->session_idle_min * 60);
+    cJSON_AddBoolToObject(o, "require_2fa", c->api->cfg->require_2fa);
     cJSON *sso = cJSON_AddArrayToObject(o, "sso");
-    for (int i = 0; i < api->oidc.n; i++) {
+    for (int i = 0; i < c->api->oidc.n; i++) {
         cJSON *p = cJSON_CreateObject();
-        cJSON_AddStringToObject(p, "id", api->oidc.p[i].id);
-        cJSON_AddStringToObject(p, "name", api->oidc.p[i].name);
+        cJSON_AddStringToObject(p, "id", c->api->oidc.p[i].id);
+        cJSON_AddStringToObject(p, "name", c->api->oidc.p[i].name);
         cJSON_AddItemToArray(sso, p);
     }
     /* the EHR origins allowed to frame us (CSP frame-ancestors): the embed bridge talks to these only */
     cJSON *origins = cJSON_AddArrayToObject(o, "embed_origins");
-    const char *f = api->cfg->frame_ancestors;
+    const char *f = c->api->cfg->frame_ancestors;
     while (*f) {
         size_t n = strcspn(f, " ");
         if (n > 0) {
@@ -2249,7 +2049,7 @@ static int do_policy(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_res
         f += n;
         f += strspn(f, " ");
     }
-    return reply_json(rs, 200, o);
+    return reply_json(c->rs, 200, o);
 }
 
 /* ---- single sign-on (OpenID Connect, SMART on FHIR EHR launch) ---- */
@@ -2326,73 +2126,65 @@ static int sso_flow_create(tv_api *api, tv_store *st, const tv_api_req *rq, int 
     return rc;
 }
 
-static int do_sso_start(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
+static int do_sso_start(ctx *c)
 {
-    static const body_field f[] = { { "provider", B_STR, 31, 1 }, { "mode", B_STR, 8, 1 },
-                                    { "password", B_STR, TV_PASSWORD_MAX_BYTES, 0 }, { "code", B_STR, 16, 0 }, { 0 } };
-    cJSON *b;
-    if (read_body(rq, f, &b, rs) != 0)
-        return 0;
-    const char *mode = str_of(b, "mode");
+    const char *mode = str_of(c->body, "mode");
     int idx, rc, link = strcmp(mode, "link") == 0;
-    user u = { 0 };
     if (strcmp(mode, "redirect") != 0 && strcmp(mode, "popup") != 0 && !link) {
-        rc = reply_error(rs, 400, TV_ERR_MSG_FIELD_VALUE, "\"mode\" is redirect, popup or link.");
-    } else if (!link && (str_of(b, "password") || str_of(b, "code"))) {
-        rc = reply_error(rs, 400, TV_ERR_MSG_FIELD_VALUE, "\"password\" and \"code\" go with mode link only.");
-    } else if (tv_oidc_find(&api->oidc, str_of(b, "provider"), &idx) != 0) {
-        rc = reply_error(rs, 404, TV_ERR_NOT_FOUND, "There is no such sign-in provider.");
-    } else if (link && authed(api, st, rq, rs, &u, 1) != 0) {
+        rc = reply_error(c->rs, 400, TV_ERR_MSG_FIELD_VALUE, "\"mode\" is redirect, popup or link.");
+    } else if (!link && (str_of(c->body, "password") || str_of(c->body, "code"))) {
+        rc = reply_error(c->rs, 400, TV_ERR_MSG_FIELD_VALUE, "\"password\" and \"code\" go with mode link only.");
+    } else if (tv_oidc_find(&c->api->oidc, str_of(c->body, "provider"), &idx) != 0) {
+        rc = reply_error(c->rs, 404, TV_ERR_NOT_FOUND, "There is no such sign-in provider.");
+    } else if (link && authenticate(c, 1) != 0) {
         rc = 0;   /* linking is for a signed-in clinician: the 401 is in rs */
-    } else if (link && reauth(api, st, rq, &u, str_of(b, "password"), str_of(b, "code"), "sso_link",
-                              "The password or the code is wrong.", rs) != 0) {
+    } else if (link && reauth(c->api, c->st, c->rq, &c->u, str_of(c->body, "password"), str_of(c->body, "code"), "sso_link",
+                              "The password or the code is wrong.", c->rs) != 0) {
         rc = 0;   /* a link is another way in: its owner proves it is them, the refusal is in rs */
     } else {
         char url[2048], handle[TV_TOKEN_STRBYTES];
-        rc = sso_flow_create(api, st, rq, idx, mode, u.id, NULL, rs, url, sizeof url, handle);
+        rc = sso_flow_create(c->api, c->st, c->rq, idx, mode, c->u.id, NULL, c->rs, url, sizeof url, handle);
         if (rc == 0) {
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "url", url);
             if (strcmp(mode, "popup") == 0)
                 cJSON_AddStringToObject(o, "handle", handle);
-            rc = reply_json(rs, 200, o);
+            rc = reply_json(c->rs, 200, o);
         } else {
-            rs->set_cookie[0] = '\0';
-            rc = rc == TV_ERR_BUSY      ? reply_error(rs, 502, TV_ERR_BUSY, "The sign-in provider cannot be reached. Try again.")
-                 : rc == TV_ERR_STORAGE ? reply_storage(rs)
-                                        : reply_error(rs, 500, rc, "The sign-in could not be started (check the provider's settings).");
+            c->rs->set_cookie[0] = '\0';
+            rc = rc == TV_ERR_BUSY      ? reply_error(c->rs, 502, TV_ERR_BUSY, "The sign-in provider cannot be reached. Try again.")
+                 : rc == TV_ERR_STORAGE ? reply_storage(c->rs)
+                                        : reply_error(c->rs, 500, rc, "The sign-in could not be started (check the provider's settings).");
         }
         sodium_memzero(handle, sizeof handle);
     }
-    tv_json_free_wiped(b);
-    wipe_user(&u);
     return rc;
 }
 
 /* SMART on FHIR EHR launch: GET /launch?iss=FHIR_BASE&launch=HANDLE, from the EHR (often in its
  * frame). Only a FHIR base named in the providers file is followed: anything else could send a
  * clinician to a look-alike sign-in page. */
-static int do_launch(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
+static int do_launch(ctx *c)
 {
     char iss[TV_OIDC_URL], launch[512], url[2048], handle[TV_TOKEN_STRBYTES];
     int idx;
-    if (query_param(rq->query, "iss", iss, sizeof iss) != 0 || query_param(rq->query, "launch", launch, sizeof launch) != 0 ||
+    if (query_param(c->rq->query, "iss", iss, sizeof iss) != 0 || query_param(c->rq->query, "launch", launch, sizeof launch) != 0 ||
         launch[0] == '\0') {
-        sso_audit_failure(st, rq, 0, "", "launch_malformed");
-        return reply_redirect(rs, "/#sso_error=sso_launch");
+        sso_audit_failure(c->st, c->rq, 0, "", "launch_malformed");
+        return reply_redirect(c->rs, "/#sso_error=sso_launch");
     }
-    if (tv_oidc_find_fhir(&api->oidc, iss, &idx) != 0) {
-        sso_audit_failure(st, rq, 0, "", "unknown_ehr");
-        return reply_redirect(rs, "/#sso_error=sso_unknown_ehr");
+    if (tv_oidc_find_fhir(&c->api->oidc, iss, &idx) != 0) {
+        sso_audit_failure(c->st, c->rq, 0, "", "unknown_ehr");
+        return reply_redirect(c->rs, "/#sso_error=sso_unknown_ehr");
     }
-    int rc = sso_flow_create(api, st, rq, idx, "launch", 0, launch, rs, url, sizeof url, handle);
+    int rc = sso_flow_create(c->api, c->st, c->rq, idx, "launch", 0, launch, c->rs, url, sizeof url, handle);
     sodium_memzero(handle, sizeof handle);
     if (rc != 0) {
-        rs->set_cookie[0] = '\0';
-        sso_audit_failure(st, rq, 0, api->oidc.p[idx].id, tv_err_name(rc));
-        return reply_redirect(rs, "/#sso_error=sso_unreachable");
+        c->rs->set_cookie[0] = '\0';
+        sso_audit_failure(c->st, c->rq, 0, c->api->oidc.p[idx].id, tv_err_name(rc));
+        return reply_redirect(c->rs, "/#sso_error=sso_unreachable");
     }
-    return reply_redirect(rs, url);
+    return reply_redirect(c->rs, url);
 }
 
 /* The identity's key here: issuer and subject, or for a SMART EHR its fhirUser. */
@@ -2495,184 +2287,206 @@ static int sso_session(tv_api *api, tv_store *st, const tv_api_req *rq, const us
     return 0;
 }
 
-/* The provider sends the browser back here with ?code&state (or ?error&state). The flow is taken
- * once, before anything else: a second visit of the same address finds it used. */
-static int do_sso_callback(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
-{
-    char state[TV_TOKEN_STRBYTES + 8], code[4096], iss[TV_OIDC_URL], where[256];
-    uint8_t sh[TV_TOKEN_HASHBYTES];
-    if (query_param(rq->query, "state", state, sizeof state) != 0 || tv_token_hash(state, strlen(state), sh, sizeof sh) != 0) {
-        sso_audit_failure(st, rq, 0, "", "state_malformed");
-        return reply_redirect(rs, "/#sso_error=sso_state");
-    }
-    char provider[32] = "", mode[12] = "";
-    int64_t link_uid = 0, expires = 0;
+/* A pending sign-in as its callback finds it. */
+typedef struct sso_flow {
+    int found, has_bind;
+    char provider[32], mode[12];
+    int64_t link_uid, expires;
     uint8_t bind_hash[TV_TOKEN_HASHBYTES];
-    int has_bind = 0, rc = begin(st);
+} sso_flow;
+
+/* Reads the pending flow of this state and marks it used, in one transaction: single use, whatever
+ * follows. */
+static int sso_flow_take(tv_store *st, const uint8_t sh[TV_TOKEN_HASHBYTES], sso_flow *f)
+{
+    memset(f, 0, sizeof *f);
+    int rc = begin(st);
     sqlite3_stmt *q = rc == 0 ? prep(st, "SELECT provider, mode, coalesce(link_uid, 0), expires_ms, bind_hash FROM sso_flows"
                                          " WHERE state_hash = ? AND status = 'pending'")
                               : NULL;
-    int found = 0;
     if (q) {
-        sqlite3_bind_blob(q, 1, sh, sizeof sh, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(q, 1, sh, TV_TOKEN_HASHBYTES, SQLITE_TRANSIENT);
         if (sqlite3_step(q) == SQLITE_ROW) {
-            found = 1;
-            snprintf(provider, sizeof provider, "%s", (const char *)sqlite3_column_text(q, 0));
-            snprintf(mode, sizeof mode, "%s", (const char *)sqlite3_column_text(q, 1));
-            link_uid = sqlite3_column_int64(q, 2);
-            expires = sqlite3_column_int64(q, 3);
-            if ((has_bind = sqlite3_column_bytes(q, 4) == sizeof bind_hash))
-                memcpy(bind_hash, sqlite3_column_blob(q, 4), sizeof bind_hash);
+            f->found = 1;
+            snprintf(f->provider, sizeof f->provider, "%s", (const char *)sqlite3_column_text(q, 0));
+            snprintf(f->mode, sizeof f->mode, "%s", (const char *)sqlite3_column_text(q, 1));
+            f->link_uid = sqlite3_column_int64(q, 2);
+            f->expires = sqlite3_column_int64(q, 3);
+            if ((f->has_bind = sqlite3_column_bytes(q, 4) == sizeof f->bind_hash))
+                memcpy(f->bind_hash, sqlite3_column_blob(q, 4), sizeof f->bind_hash);
         }
         sqlite3_finalize(q);
     }
-    if (found) {   /* single use, whatever follows */
+    if (f->found) {
         q = prep(st, "UPDATE sso_flows SET status = 'failed' WHERE state_hash = ?");
         if (q)
-            sqlite3_bind_blob(q, 1, sh, sizeof sh, SQLITE_TRANSIENT);
+            sqlite3_bind_blob(q, 1, sh, TV_TOKEN_HASHBYTES, SQLITE_TRANSIENT);
         rc = run(q);
     }
-    if (commit(st, rc) != 0)
-        return reply_storage(rs);
-    int popup = strcmp(mode, "popup") == 0, idx = 0;
-    const char *fail_page = popup ? "/sso-done.html#error=" : "/#sso_error=";
-    const char *reason = NULL;
+    return commit(st, rc);
+}
+
+/* Why the callback cannot go on to the provider's token endpoint, or NULL; code: the query's code. */
+static const char *sso_callback_refusal(ctx *c, const sso_flow *f, int *idx, char *code, size_t code_size)
+{
+    const tv_api_req *rq = c->rq;
+    char iss[TV_OIDC_URL];
     uint8_t got_bind[TV_TOKEN_HASHBYTES];
-    if (!found)
-        reason = "sso_state";   /* unknown, or used already: a replayed callback */
-    else if (expires < rq->now_ms)
-        reason = "sso_expired";
-    else if (tv_oidc_find(&api->oidc, provider, &idx) != 0)
-        reason = "sso_unknown_provider";
-    else if (!popup && (!has_bind || rq->sso_bind == NULL ||
-                        tv_token_hash(rq->sso_bind, strlen(rq->sso_bind), got_bind, sizeof got_bind) != 0 ||
-                        sodium_memcmp(got_bind, bind_hash, sizeof bind_hash) != 0))
-        reason = "sso_browser";   /* not the browser that began it: login CSRF, or a link passed on */
-    else if (query_param(rq->query, "error", code, sizeof code) == 0)
-        reason = "sso_denied";
-    else if (query_param(rq->query, "iss", iss, sizeof iss) == 0 && strcmp(iss, api->oidc.p[idx].issuer) != 0)
-        reason = "sso_issuer";  /* RFC 9207: an answer from another provider (mix-up) */
-    else if (query_param(rq->query, "code", code, sizeof code) != 0 || code[0] == '\0')
-        reason = "sso_state";
-    if (reason) {
-        sso_audit_failure(st, rq, 0, provider, reason);
-        snprintf(where, sizeof where, "%s%s", fail_page, reason);
-        return reply_redirect(rs, where);
+    if (!f->found)
+        return "sso_state";   /* unknown, or used already: a replayed callback */
+    if (f->expires < rq->now_ms)
+        return "sso_expired";
+    if (tv_oidc_find(&c->api->oidc, f->provider, idx) != 0)
+        return "sso_unknown_provider";
+    if (strcmp(f->mode, "popup") != 0 &&
+        (!f->has_bind || rq->sso_bind == NULL || tv_token_hash(rq->sso_bind, strlen(rq->sso_bind), got_bind, sizeof got_bind) != 0 ||
+         sodium_memcmp(got_bind, f->bind_hash, sizeof got_bind) != 0))
+        return "sso_browser";   /* not the browser that began it: login CSRF, or a link passed on */
+    if (query_param(rq->query, "error", code, code_size) == 0)
+        return "sso_denied";
+    if (query_param(rq->query, "iss", iss, sizeof iss) == 0 && strcmp(iss, c->api->oidc.p[*idx].issuer) != 0)
+        return "sso_issuer";  /* RFC 9207: an answer from another provider (mix-up) */
+    if (query_param(rq->query, "code", code, code_size) != 0 || code[0] == '\0')
+        return "sso_state";
+    return NULL;
+}
+
+static int sso_fail_redirect(ctx *c, int64_t uid, const char *provider, const char *fail_page, const char *reason, const char *shown)
+{
+    char where[256];
+    sso_audit_failure(c->st, c->rq, uid, provider, reason);
+    snprintf(where, sizeof where, "%s%s", fail_page, shown);
+    return reply_redirect(c->rs, where);
+}
+
+/* A link made: another way into the account, so the sessions of other devices end (this browser's,
+ * which began the link, stays) and the owner is told. */
+static int sso_linked(ctx *c, const tv_oidc_provider *p, const user *u)
+{
+    uint8_t keep[TV_TOKEN_HASHBYTES];
+    const char *session = c->rq->session;
+    int has_keep = session && tv_token_hash(session, strlen(session), keep, sizeof keep) == 0;
+    sessions_delete_user(c->st, u->id, has_keep ? keep : NULL);
+    notify_sessions_changed(c->api, u->id);
+    char extra[96], change[160];
+    snprintf(extra, sizeof extra, "{\"provider\":\"%s\"}", p->id);
+    audit(c->st, c->rq, "sso_linked", u->id, NULL, "single sign-on identity linked; other sessions ended", extra);
+    snprintf(change, sizeof change, "Sign-in with %s was linked", p->name);
+    security_notice(c->api, c->rq, c->rs, u, change);
+    return reply_redirect(c->rs, "/#sso_linked");
+}
+
+/* The frame that began a popup sign-in claims the session with its handle and this result, which
+ * only the popup and its opener learn: a sign-in finished from a link someone was sent is never
+ * claimed. */
+static int sso_popup_done(ctx *c, const uint8_t sh[TV_TOKEN_HASHBYTES], int64_t uid)
+{
+    char result[TV_TOKEN_STRBYTES], where[128];
+    uint8_t rh[TV_TOKEN_HASHBYTES];
+    int rc = tv_token_generate(result, sizeof result) == 0 && tv_token_hash(result, TV_TOKEN_CHARS, rh, sizeof rh) == 0 ? 0 : TV_ERR_INVALID;
+    sqlite3_stmt *q = rc == 0 ? prep(c->st, "UPDATE sso_flows SET status = 'done', user_id = ?, result_hash = ?, expires_ms = ? WHERE state_hash = ?") : NULL;
+    if (q) {
+        sqlite3_bind_int64(q, 1, uid);
+        sqlite3_bind_blob(q, 2, rh, sizeof rh, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(q, 3, c->rq->now_ms + 120000);
+        sqlite3_bind_blob(q, 4, sh, TV_TOKEN_HASHBYTES, SQLITE_TRANSIENT);
     }
-    const tv_oidc_provider *p = &api->oidc.p[idx];
+    rc = run(q);
+    snprintf(where, sizeof where, "/sso-done.html#result=%s", result);
+    sodium_memzero(result, sizeof result);
+    rc = rc == 0 ? reply_redirect(c->rs, where) : reply_redirect(c->rs, "/sso-done.html#error=storage_failed");
+    sodium_memzero(where, sizeof where);
+    return rc;
+}
+
+/* Signed in from the redirect or an EHR launch: the console, or the code step, or a visit the EHR
+ * named when it is this clinician's. */
+static int sso_landing(ctx *c, const tv_oidc_provider *p, const sso_flow *f, const user *u, const char *visit)
+{
+    if (sso_session(c->api, c->st, c->rq, u, p->id, strcmp(f->mode, "launch") == 0 ? "smart" : "sso", c->rs) != 0)
+        return reply_redirect(c->rs, "/#sso_error=storage_failed");
+    if (u->totp_enabled)   /* the console's code step; the visit the EHR named is opened from the dashboard */
+        return reply_redirect(c->rs, "/#/second");
+    int own = 0;
+    sqlite3_stmt *q = visit[0] ? prep(c->st, "SELECT 1 FROM visits WHERE id = ? AND clinician_id = ?") : NULL;
+    if (q) {
+        sqlite3_bind_text(q, 1, visit, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(q, 2, u->id);
+        own = sqlite3_step(q) == SQLITE_ROW;
+        sqlite3_finalize(q);
+    }
+    char where[256] = "/";
+    if (own && strspn(visit, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == strlen(visit))
+        snprintf(where, sizeof where, "/#visit=%s", visit);
+    return reply_redirect(c->rs, where);
+}
+
+/* The provider sends the browser back here with ?code&state (or ?error&state). The flow is taken
+ * once, before anything else: a second visit of the same address finds it used. */
+static int do_sso_callback(ctx *c)
+{
+    char state[TV_TOKEN_STRBYTES + 8], code[4096];
+    uint8_t sh[TV_TOKEN_HASHBYTES];
+    if (query_param(c->rq->query, "state", state, sizeof state) != 0 || tv_token_hash(state, strlen(state), sh, sizeof sh) != 0)
+        return sso_fail_redirect(c, 0, "", "/#sso_error=", "state_malformed", "sso_state");
+    sso_flow f;
+    if (sso_flow_take(c->st, sh, &f) != 0)
+        return reply_storage(c->rs);
+    int idx = 0, link = strcmp(f.mode, "link") == 0;
+    const char *fail_page = strcmp(f.mode, "popup") == 0 ? "/sso-done.html#error=" : "/#sso_error=";
+    const char *reason = sso_callback_refusal(c, &f, &idx, code, sizeof code);
+    if (reason)
+        return sso_fail_redirect(c, 0, f.provider, fail_page, reason, reason);
+    const tv_oidc_provider *p = &c->api->oidc.p[idx];
     char verifier[44], challenge[44], nonce[44], redir[TV_CONFIG_STR + 64];
     uint8_t key[32];
-    sso_key(st, key);
+    sso_key(c->st, key);
     tv_oidc_derive(key, state, verifier, challenge, nonce);
     sodium_memzero(key, sizeof key);
-    redirect_uri(api, redir, sizeof redir);
+    redirect_uri(c->api, redir, sizeof redir);
     tv_oidc_identity id;
-    rc = tv_oidc_exchange(&api->oidc, idx, redir, code, verifier, nonce, rq->now_ms, &id);
+    int rc = tv_oidc_exchange(&c->api->oidc, idx, redir, code, verifier, nonce, c->rq->now_ms, &id);
     sodium_memzero(verifier, sizeof verifier);
     sodium_memzero(code, sizeof code);
     int64_t uid = 0;
     if (rc != 0)
         reason = rc == TV_ERR_UNAUTHORIZED ? "sso_code_refused" : rc == TV_ERR_BUSY ? "sso_unreachable" : tv_err_name(rc);
-    else if (strcmp(mode, "link") == 0)
-        uid = link_uid;
+    else if (link)
+        uid = f.link_uid;
     else
-        rc = sso_resolve(st, rq, p, &id, &uid, &reason);
-    user u = { 0 };
-    if (rc == 0 && reason == NULL)
-        rc = sso_account(st, rq, uid, &u, &reason);
-    if (rc == 0 && reason == NULL && strcmp(mode, "link") == 0) {
+        rc = sso_resolve(c->st, c->rq, p, &id, &uid, &reason);
+    if (rc == 0 && reason == NULL)   /* the user goes in c->u: the dispatcher wipes it */
+        rc = sso_account(c->st, c->rq, uid, &c->u, &reason);
+    if (rc == 0 && reason == NULL && link) {
         if (sso_subject(p, &id)[0] == '\0')
             reason = "no_fhir_user";
-        else if ((rc = link_insert(st, rq, p, &id, uid)) == TV_ERR_CONFLICT)
+        else if ((rc = link_insert(c->st, c->rq, p, &id, uid)) == TV_ERR_CONFLICT)
             reason = "linked_elsewhere";
     }
-    if (reason || rc != 0) {
-        sso_audit_failure(st, rq, uid, p->id, reason ? reason : tv_err_name(rc));
-        wipe_user(&u);
-        snprintf(where, sizeof where, "%s%s", fail_page, reason ? reason : "sso_failed");
-        return reply_redirect(rs, where);
-    }
-    if (strcmp(mode, "link") == 0) {
-        /* another way into the account: the sessions of other devices end (this browser's, which
-         * began the link, stays) and the owner is told */
-        uint8_t keep[TV_TOKEN_HASHBYTES];
-        int has_keep = rq->session && tv_token_hash(rq->session, strlen(rq->session), keep, sizeof keep) == 0;
-        sessions_delete_user(st, uid, has_keep ? keep : NULL);
-        notify_sessions_changed(api, uid);
-        char extra[96], change[160];
-        snprintf(extra, sizeof extra, "{\"provider\":\"%s\"}", p->id);
-        audit(st, rq, "sso_linked", uid, NULL, "single sign-on identity linked; other sessions ended", extra);
-        snprintf(change, sizeof change, "Sign-in with %s was linked", p->name);
-        security_notice(api, rq, rs, &u, change);
-        wipe_user(&u);
-        return reply_redirect(rs, "/#sso_linked");
-    }
-    if (popup) {
-        /* The frame that began it claims the session with its handle and this result, which only the
-         * popup and its opener learn: a sign-in finished from a link someone was sent is never claimed. */
-        char result[TV_TOKEN_STRBYTES];
-        uint8_t rh[TV_TOKEN_HASHBYTES];
-        rc = tv_token_generate(result, sizeof result) == 0 && tv_token_hash(result, TV_TOKEN_CHARS, rh, sizeof rh) == 0 ? 0 : TV_ERR_INVALID;
-        q = rc == 0 ? prep(st, "UPDATE sso_flows SET status = 'done', user_id = ?, result_hash = ?, expires_ms = ? WHERE state_hash = ?") : NULL;
-        if (q) {
-            sqlite3_bind_int64(q, 1, uid);
-            sqlite3_bind_blob(q, 2, rh, sizeof rh, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(q, 3, rq->now_ms + 120000);
-            sqlite3_bind_blob(q, 4, sh, sizeof sh, SQLITE_TRANSIENT);
-        }
-        rc = run(q);
-        snprintf(where, sizeof where, "/sso-done.html#result=%s", result);
-        sodium_memzero(result, sizeof result);
-        wipe_user(&u);
-        rc = rc == 0 ? reply_redirect(rs, where) : reply_redirect(rs, "/sso-done.html#error=storage_failed");
-        sodium_memzero(where, sizeof where);
-        return rc;
-    }
-    rc = sso_session(api, st, rq, &u, p->id, strcmp(mode, "launch") == 0 ? "smart" : "sso", rs);
-    int totp = u.totp_enabled;
-    wipe_user(&u);
-    if (rc != 0)
-        return reply_redirect(rs, "/#sso_error=storage_failed");
-    if (totp)   /* the console's code step; the visit the EHR named is opened from the dashboard */
-        return reply_redirect(rs, "/#/second");
-    /* a visit the EHR named opens when it is this clinician's */
-    int own = 0;
-    if (id.visit[0]) {
-        q = prep(st, "SELECT 1 FROM visits WHERE id = ? AND clinician_id = ?");
-        if (q) {
-            sqlite3_bind_text(q, 1, id.visit, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(q, 2, uid);
-            own = sqlite3_step(q) == SQLITE_ROW;
-            sqlite3_finalize(q);
-        }
-    }
-    if (own && strspn(id.visit, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == strlen(id.visit))
-        snprintf(where, sizeof where, "/#visit=%s", id.visit);
-    else
-        snprintf(where, sizeof where, "/");
-    return reply_redirect(rs, where);
+    if (reason || rc != 0)
+        return sso_fail_redirect(c, uid, p->id, fail_page, reason ? reason : tv_err_name(rc), reason ? reason : "sso_failed");
+    if (link)
+        return sso_linked(c, p, &c->u);
+    if (strcmp(f.mode, "popup") == 0)
+        return sso_popup_done(c, sh, uid);
+    return sso_landing(c, p, &f, &c->u, id.visit);
 }
 
-static int do_sso_finish(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
+static int do_sso_finish(ctx *c)
 {
-    static const body_field f[] = { { "handle", B_STR, TV_TOKEN_CHARS, 1 }, { "result", B_STR, TV_TOKEN_CHARS, 1 }, { 0 } };
-    cJSON *b;
-    if (read_body(rq, f, &b, rs) != 0)
-        return 0;
     uint8_t hh[TV_TOKEN_HASHBYTES], rh[TV_TOKEN_HASHBYTES];
-    int ok = tv_token_hash(str_of(b, "handle"), strlen(str_of(b, "handle")), hh, sizeof hh) == 0 &&
-             tv_token_hash(str_of(b, "result"), strlen(str_of(b, "result")), rh, sizeof rh) == 0;
-    tv_json_free_wiped(b);
+    int ok = tv_token_hash(str_of(c->body, "handle"), strlen(str_of(c->body, "handle")), hh, sizeof hh) == 0 &&
+             tv_token_hash(str_of(c->body, "result"), strlen(str_of(c->body, "result")), rh, sizeof rh) == 0;
     int64_t uid = 0;
     char provider[32] = "";
-    int rc = begin(st);
-    sqlite3_stmt *q = ok && rc == 0 ? prep(st, "SELECT user_id, provider FROM sso_flows WHERE handle_hash = ? AND result_hash = ?"
+    int rc = begin(c->st);
+    sqlite3_stmt *q = ok && rc == 0 ? prep(c->st, "SELECT user_id, provider FROM sso_flows WHERE handle_hash = ? AND result_hash = ?"
                                                " AND status = 'done' AND expires_ms >= ?")
                                     : NULL;
     if (q) {
         sqlite3_bind_blob(q, 1, hh, sizeof hh, SQLITE_TRANSIENT);
         sqlite3_bind_blob(q, 2, rh, sizeof rh, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(q, 3, rq->now_ms);
+        sqlite3_bind_int64(q, 3, c->rq->now_ms);
         if (sqlite3_step(q) == SQLITE_ROW) {
             uid = sqlite3_column_int64(q, 0);
             snprintf(provider, sizeof provider, "%s", (const char *)sqlite3_column_text(q, 1));
@@ -2680,37 +2494,37 @@ static int do_sso_finish(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api
         sqlite3_finalize(q);
     }
     if (uid) {
-        q = prep(st, "UPDATE sso_flows SET status = 'claimed' WHERE handle_hash = ?");
+        q = prep(c->st, "UPDATE sso_flows SET status = 'claimed' WHERE handle_hash = ?");
         if (q)
             sqlite3_bind_blob(q, 1, hh, sizeof hh, SQLITE_TRANSIENT);
         rc = run(q);
     }
-    if (commit(st, rc) != 0)
-        return reply_storage(rs);
+    if (commit(c->st, rc) != 0)
+        return reply_storage(c->rs);
     if (uid == 0) {
-        sso_audit_failure(st, rq, 0, provider, "claim_refused");
-        return reply_error(rs, 400, TV_ERR_TOKEN_MISMATCH, "This sign-in is not valid or was already used. Sign in again.");
+        sso_audit_failure(c->st, c->rq, 0, provider, "claim_refused");
+        return reply_error(c->rs, 400, TV_ERR_TOKEN_MISMATCH, "This sign-in is not valid or was already used. Sign in again.");
     }
     user u;
     const char *reason = NULL;
-    if (sso_account(st, rq, uid, &u, &reason) != 0) {   /* disabled or moved since the callback */
-        sso_audit_failure(st, rq, uid, provider, reason);
+    if (sso_account(c->st, c->rq, uid, &u, &reason) != 0) {   /* disabled or moved since the callback */
+        sso_audit_failure(c->st, c->rq, uid, provider, reason);
         wipe_user(&u);
-        return reply_error(rs, 403, TV_ERR_FORBIDDEN, "This account cannot sign in from here.");
+        return reply_error(c->rs, 403, TV_ERR_FORBIDDEN, "This account cannot sign in from here.");
     }
-    if (sso_session(api, st, rq, &u, provider, "sso", rs) != 0) {
+    if (sso_session(c->api, c->st, c->rq, &u, provider, "sso", c->rs) != 0) {
         wipe_user(&u);
-        return reply_error(rs, 500, TV_ERR_STORAGE, "The server could not sign you in. Try again.");
+        return reply_error(c->rs, 500, TV_ERR_STORAGE, "The server could not sign you in. Try again.");
     }
     int rc2;
     if (u.totp_enabled) {
-        rc2 = reply_ok(rs, 200, "next", "totp");
+        rc2 = reply_ok(c->rs, 200, "next", "totp");
     } else {
-        u.session_created_ms = rq->now_ms;
+        u.session_created_ms = c->rq->now_ms;
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "next", "done");
-        cJSON_AddItemToObject(o, "user", me_json(api, st, &u));
-        rc2 = reply_json(rs, 200, o);
+        cJSON_AddItemToObject(o, "user", me_json(c->api, c->st, &u));
+        rc2 = reply_json(c->rs, 200, o);
     }
     wipe_user(&u);
     return rc2;
@@ -2743,122 +2557,192 @@ static int unlink_check(tv_store *st, const user *u, const char *provider, tv_ap
 
 /* Removes the account's links to a provider. Re-authenticated like a link; never the last way into
  * an account without a password, which would be locked out for good. */
-static int do_sso_unlink(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
+static int do_sso_unlink(ctx *c)
 {
-    static const body_field f[] = { { "provider", B_STR, 31, 1 }, { "password", B_STR, TV_PASSWORD_MAX_BYTES, 0 },
-                                    { "code", B_STR, 16, 0 }, { 0 } };
-    user u;
-    cJSON *b;
-    if (authed_body(api, st, rq, rs, f, 1, &u, &b) != 0)
-        return 0;
-    const char *provider = str_of(b, "provider");
-    int rc = unlink_check(st, &u, provider, rs);   /* the cheap refusals before Argon2id */
-    if (rc == 0 && reauth(api, st, rq, &u, str_of(b, "password"), str_of(b, "code"), "sso_unlink",
-                          "The password or the code is wrong.", rs) != 0)
+    const char *provider = str_of(c->body, "provider");
+    int rc = unlink_check(c->st, &c->u, provider, c->rs);   /* the cheap refusals before Argon2id */
+    if (rc == 0 && reauth(c->api, c->st, c->rq, &c->u, str_of(c->body, "password"), str_of(c->body, "code"), "sso_unlink",
+                          "The password or the code is wrong.", c->rs) != 0)
         rc = TV_ERR_CREDENTIALS;
-    if (rc == 0 && (rc = begin(st)) != 0)
-        reply_storage(rs);
+    if (rc == 0 && (rc = begin(c->st)) != 0)
+        reply_storage(c->rs);
     if (rc == 0) {
         /* checked again inside the write transaction: two unlinks at once cannot both pass it */
-        rc = unlink_check(st, &u, provider, rs);
-        sqlite3_stmt *q = rc == 0 ? prep(st, "DELETE FROM sso_links WHERE user_id = ? AND provider = ?") : NULL;
+        rc = unlink_check(c->st, &c->u, provider, c->rs);
+        sqlite3_stmt *q = rc == 0 ? prep(c->st, "DELETE FROM sso_links WHERE user_id = ? AND provider = ?") : NULL;
         if (q) {
-            sqlite3_bind_int64(q, 1, u.id);
+            sqlite3_bind_int64(q, 1, c->u.id);
             sqlite3_bind_text(q, 2, provider, -1, SQLITE_TRANSIENT);
         }
         if (rc == 0)
             rc = run(q);
         if (rc == 0)
-            rc = sessions_delete_user(st, u.id, u.session_hash);
-        int stored = rs->body == NULL;   /* no refusal written yet */
-        if ((rc = commit(st, rc)) != 0 && stored)
-            reply_storage(rs);
+            rc = sessions_delete_user(c->st, c->u.id, c->u.session_hash);
+        int stored = c->rs->body == NULL;   /* no refusal written yet */
+        if ((rc = commit(c->st, rc)) != 0 && stored)
+            reply_storage(c->rs);
     }
     if (rc == 0) {
         int idx;
         char extra[96], change[160];
-        notify_sessions_changed(api, u.id);
+        notify_sessions_changed(c->api, c->u.id);
         snprintf(extra, sizeof extra, "{\"provider\":\"%s\"}", provider);
-        audit(st, rq, "sso_unlinked", u.id, NULL, "single sign-on identity unlinked; other sessions ended", extra);
+        audit(c->st, c->rq, "sso_unlinked", c->u.id, NULL, "single sign-on identity unlinked; other sessions ended", extra);
         snprintf(change, sizeof change, "Sign-in with %s was unlinked",
-                 tv_oidc_find(&api->oidc, provider, &idx) == 0 ? api->oidc.p[idx].name : provider);
-        security_notice(api, rq, rs, &u, change);
-        rc = reply_ok(rs, 200, "status", "unlinked");
+                 tv_oidc_find(&c->api->oidc, provider, &idx) == 0 ? c->api->oidc.p[idx].name : provider);
+        security_notice(c->api, c->rq, c->rs, &c->u, change);
+        rc = reply_ok(c->rs, 200, "status", "unlinked");
     } else {
         rc = 0;   /* the refusal is in rs */
     }
-    tv_json_free_wiped(b);
-    wipe_user(&u);
     return rc;
 }
 
 /* ---- routing ---- */
 
-typedef int (*handler)(tv_api *, tv_store *, const tv_api_req *, tv_api_resp *);
-static int do_visit_end(tv_api *a, tv_store *s, const tv_api_req *q, tv_api_resp *r) { return do_visit_close(a, s, q, r, "ended"); }
-static int do_visit_revoke(tv_api *a, tv_store *s, const tv_api_req *q, tv_api_resp *r) { return do_visit_close(a, s, q, r, "revoked"); }
-
+/* Who may call a route: anyone; the half session between the password and the code; a full session
+ * that may still have to enrol 2FA (the administrator's require_2fa); a full session with 2FA done
+ * where it is required. */
+enum { AUTH_OPEN, AUTH_SECOND, AUTH_ENROLLING, AUTH_FULL };
 enum {
-    AUTH_LIMITED = 1,   /* the per-address rate limit applies */
+    RATE_LIMITED = 1,   /* the per-address rate limit applies */
     PAGE_ONLY = 2,      /* a GET only our pages' fetch may make: a download of the account's data */
 };
-static const struct route { const char *method, *path; handler fn; int flags; } routes[] = {
-    { "GET", "/api/policy", do_policy, 0 },
-    { "POST", "/api/sso/start", do_sso_start, AUTH_LIMITED },
-    { "GET", "/api/sso/callback", do_sso_callback, AUTH_LIMITED },
-    { "POST", "/api/sso/finish", do_sso_finish, AUTH_LIMITED },
-    { "POST", "/api/sso/unlink", do_sso_unlink, AUTH_LIMITED },
-    { "GET", "/launch", do_launch, AUTH_LIMITED },
-    { "POST", "/api/register", do_register, AUTH_LIMITED },
-    { "POST", "/api/activate", do_activate, AUTH_LIMITED },
-    { "POST", "/api/login", do_login, AUTH_LIMITED },
-    { "POST", "/api/login/second", do_login_second, AUTH_LIMITED },
-    { "POST", "/api/logout", do_logout, 0 },
-    { "GET", "/api/me", do_me, 0 },
-    { "GET", "/api/cache_share", do_cache_share, 0 },
-    { "POST", "/api/sessions/revoke", do_sessions_revoke, 0 },
-    { "POST", "/api/settings", do_settings, 0 },
-    { "POST", "/api/totp/enroll", do_totp_enroll, AUTH_LIMITED },
-    { "POST", "/api/totp/confirm", do_totp_confirm, AUTH_LIMITED },
-    { "POST", "/api/totp/disable", do_totp_disable, AUTH_LIMITED },
-    { "POST", "/api/password/change", do_password_change, AUTH_LIMITED },
-    { "POST", "/api/password/forgot", do_password_forgot, AUTH_LIMITED },
-    { "POST", "/api/password/check", do_password_check, 0 },
-    { "POST", "/api/password/reset", do_password_reset, AUTH_LIMITED },
-    { "POST", "/api/visits", do_visit_create, 0 },
-    { "GET", "/api/visits", do_visit_list, 0 },
-    { "POST", "/api/visits/end", do_visit_end, 0 },
-    { "POST", "/api/visits/revoke", do_visit_revoke, 0 },
-    { "POST", "/api/invite", do_invite, AUTH_LIMITED },
-    { "GET", "/api/audit", do_audit, PAGE_ONLY },
-    { "GET", "/api/export", do_export, PAGE_ONLY },
-    { "POST", "/api/account/delete", do_account_delete, AUTH_LIMITED },
-};
 
-int tv_api_handle(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
+/* Request bodies, in tv_json's field language (the one signaling messages use): strings the route
+ * checks itself are ANY; what is shown to people gets the displayed-text classes. */
+#define S(n, max, fl) TV_JSON_F_STR(n, fl, TV_JSON_ANY, 0, max)
+#define REQ TV_JSON_REQ
+#define PW(fl) S("password", TV_PASSWORD_MAX_BYTES, fl)
+#define EMAIL S("email", TV_MAIL_ADDRESS_MAX, REQ)
+#define END TV_JSON_F_END
+static const tv_json_field b_email_pw[] = { EMAIL, PW(REQ), END };
+static const tv_json_field b_key_pw[] = { S("key", 64, REQ), PW(REQ), END };
+static const tv_json_field b_pw_check[] = { PW(REQ), S("email", TV_MAIL_ADDRESS_MAX, 0), END };
+static const tv_json_field b_second[] = { S("code", 16, TV_JSON_ONE_OF), S("recovery_code", 32, TV_JSON_ONE_OF), END };
+static const tv_json_field b_settings[] = { S("ip_allow", 500, REQ), END };
+static const tv_json_field b_pw_opt[] = { PW(0), END };
+static const tv_json_field b_pw_req[] = { PW(REQ), END };
+static const tv_json_field b_code[] = { S("code", 16, REQ), END };
+static const tv_json_field b_pw_code[] = { PW(0), S("code", 16, REQ), END };
+static const tv_json_field b_pw_change[] = { S("current", TV_PASSWORD_MAX_BYTES, REQ), PW(REQ), END };
+static const tv_json_field b_forgot[] = { EMAIL, END };
+static const tv_json_field b_visit[] = { TV_JSON_F_STR("label", 0, TV_JSON_NAME, 0, 200), END };
+static const tv_json_field b_visit_id[] = { S("id", 64, REQ), END };
+static const tv_json_field b_invite[] = { S("token", 64, REQ), END };
+static const tv_json_field b_sso_start[] = { S("provider", 31, REQ), S("mode", 8, REQ), PW(0), S("code", 16, 0), END };
+static const tv_json_field b_sso_finish[] = { S("handle", TV_TOKEN_CHARS, REQ), S("result", TV_TOKEN_CHARS, REQ), END };
+static const tv_json_field b_sso_unlink[] = { S("provider", 31, REQ), PW(0), S("code", 16, 0), END };
+
+static int do_visit_end(ctx *c) { return do_visit_close(c, "ended"); }
+static int do_visit_revoke(ctx *c) { return do_visit_close(c, "revoked"); }
+
+typedef struct tv_api_route {
+    const char *method, *path;
+    int (*fn)(ctx *c);
+    int auth, flags;
+    const tv_json_field *body;   /* NULL: the route reads no body */
+} tv_api_route;
+
+/* The API: method, path, handler, who may call it, flags, body. */
+extern const tv_api_route tv_api_routes[];
+extern const size_t tv_api_nroutes;
+const tv_api_route tv_api_routes[] = {
+    { "GET", "/api/policy", do_policy, AUTH_OPEN, 0, NULL },
+    { "POST", "/api/sso/start", do_sso_start, AUTH_OPEN, RATE_LIMITED, b_sso_start },   /* mode link: signed in */
+    { "GET", "/api/sso/callback", do_sso_callback, AUTH_OPEN, RATE_LIMITED, NULL },
+    { "POST", "/api/sso/finish", do_sso_finish, AUTH_OPEN, RATE_LIMITED, b_sso_finish },
+    { "POST", "/api/sso/unlink", do_sso_unlink, AUTH_ENROLLING, RATE_LIMITED, b_sso_unlink },
+    { "GET", "/launch", do_launch, AUTH_OPEN, RATE_LIMITED, NULL },
+    { "POST", "/api/register", do_register, AUTH_OPEN, RATE_LIMITED, b_email_pw },
+    { "POST", "/api/activate", do_activate, AUTH_OPEN, RATE_LIMITED, b_key_pw },
+    { "POST", "/api/login", do_login, AUTH_OPEN, RATE_LIMITED, b_email_pw },
+    { "POST", "/api/login/second", do_login_second, AUTH_SECOND, RATE_LIMITED, b_second },
+    { "POST", "/api/logout", do_logout, AUTH_ENROLLING, 0, NULL },
+    { "GET", "/api/me", do_me, AUTH_ENROLLING, 0, NULL },
+    { "GET", "/api/cache_share", do_cache_share, AUTH_FULL, 0, NULL },
+    { "POST", "/api/sessions/revoke", do_sessions_revoke, AUTH_ENROLLING, 0, NULL },
+    { "POST", "/api/settings", do_settings, AUTH_FULL, 0, b_settings },
+    { "POST", "/api/totp/enroll", do_totp_enroll, AUTH_ENROLLING, RATE_LIMITED, b_pw_opt },
+    { "POST", "/api/totp/confirm", do_totp_confirm, AUTH_ENROLLING, RATE_LIMITED, b_code },
+    { "POST", "/api/totp/disable", do_totp_disable, AUTH_FULL, RATE_LIMITED, b_pw_code },
+    { "POST", "/api/password/change", do_password_change, AUTH_ENROLLING, RATE_LIMITED, b_pw_change },
+    { "POST", "/api/password/forgot", do_password_forgot, AUTH_OPEN, RATE_LIMITED, b_forgot },
+    { "POST", "/api/password/check", do_password_check, AUTH_OPEN, 0, b_pw_check },
+    { "POST", "/api/password/reset", do_password_reset, AUTH_OPEN, RATE_LIMITED, b_key_pw },
+    { "POST", "/api/visits", do_visit_create, AUTH_FULL, 0, b_visit },
+    { "GET", "/api/visits", do_visit_list, AUTH_FULL, 0, NULL },
+    { "POST", "/api/visits/end", do_visit_end, AUTH_FULL, 0, b_visit_id },
+    { "POST", "/api/visits/revoke", do_visit_revoke, AUTH_FULL, 0, b_visit_id },
+    { "POST", "/api/invite", do_invite, AUTH_OPEN, RATE_LIMITED, b_invite },
+    /* the account's data holds its patients' chat and events: behind the 2FA the administrator requires */
+    { "GET", "/api/audit", do_audit, AUTH_FULL, PAGE_ONLY, NULL },
+    { "GET", "/api/export", do_export, AUTH_FULL, PAGE_ONLY, NULL },
+    { "POST", "/api/account/delete", do_account_delete, AUTH_ENROLLING, RATE_LIMITED, b_pw_req },
+};
+const size_t tv_api_nroutes = sizeof tv_api_routes / sizeof tv_api_routes[0];
+
+/* Strict JSON, an object, only the members the route takes, each once, each of its kind and class.
+ * 0 with c->body, or the refusal is in rs. */
+static int read_body(ctx *c, const tv_json_field *fields)
 {
-    memset(rs, 0, sizeof *rs);
-    const struct route *r = NULL;
-    int path_known = 0;
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
-        if (strcmp(routes[i].path, rq->path) == 0) {
-            path_known = 1;
-            if (strcmp(routes[i].method, rq->method) == 0)
-                r = &routes[i];
-        }
-    if (r == NULL)
-        return path_known ? reply_error(rs, 405, TV_ERR_INVALID, "This method is not allowed here.")
-                          : reply_error(rs, 404, TV_ERR_NOT_FOUND, "There is no such API.");
+    cJSON *o = NULL;
+    if (tv_json_parse_strict(c->rq->body, c->rq->body_len, &o) != 0)
+        return reply_error(c->rs, 400, TV_ERR_MSG_JSON, "The request body is not valid JSON."), TV_ERR_MSG_JSON;
+    const char *where = NULL;
+    int err = tv_json_check(o, fields, NULL, &where);
+    if (err == 0) {
+        c->body = o;
+        return 0;
+    }
+    const tv_json_field *f = where ? tv_json_field_of(fields, where) : NULL;
+    const char *name = f ? f->name : "";
+    char msg[160];
+    switch (err) {
+    case TV_ERR_MSG_NOT_OBJECT: snprintf(msg, sizeof msg, "The request body must be a JSON object."); break;
+    case TV_ERR_MSG_UNKNOWN_FIELD: snprintf(msg, sizeof msg, "Unknown member \"%.60s\".", where ? where : ""); break;
+    case TV_ERR_MSG_DUPLICATE_FIELD: snprintf(msg, sizeof msg, "\"%s\" is given twice.", name); break;
+    case TV_ERR_MSG_FIELD_TYPE:
+        snprintf(msg, sizeof msg, f && f->kind == TV_JSON_BOOL ? "\"%s\" must be true or false." : "\"%s\" must be a string.", name);
+        break;
+    case TV_ERR_MSG_FIELD_LENGTH: snprintf(msg, sizeof msg, "\"%s\" is too long.", name); break;
+    case TV_ERR_MSG_MISSING_FIELD:
+        if (f && (f->flags & TV_JSON_ONE_OF))
+            snprintf(msg, sizeof msg, "Give either \"%s\" or \"%s\".", f[0].name, f[1].name);
+        else
+            snprintf(msg, sizeof msg, "\"%s\" is missing.", name);
+        break;
+    default: snprintf(msg, sizeof msg, "\"%s\" holds characters that are not allowed there.", name);
+    }
+    tv_json_free_wiped(o);
+    reply_error(c->rs, 400, err, msg);
+    return err;
+}
+
+/* The half session of the code step; 0, or the refusal is in rs. */
+static int second_step(ctx *c)
+{
+    const tv_api_req *rq = c->rq;
+    if (session_load(c->api, c->st, rq->session, rq->ip, rq->now_ms, "totp", 1, &c->u) == 0)
+        return 0;
+    reply_error(c->rs, 401, TV_ERR_UNAUTHORIZED, "Sign in with your password first (or again: that step expired).");
+    return TV_ERR_UNAUTHORIZED;
+}
+
+/* What every request passes before its route: the method, and for a POST what a cross-site request
+ * could not send; a download's proof that our page asked; the rate limit. 0, or the refusal is in rs. */
+static int admit(tv_api *api, const tv_api_route *r, const tv_api_req *rq, tv_api_resp *rs)
+{
     if (strcmp(rq->method, "POST") == 0) {
         /* Cross-site requests: a form cannot send application/json, and a script on another origin is
          * named by Origin. Inside an EHR frame our pages are still our origin. */
         if (rq->content_type == NULL || strncmp(rq->content_type, "application/json", 16) != 0 ||
             (rq->content_type[16] != '\0' && rq->content_type[16] != ';'))
-            return reply_error(rs, 415, TV_ERR_INVALID, "Send JSON, with Content-Type: application/json.");
+            return reply_error(rs, 415, TV_ERR_INVALID, "Send JSON, with Content-Type: application/json."), TV_ERR_INVALID;
         if (rq->origin && !tv_api_same_origin(rq->origin, rq->host))
-            return reply_error(rs, 403, TV_ERR_FORBIDDEN, "Requests from other sites are refused.");
+            return reply_error(rs, 403, TV_ERR_FORBIDDEN, "Requests from other sites are refused."), TV_ERR_FORBIDDEN;
         if (rq->body_too_large || rq->body_len > TV_API_BODY_MAX)
-            return reply_error(rs, 413, TV_ERR_TOO_LONG, "The request body is too large.");
+            return reply_error(rs, 413, TV_ERR_TOO_LONG, "The request body is too large."), TV_ERR_TOO_LONG;
     }
     /* The session cookie is SameSite=None (it must work inside an EHR's frame), so another site's link,
      * <a download> or navigation carries it: a GET that saves the account's data, decrypted, into the
@@ -2867,13 +2751,42 @@ int tv_api_handle(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *
     if ((r->flags & PAGE_ONLY) &&
         (!rq->from_page || (rq->fetch_site && strcmp(rq->fetch_site, "same-origin") != 0) ||
          (rq->origin && !tv_api_same_origin(rq->origin, rq->host))))
-        return reply_error(rs, 403, TV_ERR_FORBIDDEN, "Downloads are made from televisit's own pages only.");
+        return reply_error(rs, 403, TV_ERR_FORBIDDEN, "Downloads are made from televisit's own pages only."), TV_ERR_FORBIDDEN;
     int retry = 0;
-    if ((r->flags & AUTH_LIMITED) && !rate_ok(api, rq->ip ? rq->ip : "", rq->now_ms, &retry)) {
+    if ((r->flags & RATE_LIMITED) && !rate_ok(api, rq->ip ? rq->ip : "", rq->now_ms, &retry)) {
         rs->retry_after_s = retry;
-        return reply_error(rs, 429, TV_ERR_RATE_LIMITED, "Too many requests from your network. Wait a moment.");
+        return reply_error(rs, 429, TV_ERR_RATE_LIMITED, "Too many requests from your network. Wait a moment."), TV_ERR_RATE_LIMITED;
     }
-    return r->fn(api, st, rq, rs);
+    return 0;
+}
+
+int tv_api_handle(tv_api *api, tv_store *st, const tv_api_req *rq, tv_api_resp *rs)
+{
+    memset(rs, 0, sizeof *rs);
+    const tv_api_route *r = NULL;
+    int path_known = 0;
+    for (size_t i = 0; i < tv_api_nroutes; i++)
+        if (strcmp(tv_api_routes[i].path, rq->path) == 0) {
+            path_known = 1;
+            if (strcmp(tv_api_routes[i].method, rq->method) == 0)
+                r = &tv_api_routes[i];
+        }
+    if (r == NULL)
+        return path_known ? reply_error(rs, 405, TV_ERR_INVALID, "This method is not allowed here.")
+                          : reply_error(rs, 404, TV_ERR_NOT_FOUND, "There is no such API.");
+    if (admit(api, r, rq, rs) != 0)
+        return rs->body ? 0 : TV_ERR_NOMEM;
+    ctx c = { api, st, rq, rs, { 0 }, NULL };
+    /* a signed-in route refuses a stranger before reading what he sent; the code step reads the code first */
+    int rc = r->auth >= AUTH_ENROLLING ? authenticate(&c, r->auth == AUTH_ENROLLING) : 0;
+    if (rc == 0 && r->body)
+        rc = read_body(&c, r->body);
+    if (rc == 0 && r->auth == AUTH_SECOND)
+        rc = second_step(&c);
+    rc = rc == 0 ? r->fn(&c) : (rs->body ? 0 : TV_ERR_NOMEM);
+    tv_json_free_wiped(c.body);
+    wipe_user(&c.u);
+    return rc;
 }
 
 /* ---- setup ---- */
@@ -2929,14 +2842,9 @@ int tv_api_user_add(tv_api *api, tv_store *st, const char *email, const char *pa
 {
     if (tv_mail_address_ok(email, strlen(email)) != 0)
         return snprintf(err, err_size, "not an e-mail address: %s", email), TV_ERR_INVALID;
-    tv_api_resp rs = { 0 };
-    if (check_password(api, password, email, &rs) != 0) {
-        cJSON *o = cJSON_Parse(rs.body);
-        snprintf(err, err_size, "%s", cJSON_GetStringValue(cJSON_GetObjectItem(o, "message")));
-        cJSON_Delete(o);
-        tv_api_resp_free(&rs);
-        return TV_ERR_PASSWORD_POLICY;
-    }
+    uint32_t broken = password_rules(api, password, email, NULL);
+    if (broken)
+        return rules_message(broken, err, err_size), TV_ERR_PASSWORD_POLICY;
     char hash[TV_PWHASH_STRBYTES];
     if (tv_pwhash(&api->cost, password, strlen(password), hash, sizeof hash) != 0)
         return snprintf(err, err_size, "cannot hash the password"), TV_ERR_PASSWORD_HASH;
