@@ -33,6 +33,6 @@ rm -rf build/web && mkdir -p build/web
 cp build/wasm/televisit-core.mjs build/wasm/televisit-core.wasm build/wasm/televisit-media.mjs \
   build/wasm/televisit-media.wasm build/wasm/televisit-media-simd.mjs build/wasm/televisit-media-simd.wasm \
   js-glue/*.mjs js-glue/*.js build/web/
-cp -r web/. build/web/ && rm build/web/page.html
-node scripts/pages.mjs web build/web
+cp -r web/. build/web/
+node scripts/pages.mjs shell.html build/web
 node scripts/sizes.mjs build/web

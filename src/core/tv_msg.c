@@ -1,4 +1,5 @@
 #include "tv_msg.h"
+#include "tv_json.h"
 #include "tv_err.h"
 #include "tv_token.h"
 #include "tv_utf8.h"
@@ -11,27 +12,21 @@
 
 /* ---- The schema: one table, docs/protocol.md in data. ---- */
 
-enum kind { K_STR = 1, K_INT, K_BOOL, K_OBJ, K_ARR };
-enum cls { C_TEXT = 1, C_NAME, C_ID, C_TOKEN, C_SDP, C_CODE, C_ENUM, C_URL };
-enum { REQ = 1, NULLABLE = 2 };
-
-typedef struct field {
-    const char *name;
-    unsigned char kind, flags, cls;
-    int64_t min, max;              /* string bytes, integer value or array items */
-    const char *const *values;     /* C_ENUM */
-    const struct field *sub;       /* K_OBJ: its members; K_ARR: the one item description */
-} field;
+/* The field language is tv_json's; short names for the table below. */
+typedef tv_json_field field;
+enum { C_TEXT = TV_JSON_TEXT, C_NAME = TV_JSON_NAME, C_ID = TV_JSON_ID, C_TOKEN = TV_JSON_TOKEN, C_SDP = TV_JSON_SDP,
+       C_CODE = TV_JSON_CODE, C_URL = TV_JSON_URL };
+enum { REQ = TV_JSON_REQ, NULLABLE = TV_JSON_NULLABLE };
 
 #define MS_MAX 9007199254740991LL  /* 2^53 - 1: every integer a JSON double holds exactly */
 
-#define F_STR(n, fl, c, lo, hi) { n, K_STR, fl, c, lo, hi, NULL, NULL }
-#define F_ENUM(n, fl, v) { n, K_STR, fl, C_ENUM, 1, 64, v, NULL }
-#define F_INT(n, fl, lo, hi) { n, K_INT, fl, 0, lo, hi, NULL, NULL }
-#define F_BOOL(n, fl) { n, K_BOOL, fl, 0, 0, 0, NULL, NULL }
-#define F_OBJ(n, fl, s) { n, K_OBJ, fl, 0, 0, 0, NULL, s }
-#define F_ARR(n, fl, lo, hi, item) { n, K_ARR, fl, 0, lo, hi, NULL, item }
-#define F_END { NULL, 0, 0, 0, 0, 0, NULL, NULL }
+#define F_STR TV_JSON_F_STR
+#define F_ENUM TV_JSON_F_ENUM
+#define F_INT TV_JSON_F_INT
+#define F_BOOL TV_JSON_F_BOOL
+#define F_OBJ TV_JSON_F_OBJ
+#define F_ARR TV_JSON_F_ARR
+#define F_END TV_JSON_F_END
 #define ID(n, fl) F_STR(n, fl, C_ID, 1, 64)
 
 static const char *const roles[] = { "patient", "clinician", NULL };
@@ -182,148 +177,6 @@ static void set_err_field(tv_msg *m, const char *name)
     m->err_field[n] = '\0';
 }
 
-/* Code points no displayed string may carry: C0 and C1 controls (tab, LF and CR allowed in text), and
- * the invisible ones that reorder or break what is shown (bidi embeddings, overrides and isolates,
- * line and paragraph separators), which would let a name in the waiting room pose as another. */
-static int forbidden_cp(uint32_t c, int allow_ws)
-{
-    if (c < 0x20)
-        return !(allow_ws && (c == '\t' || c == '\n' || c == '\r'));
-    return (c >= 0x7F && c <= 0x9F) || (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069) ||
-           c == 0x2028 || c == 0x2029 || c == 0xFEFF;
-}
-
-static int check_class(const field *f, const char *s, size_t len)
-{
-    int rc = tv_utf8_check(s, len, NULL);
-    if (rc != 0)
-        return rc;
-    if (f->cls == C_TEXT || f->cls == C_NAME || f->cls == C_URL) {
-        size_t pos = 0;
-        uint32_t cp;
-        while (pos < len) {
-            tv_utf8_next(s, len, &pos, &cp);
-            if (forbidden_cp(cp, f->cls == C_TEXT))
-                return TV_ERR_MSG_FIELD_VALUE;
-        }
-        return 0;
-    }
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        int ok;
-        switch (f->cls) {
-        case C_ID: ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                        c == '_' || c == '-'; break;
-        case C_SDP: ok = (c >= 0x20 && c < 0x7F) || c == '\r' || c == '\n'; break;
-        case C_CODE: ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; break;   /* bad_utf8 */
-        case C_TOKEN: case C_ENUM: ok = 1; break;   /* checked whole below */
-        default: ok = 0;
-        }
-        if (!ok)
-            return TV_ERR_MSG_FIELD_VALUE;
-    }
-    if (f->cls == C_TOKEN && tv_token_check(s, len) != 0)
-        return TV_ERR_MSG_FIELD_VALUE;
-    if (f->cls == C_ENUM) {
-        for (const char *const *v = f->values; *v; v++)
-            if (strlen(*v) == len && memcmp(*v, s, len) == 0)
-                return 0;
-        return TV_ERR_MSG_FIELD_VALUE;
-    }
-    return 0;
-}
-
-static int validate_object(tv_msg *m, const cJSON *obj, const field *fields, int is_root);
-
-static int validate_value(tv_msg *m, const field *f, const cJSON *v)
-{
-    if (cJSON_IsNull(v)) {
-        if (f->flags & NULLABLE)
-            return 0;
-        return TV_ERR_MSG_FIELD_TYPE;
-    }
-    switch (f->kind) {
-    case K_STR: {
-        if (!cJSON_IsString(v) || v->valuestring == NULL)
-            return TV_ERR_MSG_FIELD_TYPE;
-        size_t len = strlen(v->valuestring);
-        if ((int64_t)len > f->max)
-            return TV_ERR_MSG_FIELD_LENGTH;
-        if ((int64_t)len < f->min)
-            return TV_ERR_MSG_FIELD_VALUE;
-        return check_class(f, v->valuestring, len);
-    }
-    case K_INT: {
-        if (!cJSON_IsNumber(v))
-            return TV_ERR_MSG_FIELD_TYPE;
-        double d = v->valuedouble;
-        /* Range first: the cast below is only defined for values that fit. */
-        if (!(d >= (double)f->min && d <= (double)f->max) || (double)(int64_t)d != d)
-            return TV_ERR_MSG_FIELD_VALUE;
-        return 0;
-    }
-    case K_BOOL:
-        return cJSON_IsBool(v) ? 0 : TV_ERR_MSG_FIELD_TYPE;
-    case K_OBJ:
-        if (!cJSON_IsObject(v))
-            return TV_ERR_MSG_FIELD_TYPE;
-        return validate_object(m, v, f->sub, 0);
-    case K_ARR: {
-        if (!cJSON_IsArray(v))
-            return TV_ERR_MSG_FIELD_TYPE;
-        int64_t n = 0;
-        for (const cJSON *it = v->child; it; it = it->next) {
-            if (++n > f->max)
-                return TV_ERR_MSG_FIELD_LENGTH;
-            int rc = validate_value(m, f->sub, it);
-            if (rc != 0)
-                return rc;
-        }
-        return n < f->min ? TV_ERR_MSG_FIELD_VALUE : 0;
-    }
-    }
-    return TV_ERR_INVALID;
-}
-
-/* Each member must be in the schema and appear once; unknown names are refused as they are met,
- * so a frame full of junk members costs one pass, not a quadratic duplicate search. */
-static int validate_object(tv_msg *m, const cJSON *obj, const field *fields, int is_root)
-{
-    uint64_t seen = 0;
-    for (const cJSON *c = obj->child; c; c = c->next) {
-        const char *name = c->string ? c->string : "";
-        if (is_root && strcmp(name, "type") == 0) {
-            if (seen & (1ull << 63)) {
-                set_err_field(m, name);
-                return TV_ERR_MSG_DUPLICATE_FIELD;
-            }
-            seen |= 1ull << 63;
-            continue;
-        }
-        int idx = -1;
-        for (int i = 0; fields[i].name; i++)
-            if (strcmp(fields[i].name, name) == 0) {
-                idx = i;
-                break;
-            }
-        set_err_field(m, name);
-        if (idx < 0)
-            return TV_ERR_MSG_UNKNOWN_FIELD;
-        if (seen & (1ull << idx))
-            return TV_ERR_MSG_DUPLICATE_FIELD;
-        seen |= 1ull << idx;
-        int rc = validate_value(m, &fields[idx], c);
-        if (rc != 0)
-            return rc;
-    }
-    for (int i = 0; fields[i].name; i++)
-        if ((fields[i].flags & REQ) && !(seen & (1ull << i))) {
-            set_err_field(m, fields[i].name);
-            return TV_ERR_MSG_MISSING_FIELD;
-        }
-    set_err_field(m, NULL);
-    return 0;
-}
 
 static int check_join(const cJSON *root)
 {
@@ -384,7 +237,9 @@ static int validate_root(tv_msg *m, const cJSON *root)
         set_err_field(m, "type");
         return TV_ERR_MSG_DIRECTION;
     }
-    int rc = validate_object(m, root, fields, 1);
+    const char *where = NULL;
+    int rc = tv_json_check(root, fields, "type", &where);
+    set_err_field(m, where);
     if (rc == 0 && s->check && m->origin == TV_MSG_FROM_CLIENT && (rc = s->check(root)) != 0)
         set_err_field(m, NULL);
     if (rc == 0)
@@ -392,172 +247,6 @@ static int validate_root(tv_msg *m, const cJSON *root)
     return rc;
 }
 
-/* ---- Lexical check: the frame is JSON as JavaScript's JSON.parse reads it (RFC 8259) ---- */
-
-/* cJSON is more lenient than JSON.parse: it takes any byte up to 0x20 as whitespace, a BOM, raw control
- * characters inside strings, numbers like 01 or 1., and decodes a \u escape with non-hex digits as
- * U+0000 (cutting the string short). Whatever the server checks must be what the browser reads and
- * what it forwards, so the frame is checked against the strict grammar's tokens first. Nesting and
- * structure are left to cJSON. */
-static int is_ws(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-static int lex_string(const char *t, size_t len, size_t *pos)
-{
-    size_t i = *pos + 1;   /* after the opening quote */
-    while (i < len) {
-        unsigned char c = (unsigned char)t[i];
-        if (c == '"') {
-            *pos = i + 1;
-            return 0;
-        }
-        if (c < 0x20)
-            return TV_ERR_MSG_JSON;   /* raw control character: must be escaped */
-        if (c != '\\') {
-            i++;
-            continue;
-        }
-        if (i + 1 >= len)
-            return TV_ERR_MSG_JSON;
-        char e = t[i + 1];
-        if (e == 'u') {
-            if (len - i < 6)
-                return TV_ERR_MSG_JSON;
-            unsigned v = 0;
-            for (int k = 2; k < 6; k++) {
-                int h = hex_value(t[i + k]);
-                if (h < 0)
-                    return TV_ERR_MSG_JSON;
-                v = v * 16 + (unsigned)h;
-            }
-            if (v == 0)
-                return TV_ERR_MSG_FIELD_VALUE;   /* U+0000 would end the string early in C */
-            i += 6;
-        } else if (strchr("\"\\/bfnrt", e) != NULL && e != '\0') {
-            i += 2;
-        } else {
-            return TV_ERR_MSG_JSON;
-        }
-    }
-    return TV_ERR_MSG_JSON;   /* unterminated */
-}
-
-/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
-static int lex_number(const char *t, size_t len, size_t *pos)
-{
-    size_t i = *pos;
-    if (i < len && t[i] == '-')
-        i++;
-    if (i >= len || t[i] < '0' || t[i] > '9')
-        return TV_ERR_MSG_JSON;
-    if (t[i] == '0') {
-        i++;
-        if (i < len && t[i] >= '0' && t[i] <= '9')
-            return TV_ERR_MSG_JSON;   /* leading zero */
-    } else {
-        while (i < len && t[i] >= '0' && t[i] <= '9')
-            i++;
-    }
-    if (i < len && t[i] == '.') {
-        size_t d = ++i;
-        while (i < len && t[i] >= '0' && t[i] <= '9')
-            i++;
-        if (i == d)
-            return TV_ERR_MSG_JSON;
-    }
-    if (i < len && (t[i] == 'e' || t[i] == 'E')) {
-        i++;
-        if (i < len && (t[i] == '+' || t[i] == '-'))
-            i++;
-        size_t d = i;
-        while (i < len && t[i] >= '0' && t[i] <= '9')
-            i++;
-        if (i == d)
-            return TV_ERR_MSG_JSON;
-    }
-    *pos = i;
-    return 0;
-}
-
-static int strict_json(const char *t, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        char c = t[i];
-        int rc = 0;
-        if (is_ws(c) || c == '{' || c == '}' || c == '[' || c == ']' || c == ':' || c == ',') {
-            i++;
-        } else if (c == '"') {
-            rc = lex_string(t, len, &i);
-        } else if (c == '-' || (c >= '0' && c <= '9')) {
-            rc = lex_number(t, len, &i);
-        } else if (len - i >= 4 && (memcmp(t + i, "true", 4) == 0 || memcmp(t + i, "null", 4) == 0)) {
-            i += 4;
-        } else if (len - i >= 5 && memcmp(t + i, "false", 5) == 0) {
-            i += 5;
-        } else {
-            return TV_ERR_MSG_JSON;   /* a BOM, a control byte, a bare word */
-        }
-        if (rc != 0)
-            return rc;
-    }
-    return 0;
-}
-
-int tv_json_strict_check(const char *text, size_t len)
-{
-    if (text == NULL || len == 0)
-        return TV_ERR_MSG_JSON;
-    int rc = tv_utf8_check(text, len, NULL);
-    return rc != 0 ? rc : strict_json(text, len);
-}
-
-int tv_json_parse_strict(const char *text, size_t len, cJSON **out)
-{
-    *out = NULL;
-    int rc = tv_json_strict_check(text, len);
-    if (rc != 0)
-        return rc;
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-    if (root == NULL)
-        return TV_ERR_MSG_JSON;
-    /* Trailing text after the value is an error, not a second message. */
-    while (end < text + len && is_ws(*end))
-        end++;
-    if (end != text + len) {
-        cJSON_Delete(root);
-        return TV_ERR_MSG_JSON;
-    }
-    *out = root;
-    return 0;
-}
-
-static void json_wipe(const cJSON *n)
-{
-    for (; n; n = n->next) {
-        if (cJSON_IsString(n) && n->valuestring)
-            sodium_memzero(n->valuestring, strlen(n->valuestring));
-        json_wipe(n->child);
-    }
-}
-
-void tv_json_free_wiped(cJSON *root)
-{
-    if (root)
-        json_wipe(root->child);
-    cJSON_Delete(root);
-}
 
 int tv_msg_parse(const char *text, size_t len, tv_msg_origin origin, tv_msg *m)
 {

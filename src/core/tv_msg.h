@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tv_json.h"   /* the strict parser and the wiper, which most readers of tv_msg also use */
+
 struct cJSON;
 
 #define TV_MSG_MAX_BYTES 65536
@@ -41,19 +43,6 @@ typedef struct tv_msg {
 } tv_msg;
 
 const char *tv_msg_type_name(tv_msg_type t);
-
-/* The strict lexical pass tv_msg_parse makes before cJSON reads a frame (UTF-8, RFC 8259 tokens as
- * JSON.parse reads them), for other JSON from browsers such as HTTP API bodies. */
-int tv_json_strict_check(const char *text, size_t len);
-
-/* The strict check, then cJSON's parse of exactly text[0..len) (trailing text after the value is an
- * error): *out is the tree, or NULL with TV_ERR_MSG_JSON or the check's code. Every JSON that comes
- * from outside (signaling frames, API bodies, ID tokens) is read through it. */
-int tv_json_parse_strict(const char *text, size_t len, struct cJSON **out);
-
-/* cJSON_Delete after wiping every string in the tree, however deep (bodies and answers that hold
- * passwords, codes, secrets and tokens). NULL is fine. */
-void tv_json_free_wiped(struct cJSON *root);
 
 /* 1 for types a browser sends for the server to forward (they have both a browser and a server form). */
 int tv_msg_relayed(tv_msg_type t);

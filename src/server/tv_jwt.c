@@ -18,7 +18,7 @@
  * A token whose header has no kid is tried against at most TV_JWT_TRY keys of the right type. */
 #include "tv_jwt.h"
 #include "tv_err.h"
-#include "tv_msg.h"
+#include "tv_json.h"
 
 #include <math.h>
 #include <mbedtls/bignum.h>

@@ -2,7 +2,7 @@
 #include "tv_oidc.h"
 #include "tv_err.h"
 #include "tv_jwt.h"
-#include "tv_msg.h"
+#include "tv_json.h"
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>

@@ -438,6 +438,39 @@ static void every_error_code_is_sendable(void **state)
     }
 }
 
+/* tv_json's field language on its own, as the API's bodies use it: a class ANY string is the
+ * reader's to check, a NAME refuses bidi controls, and exactly one of the ONE_OF members must come. */
+static void json_field_schema(void **state)
+{
+    (void)state;
+    static const tv_json_field f[] = {
+        TV_JSON_F_STR("pw", 0, TV_JSON_ANY, 0, 8), TV_JSON_F_STR("label", 0, TV_JSON_NAME, 0, 16),
+        TV_JSON_F_STR("a", TV_JSON_ONE_OF, TV_JSON_ANY, 0, 8), TV_JSON_F_STR("b", TV_JSON_ONE_OF, TV_JSON_ANY, 0, 8), TV_JSON_F_END
+    };
+    static const struct { const char *json; int rc; const char *where; } cases[] = {
+        { "{\"a\":\"x\"}", 0, NULL },
+        { "{\"pw\":\"\\u0001\\u202e\",\"b\":\"\"}", 0, NULL },   /* ANY: what the route checks itself */
+        { "{\"label\":\"Dr \\u202e\",\"a\":\"x\"}", TV_ERR_MSG_FIELD_VALUE, "label" },
+        { "{\"label\":\"x\\ny\",\"a\":\"x\"}", TV_ERR_MSG_FIELD_VALUE, "label" },
+        { "{\"pw\":\"123456789\",\"a\":\"x\"}", TV_ERR_MSG_FIELD_LENGTH, "pw" },
+        { "{}", TV_ERR_MSG_MISSING_FIELD, "a" },
+        { "{\"a\":\"x\",\"b\":\"y\"}", TV_ERR_MSG_MISSING_FIELD, "a" },
+        { "{\"a\":\"x\",\"a\":\"y\"}", TV_ERR_MSG_DUPLICATE_FIELD, "a" },
+        { "{\"c\":1}", TV_ERR_MSG_UNKNOWN_FIELD, "c" },
+        { "{\"a\":1}", TV_ERR_MSG_FIELD_TYPE, "a" },
+        { "[]", TV_ERR_MSG_NOT_OBJECT, NULL },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cJSON *o = NULL;
+        assert_int_equal(tv_json_parse_strict(cases[i].json, strlen(cases[i].json), &o), 0);
+        const char *where = "unset";
+        int rc = tv_json_check(o, f, NULL, &where);
+        if (rc != cases[i].rc || (cases[i].where == NULL) != (where == NULL) || (where && strcmp(where, cases[i].where) != 0))
+            fail_msg("case %zu: %d at %s", i, rc, where ? where : "(none)");
+        tv_json_free_wiped(o);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -450,6 +483,7 @@ int main(void)
         cmocka_unit_test(building_validates),
         cmocka_unit_test(relay_turns_client_form_into_server_form),
         cmocka_unit_test(type_names),
+        cmocka_unit_test(json_field_schema),
     };
     return TV_RUN(tests);
 }

@@ -1,7 +1,7 @@
 /* libFuzzer target for the JSON API (tv_api_handle) on a real database, the way televisitd's workers
  * call it. An input is:
- *   byte 0   the route: one of tv_api.c's routes[] (copied below, in its order), an unknown path, or
- *            a known path with a method it does not take;
+ *   byte 0   the route: one of the dispatcher's table (tv_api_routes[], in its order), an unknown path,
+ *            or a known path with a method it does not take;
  *   byte 1   the session (none, a forged token, a real full session of a clinician without 2FA, the
  *            half-signed-in and the full session of one with TOTP on, or a Cookie header read from
  *            the input through tv_api_cookie_token), the Content-Type, the Origin and (its top bit
@@ -20,9 +20,10 @@
  * tv_pwhash will not go below (19 MiB).
  *
  * Besides the sanitizers, the oracle: every answer has a status and, when JSON, parses; a signed-in
- * route never answers 2xx to a request without a full session. */
+ * route never answers 2xx to a request without the session its auth level asks for (a full one, or the
+ * half one of the code step). */
 #define _GNU_SOURCE   /* mkdtemp, memmem */
-#include "tv_api.h"
+#include "tv_api_int.h"   /* the route table */
 #include "tv_base32.h"
 #include "tv_err.h"
 #include "tv_init.h"
@@ -52,43 +53,12 @@ static char dir[64];
 static char s_plain[TV_TOKEN_STRBYTES], s_totp_half[TV_TOKEN_STRBYTES], s_totp_full[TV_TOKEN_STRBYTES];
 static char visit[32], invite[TV_TOKEN_STRBYTES], akey[TV_TOKEN_STRBYTES], rkey[TV_TOKEN_STRBYTES];
 
-/* tv_api.c's routes[]; 1 for the routes that need a full session. */
-static const struct route { const char *method, *path; int signed_in; } routes[] = {
-    { "GET", "/api/policy", 0 },
-    { "POST", "/api/register", 0 },
-    { "POST", "/api/activate", 0 },
-    { "POST", "/api/login", 0 },
-    { "POST", "/api/login/second", 0 },
-    { "POST", "/api/logout", 1 },
-    { "GET", "/api/me", 1 },
-    { "GET", "/api/cache_share", 1 },
-    { "POST", "/api/sessions/revoke", 1 },
-    { "POST", "/api/settings", 1 },
-    { "POST", "/api/totp/enroll", 1 },
-    { "POST", "/api/totp/confirm", 1 },
-    { "POST", "/api/totp/disable", 1 },
-    { "POST", "/api/password/change", 1 },
-    { "POST", "/api/password/forgot", 0 },
-    { "POST", "/api/password/reset", 0 },
-    { "POST", "/api/visits", 1 },
-    { "GET", "/api/visits", 1 },
-    { "POST", "/api/visits/end", 1 },
-    { "POST", "/api/visits/revoke", 1 },
-    { "POST", "/api/invite", 0 },
-    { "GET", "/api/audit", 1 },
-    { "GET", "/api/export", 1 },
-    { "POST", "/api/account/delete", 1 },
-    { "POST", "/api/password/check", 0 },
-    { "POST", "/api/sso/start", 0 },
-    { "GET", "/api/sso/callback", 0 },
-    { "POST", "/api/sso/finish", 0 },
-    { "GET", "/launch", 0 },
-    { "POST", "/api/sso/unlink", 1 },
-    /* not routes: 404 and 405 */
-    { "GET", "/api/nothing", 0 },
-    { "PUT", "/api/login", 0 },
+/* Not routes: 404 and 405. The routes themselves are the dispatcher's own table (tv_api_routes[]). */
+static const tv_api_route extra[] = {
+    { "GET", "/api/nothing", NULL, AUTH_OPEN, 0, NULL },
+    { "PUT", "/api/login", NULL, AUTH_OPEN, 0, NULL },
 };
-#define N_ROUTES (sizeof routes / sizeof routes[0])
+#define N_ROUTES (tv_api_nroutes + sizeof extra / sizeof extra[0])
 
 /* ---- setup ---- */
 
@@ -280,14 +250,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     restore();
     if (++runs % 1024 == 0)
         clear_mail();
-    const struct route *r = &routes[data[0] % N_ROUTES];
+    size_t ri = data[0] % N_ROUTES;
+    const tv_api_route *r = ri < tv_api_nroutes ? &tv_api_routes[ri] : &extra[ri - tv_api_nroutes];
     uint8_t flags = data[1];
     const uint8_t *rest = data + 2;
     size_t rest_len = size - 2;
 
     char token[TV_TOKEN_STRBYTES];
     const char *session = NULL;
-    int full_session = 0;
+    int full_session = 0, half_session = 0;
     switch (flags & 7) {
     case 0:
         break;
@@ -295,7 +266,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         session = FORGED;
         break;
     case 3:
-        session = s_totp_half;
+        session = s_totp_half, half_session = 1;
         break;
     case 4:
         session = s_totp_full, full_session = 1;
@@ -336,8 +307,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();   /* the API said JSON and wrote something else */
         cJSON_Delete(o);
     }
-    if (r->signed_in && !full_session && rs.status >= 200 && rs.status < 300) {
-        fprintf(stderr, "fuzz_api: %s %s answered %d without a full session\n", r->method, r->path, rs.status);
+    int has = r->auth >= AUTH_ENROLLING ? full_session : r->auth == AUTH_SECOND ? half_session : 1;
+    if (!has && rs.status >= 200 && rs.status < 300) {
+        fprintf(stderr, "fuzz_api: %s %s answered %d without the session it needs\n", r->method, r->path, rs.status);
         abort();
     }
     if (trace)

@@ -733,9 +733,10 @@ static void enroll_totp(const char *session, int64_t now, char secret[64])
 }
 
 /* require_2fa: a clinician without TOTP is signed in, but the console's routes (visits, settings,
- * the cache share) answer 403 totp_required, and the signaling hub's check (tv_api_session_user)
- * says the same, until TOTP is enrolled; then all of it works, and 2FA cannot be turned off.
- * What stays open before enrolment: enrolling, the account itself, its audit log, signing out. */
+ * the cache share, the audit log and the data export, which hold the patients' events and chat)
+ * answer 403 totp_required, and the signaling hub's check (tv_api_session_user) says the same, until
+ * TOTP is enrolled; then all of it works, and 2FA cannot be turned off. What stays open before
+ * enrolment: enrolling, the account itself (me, password change, deletion), signing out. */
 static void test_require_2fa(void **state)
 {
     (void)state;
@@ -753,6 +754,9 @@ static void test_require_2fa(void **state)
         { "POST", "/api/visits/revoke", "{\"id\":\"nope\"}", 404 },
         { "POST", "/api/settings", "{\"ip_allow\":\"\"}", 200 },
         { "GET", "/api/cache_share", NULL, 200 },
+        { "GET", "/api/audit", NULL, 200 },
+        { "GET", "/api/audit?format=csv", NULL, 200 },
+        { "GET", "/api/export", NULL, 200 },
     };
     const size_t n = sizeof routes / sizeof routes[0];
     for (size_t i = 0; i < n; i++) {
@@ -767,7 +771,7 @@ static void test_require_2fa(void **state)
     /* still reachable */
     assert_int_equal(call("GET", "/api/me", NULL, .session = s), 200);
     assert_true(cJSON_IsTrue(cJSON_GetObjectItem(json, "must_enroll_totp")));
-    assert_int_equal(call("GET", "/api/audit", NULL, .session = s), 200);
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM audit WHERE type = 'data_exported'"), 0);
 
     enroll_totp(s, T0 + 1000, secret);
     assert_int_equal(call("GET", "/api/me", NULL, .session = s), 200);
@@ -821,6 +825,31 @@ static void test_bad_input_changes_nothing(void **state)
     assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM visits"), visits);
     /* the same origin is fine */
     assert_int_equal(call("POST", "/api/visits", "{}", .session = s, .origin = "https://localhost:8443"), 201);
+}
+
+/* A visit's label is shown on the console (and in the export) like a patient's name in the waiting
+ * room, and checked with the same string class (tv_json's NAME): a right-to-left override, another
+ * bidi control or a line break in it is refused, and no visit is made. */
+static void test_visit_label_bidi_refused(void **state)
+{
+    (void)state;
+    char s[TV_TOKEN_STRBYTES];
+    make_user("bidi@example.org");
+    login("bidi@example.org", s, T0);
+    static const char *const labels[] = {
+        "{\"label\":\"Dr \xe2\x80\xae\"}",     /* U+202E RIGHT-TO-LEFT OVERRIDE, as UTF-8 */
+        "{\"label\":\"Dr \\u202e\"}",            /* the same, escaped */
+        "{\"label\":\"a \\u2066b\"}",            /* U+2066 LEFT-TO-RIGHT ISOLATE */
+        "{\"label\":\"two\\nlines\"}",
+    };
+    for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++) {
+        if (call("POST", "/api/visits", labels[i], .session = s) != 400 || strcmp(jstr("error"), "msg_field_value") != 0)
+            fail_msg("label %zu: %d %s", i, rs.status, jstr("error"));
+        assert_non_null(strstr(jstr("message"), "\"label\""));
+    }
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM visits"), 0);
+    /* right-to-left text itself is a label like any other */
+    assert_int_equal(call("POST", "/api/visits", "{\"label\":\"\xd7\xa9\xd7\x9c\xd7\x95\xd7\x9d\"}", .session = s), 201);
 }
 
 static void test_rate_limit(void **state)
@@ -1218,6 +1247,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_password_reset_and_change, setup, teardown),
         cmocka_unit_test_setup_teardown(test_password_events_audited, setup, teardown),
         cmocka_unit_test_setup_teardown(test_require_2fa, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_visit_label_bidi_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rate_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_share, setup, teardown),
