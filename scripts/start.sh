@@ -26,15 +26,27 @@ if [ -z "${TELEVISIT_TURN_URLS:-}" ] && command -v turnserver >/dev/null; then
   printf "DELETE FROM turn_secret; INSERT INTO turn_secret (realm, value) VALUES ('televisit', '%s');\n" \
     "$(cat "$DATA_DIR/turn.secret")" | sqlite3 "$DATA_DIR/turn/turndb"
   chmod 600 "$DATA_DIR/turn/turndb"
+  # TURN over TLS (turns:) as in production (deploy/coturn.conf), with a certificate of its own for
+  # localhost. Browsers will not trust it, so on this loopback setup TLS goes unused; with a real
+  # certificate in deploy/coturn.conf it is the way through a firewall that lets out only TLS.
+  TURNS_PORT="${TELEVISIT_TURNS_PORT:-5349}"
+  if [ ! -s "$DATA_DIR/turn/turn-cert.pem" ]; then
+    (umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 825 \
+      -keyout "$DATA_DIR/turn/turn-key.pem" -out "$DATA_DIR/turn/turn-cert.pem" -subj /CN=localhost \
+      -addext subjectAltName=DNS:localhost,IP:127.0.0.1 >/dev/null 2>&1)
+  fi
+  # Loopback peers are allowed here only: both ends of a local try-out are on this machine. The
+  # production configuration refuses them, and every private range (deploy/coturn.conf).
   turnserver -n --use-auth-secret --realm=televisit --listening-ip=127.0.0.1 --relay-ip=127.0.0.1 \
-    --listening-port="$TURN_PORT" --min-port=49152 --max-port=49352 --fingerprint --no-cli --no-tls \
-    --no-dtls --allow-loopback-peers --no-multicast-peers --userdb="$DATA_DIR/turn/turndb" \
+    --listening-port="$TURN_PORT" --tls-listening-port="$TURNS_PORT" --cert="$DATA_DIR/turn/turn-cert.pem" \
+    --pkey="$DATA_DIR/turn/turn-key.pem" --no-tlsv1 --no-tlsv1_1 --min-port=49152 --max-port=49352 --fingerprint \
+    --no-cli --no-dtls --allow-loopback-peers --no-multicast-peers --userdb="$DATA_DIR/turn/turndb" \
     --log-file="$DATA_DIR/turn/turn.log" --pidfile="$DATA_DIR/turn/turn.pid" >/dev/null 2>&1 &
   TURN_PID=$!
-  export TELEVISIT_TURN_URLS="stun:127.0.0.1:$TURN_PORT turn:127.0.0.1:$TURN_PORT?transport=udp turn:127.0.0.1:$TURN_PORT?transport=tcp"
+  export TELEVISIT_TURN_URLS="stun:127.0.0.1:$TURN_PORT turn:127.0.0.1:$TURN_PORT?transport=udp turn:127.0.0.1:$TURN_PORT?transport=tcp turns:localhost:$TURNS_PORT?transport=tcp"
   TELEVISIT_TURN_SECRET="$(cat "$DATA_DIR/turn.secret")"
   export TELEVISIT_TURN_SECRET
-  echo "start: coturn on 127.0.0.1:$TURN_PORT (time-limited credentials; log in $DATA_DIR/turn/turn.log)"
+  echo "start: coturn on 127.0.0.1:$TURN_PORT, TLS on $TURNS_PORT (time-limited credentials; log in $DATA_DIR/turn/turn.log)"
 fi
 
 if [ -z "$TURN_PID" ]; then
