@@ -438,12 +438,8 @@ static tv_hub_participant *resumable(tv_hub_room *r, const char *token, int role
     return NULL;
 }
 
-static void on_join(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref, int64_t now)
+static void h_join(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref, int64_t now)
 {
-    if (c->p) {
-        send_error(h, c, TV_ERR_CONFLICT, "This connection has already joined.", ref);
-        return;
-    }
     const char *role_s = tv_msg_get_str(m, "role", NULL);
     int role = strcmp(role_s, "clinician") == 0 ? CLINICIAN : PATIENT;
     visit_row v;
@@ -540,12 +536,7 @@ static void on_join(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref, int64
 
 static tv_hub_participant *waiting_patient(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref)
 {
-    tv_hub_participant *p = c->p;
-    if (p->role != CLINICIAN) {
-        send_error(h, c, TV_ERR_FORBIDDEN, "Only the clinician can do this.", ref);
-        return NULL;
-    }
-    tv_hub_participant *t = member(p->room, tv_msg_get_str(m, "participant", NULL));
+    tv_hub_participant *t = member(c->p->room, tv_msg_get_str(m, "participant", NULL));
     if (t == NULL || t->role != PATIENT || t->admitted) {
         send_error(h, c, TV_ERR_NOT_FOUND, "Nobody with this id is waiting.", ref);
         return NULL;
@@ -553,7 +544,7 @@ static tv_hub_participant *waiting_patient(tv_hub *h, tv_hub_conn *c, tv_msg *m,
     return t;
 }
 
-static void on_admit(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref, int64_t now)
+static void h_admit(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref, int64_t now)
 {
     tv_hub_participant *t = waiting_patient(h, c, m, ref);
     if (t == NULL)
@@ -599,7 +590,7 @@ static void deny(tv_hub *h, tv_hub_conn *c, int64_t uid, tv_hub_participant *t, 
         lobby_changed(h, owner, NULL);
 }
 
-static void on_deny(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref, int64_t now)
+static void h_deny(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref, int64_t now)
 {
     tv_hub_participant *t = waiting_patient(h, c, m, ref);
     if (t)
@@ -608,12 +599,9 @@ static void on_deny(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref, int64
 
 /* ---- a dashboard watching its clinician's waiting rooms ---- */
 
-static void on_watch(tv_hub *h, tv_hub_conn *c, const char *ref, int64_t now)
+static void h_watch(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref, int64_t now)
 {
-    if (c->p || c->watch_uid) {
-        send_error(h, c, TV_ERR_CONFLICT, "This connection is already in use: open another one to watch.", ref);
-        return;
-    }
+    (void)m;
     int64_t uid = 0;
     /* not activity: a lobby that reconnects by itself must not keep a forgotten session alive */
     int rc = c->session[0] ? tv_api_session_user(h->api, h->st, c->session, c->ip, now, 0, &uid) : TV_ERR_UNAUTHORIZED;
@@ -627,32 +615,30 @@ static void on_watch(tv_hub *h, tv_hub_conn *c, const char *ref, int64_t now)
     lobby_changed(h, uid, c);
 }
 
-/* What a watching connection may do besides ping: deny a patient of any of its clinician's visits
- * (admitting means joining the call, which the visit's own connection does), or stop watching. */
-static void on_watcher(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref, int64_t now)
+/* A dashboard stops watching. */
+static void h_unwatch(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref, int64_t now)
 {
-    if (m->type == TV_MSG_LEAVE) {
-        unwatch(h, c);
-        conn_close(h, c);
-    } else if (m->type == TV_MSG_DENY) {
-        const char *id = tv_msg_get_str(m, "participant", NULL);
-        tv_hub_participant *t = NULL;
-        for (size_t b = 0; b < TV_HUB_ROOM_BUCKETS && t == NULL; b++)
-            for (tv_hub_room *r = h->rooms[b]; r && t == NULL; r = r->next)
-                if (r->owner_uid == c->watch_uid) {   /* another clinician's patient is nobody here */
-                    t = member(r, id);
-                    if (t && (t->role != PATIENT || t->admitted))
-                        t = NULL;
-                }
-        if (t == NULL)
-            send_error(h, c, TV_ERR_NOT_FOUND, "Nobody with this id is waiting.", ref);
-        else
-            deny(h, c, c->watch_uid, t, m, now);
-    } else if (m->type == TV_MSG_ADMIT) {
-        send_error(h, c, TV_ERR_FORBIDDEN, "Open the visit to admit a patient: admitting starts the call.", ref);
-    } else {
-        send_error(h, c, TV_ERR_NOT_ADMITTED, "Join a visit first.", ref);
-    }
+    (void)m, (void)ref, (void)now;
+    unwatch(h, c);
+    conn_close(h, c);
+}
+
+/* A dashboard denies a patient waiting in any of its clinician's visits. */
+static void h_dashboard_deny(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref, int64_t now)
+{
+    const char *id = tv_msg_get_str(m, "participant", NULL);
+    tv_hub_participant *t = NULL;
+    for (size_t b = 0; b < TV_HUB_ROOM_BUCKETS && t == NULL; b++)
+        for (tv_hub_room *r = h->rooms[b]; r && t == NULL; r = r->next)
+            if (r->owner_uid == c->watch_uid) {   /* another clinician's patient is nobody here */
+                t = member(r, id);
+                if (t && (t->role != PATIENT || t->admitted))
+                    t = NULL;
+            }
+    if (t == NULL)
+        send_error(h, c, TV_ERR_NOT_FOUND, "Nobody with this id is waiting.", ref);
+    else
+        deny(h, c, c->watch_uid, t, m, now);
 }
 
 /* A watching dashboard whose session ended (signed out, timed out, password changed) closes: the
@@ -742,44 +728,32 @@ static int chat_store(tv_hub *h, tv_hub_participant *p, const char *text, size_t
     return TV_ERR_STORAGE;
 }
 
-static void on_relay(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref, int64_t now)
+/* The member a relayed message names in `to` (NULL: every other admitted member). -1: nobody, and
+ * the sender was told. */
+static int relay_target(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref, tv_hub_participant **to)
+{
+    *to = NULL;
+    const char *to_id = tv_msg_get_str(m, "to", NULL);
+    if (to_id == NULL)
+        return 0;
+    tv_hub_participant *t = member(c->p->room, to_id);
+    if (t == NULL || t == c->p || !t->admitted || t->conn == NULL) {
+        send_error(h, c, TV_ERR_NOT_FOUND, "Nobody in this call has this id.", ref);
+        return -1;
+    }
+    *to = t;
+    return 0;
+}
+
+/* Forwards m, from c, to `to` or to every other admitted member. -1: it could not be, and the sender
+ * was told. */
+static int relay_forward(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref, tv_hub_participant *to, int64_t now)
 {
     tv_hub_participant *p = c->p;
-    tv_hub_participant *to = NULL;
-    size_t tl = 0;
-    const char *to_id = tv_msg_get_str(m, "to", &tl);
-    if (to_id) {
-        to = member(p->room, to_id);
-        if (to == NULL || to == p || !to->admitted || to->conn == NULL) {
-            send_error(h, c, TV_ERR_NOT_FOUND, "Nobody in this call has this id.", ref);
-            return;
-        }
-    }
-    char cid[65] = "";
-    int screen = 0;
-    if (m->type == TV_MSG_MEDIA_STATE && tv_msg_get_bool(m, "screen", &screen) == 0 && screen && !p->screen_shared) {
-        /* a shared screen is the call's document sharing: audited once per call (a new call clears
-         * it), so toggling cannot turn messages into synced writes on the event loop */
-        audit(h, now, "document_shared", p, p->room->visit, "screen shared with the call", "{\"kind\":\"screen\"}");
-        p->screen_shared = 1;
-    }
-    if (m->type == TV_MSG_CHAT) {
-        size_t len = 0;
-        const char *text = tv_msg_get_str(m, "text", &len);
-        snprintf(cid, sizeof cid, "%s", tv_msg_get_str(m, "cid", NULL));
-        if (chat_store(h, p, text, len, now) != 0) {
-            send_error(h, c, TV_ERR_STORAGE, "The message could not be saved; it was not sent.", ref);
-            return;
-        }
-    }
-    if (tv_msg_relay(m, p->id, strlen(p->id), now) != 0) {
-        send_error(h, c, TV_ERR_MSG_TOO_LARGE, "This message cannot be forwarded.", ref);
-        return;
-    }
     size_t n;
-    if (tv_msg_serialize(m, h->out, sizeof h->out, &n) != 0) {
+    if (tv_msg_relay(m, p->id, strlen(p->id), now) != 0 || tv_msg_serialize(m, h->out, sizeof h->out, &n) != 0) {
         send_error(h, c, TV_ERR_MSG_TOO_LARGE, "This message cannot be forwarded.", ref);
-        return;
+        return -1;
     }
     if (to)
         send_raw(h, to->conn, h->out, n);
@@ -787,17 +761,58 @@ static void on_relay(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref, int6
         for (tv_hub_participant *q = p->room->members; q; q = q->next)
             if (q != p && q->admitted && q->conn)
                 send_raw(h, q->conn, h->out, n);
-    if (cid[0]) {
-        tv_msg a;
-        tv_msg_init(&a, TV_MSG_CHAT_ACK, TV_MSG_FROM_SERVER);
-        tv_msg_set_str(&a, "cid", cid, strlen(cid));
-        tv_msg_set_int(&a, "ts", now);
-        send_msg(h, c, &a);
-    }
+    return 0;
 }
 
-static void on_sas(tv_hub *h, tv_hub_conn *c, tv_msg *m, int64_t now)
+/* Call setup: offer, answer, ice, e2ee_commit, e2ee_key go through as they are. */
+static void h_relay(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref, int64_t now)
 {
+    tv_hub_participant *to;
+    if (relay_target(h, c, m, ref, &to) == 0)
+        relay_forward(h, c, m, ref, to, now);
+}
+
+static void h_media_state(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref, int64_t now)
+{
+    tv_hub_participant *p = c->p, *to;
+    if (relay_target(h, c, m, ref, &to) != 0)
+        return;
+    int screen = 0;
+    if (tv_msg_get_bool(m, "screen", &screen) == 0 && screen && !p->screen_shared) {
+        /* a shared screen is the call's document sharing: audited once per call (a new call clears
+         * it), so toggling cannot turn messages into synced writes on the event loop */
+        audit(h, now, "document_shared", p, p->room->visit, "screen shared with the call", "{\"kind\":\"screen\"}");
+        p->screen_shared = 1;
+    }
+    relay_forward(h, c, m, ref, to, now);
+}
+
+/* Chat is on disk before it is forwarded, and acknowledged once forwarded. */
+static void h_chat(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref, int64_t now)
+{
+    tv_hub_participant *to;
+    if (relay_target(h, c, m, ref, &to) != 0)
+        return;
+    size_t len = 0;
+    const char *text = tv_msg_get_str(m, "text", &len);
+    char cid[65];
+    snprintf(cid, sizeof cid, "%s", tv_msg_get_str(m, "cid", NULL));
+    if (chat_store(h, c->p, text, len, now) != 0) {
+        send_error(h, c, TV_ERR_STORAGE, "The message could not be saved; it was not sent.", ref);
+        return;
+    }
+    if (relay_forward(h, c, m, ref, to, now) != 0)
+        return;
+    tv_msg a;
+    tv_msg_init(&a, TV_MSG_CHAT_ACK, TV_MSG_FROM_SERVER);
+    tv_msg_set_str(&a, "cid", cid, strlen(cid));
+    tv_msg_set_int(&a, "ts", now);
+    send_msg(h, c, &a);
+}
+
+static void h_sas(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref, int64_t now)
+{
+    (void)ref;
     int match = 0;
     tv_msg_get_bool(m, "match", &match);
     tv_hub_room *r = c->p->room;
@@ -811,8 +826,9 @@ static void on_sas(tv_hub *h, tv_hub_conn *c, tv_msg *m, int64_t now)
     room_end(h, r, "sas_mismatch", now, 1);
 }
 
-static void on_ice_path(tv_hub *h, tv_hub_conn *c, tv_msg *m, int64_t now)
+static void h_ice_path(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref, int64_t now)
 {
+    (void)ref;
     cJSON *e = cJSON_CreateObject();
     static const char *const keys[] = { "local", "remote", "protocol", "relay_protocol" };
     for (int i = 0; i < 4; i++) {
@@ -829,8 +845,9 @@ static void on_ice_path(tv_hub *h, tv_hub_conn *c, tv_msg *m, int64_t now)
     free(extra);
 }
 
-static void on_leave(tv_hub *h, tv_hub_conn *c, int64_t now)
+static void h_leave(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref, int64_t now)
 {
+    (void)m, (void)ref;
     tv_hub_participant *p = c->p;
     tv_hub_room *r = p->room;
     if (p->admitted)
@@ -848,14 +865,125 @@ static void on_leave(tv_hub *h, tv_hub_conn *c, int64_t now)
         lobby_changed(h, owner, NULL);
 }
 
-static void on_end(tv_hub *h, tv_hub_conn *c, const char *ref, int64_t now)
+static void h_end(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref, int64_t now)
 {
-    if (c->p->role != CLINICIAN) {
-        send_error(h, c, TV_ERR_FORBIDDEN, "Only the clinician can end the visit.", ref);
-        return;
-    }
+    (void)m, (void)ref;
     audit(h, now, "session_ended", c->p, c->p->room->visit, "visit ended by the clinician", NULL);
     room_end(h, c->p->room, "clinician_ended", now, 1);
+}
+
+static void h_ping(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref, int64_t now)
+{
+    (void)ref, (void)now;
+    tv_msg p;
+    int64_t ts;
+    tv_msg_init(&p, TV_MSG_PONG, TV_MSG_FROM_SERVER);
+    if (tv_msg_get_int(m, "ts", &ts) == 0)
+        tv_msg_set_int(&p, "ts", ts);
+    send_msg(h, c, &p);
+}
+
+/* ---- the dispatch table ---- */
+
+/* One signature for every handler: the message is valid (parsed against its schema), the connection
+ * meets the row's precondition, and `ref` is the message's `id` (NULL without one) for its errors. */
+typedef void hub_handler(tv_hub *h, tv_hub_conn *c, tv_msg *m, const char *ref, int64_t now);
+
+typedef struct hub_route {
+    tv_msg_type type;
+    tv_hub_pre pre;
+    hub_handler *fn;        /* NULL: always refused (forbidden), with `refusal` */
+    const char *refusal;    /* what a connection that may not is told (TV_HUB_UNUSED, TV_HUB_CLINICIAN, fn NULL) */
+} hub_route;
+
+/* Every message a browser may send, what the connection must be, and who handles it. A watching
+ * connection (a dashboard) takes its own TV_HUB_WATCHING row of a type if there is one, and otherwise
+ * the type's other row, whose TV_HUB_JOINED and stronger preconditions it never meets. Every message
+ * has gone through the connection's rate limit before (the type is not known until the parse); a
+ * type without a row is refused (msg_wrong_direction). */
+static const hub_route routes[] = {
+    { TV_MSG_PING, TV_HUB_ANY, h_ping, NULL },
+    { TV_MSG_JOIN, TV_HUB_UNUSED, h_join, "This connection is already in use: open another one to join." },
+    { TV_MSG_WATCH, TV_HUB_UNUSED, h_watch, "This connection is already in use: open another one to watch." },
+    /* a dashboard denies its clinician's waiting patients but does not admit: admitting starts the
+     * call, which the visit's own connection joins */
+    { TV_MSG_LEAVE, TV_HUB_WATCHING, h_unwatch, NULL },
+    { TV_MSG_DENY, TV_HUB_WATCHING, h_dashboard_deny, NULL },
+    { TV_MSG_ADMIT, TV_HUB_WATCHING, NULL, "Open the visit to admit a patient: admitting starts the call." },
+    /* a visit's connection: a patient may leave the waiting room, anything else waits for admission */
+    { TV_MSG_LEAVE, TV_HUB_JOINED, h_leave, NULL },
+    { TV_MSG_ADMIT, TV_HUB_CLINICIAN, h_admit, "Only the clinician can do this." },
+    { TV_MSG_DENY, TV_HUB_CLINICIAN, h_deny, "Only the clinician can do this." },
+    { TV_MSG_END, TV_HUB_CLINICIAN, h_end, "Only the clinician can end the visit." },
+    { TV_MSG_SAS_RESULT, TV_HUB_ADMITTED, h_sas, NULL },
+    { TV_MSG_ICE_PATH, TV_HUB_ADMITTED, h_ice_path, NULL },
+    /* relayed to the other admitted members of the same visit (or the one named in `to`) */
+    { TV_MSG_OFFER, TV_HUB_ADMITTED, h_relay, NULL },
+    { TV_MSG_ANSWER, TV_HUB_ADMITTED, h_relay, NULL },
+    { TV_MSG_ICE, TV_HUB_ADMITTED, h_relay, NULL },
+    { TV_MSG_E2EE_COMMIT, TV_HUB_ADMITTED, h_relay, NULL },
+    { TV_MSG_E2EE_KEY, TV_HUB_ADMITTED, h_relay, NULL },
+    { TV_MSG_MEDIA_STATE, TV_HUB_ADMITTED, h_media_state, NULL },
+    { TV_MSG_CHAT, TV_HUB_ADMITTED, h_chat, NULL },
+};
+
+static const hub_route *route_of(tv_msg_type t, int watching)
+{
+    const hub_route *other = NULL;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        if (routes[i].type == t) {
+            if ((routes[i].pre == TV_HUB_WATCHING) == (watching != 0))
+                return &routes[i];
+            if (routes[i].pre != TV_HUB_WATCHING)
+                other = &routes[i];
+        }
+    return other;
+}
+
+/* 0 when c may send a message of r's type; otherwise the refusal's code, with its text in *why. */
+static int unmet(const tv_hub_conn *c, const hub_route *r, const char **why)
+{
+    switch (r->pre) {
+    case TV_HUB_ANY:
+    case TV_HUB_WATCHING:   /* only a watching connection's lookup finds such a row */
+        break;
+    case TV_HUB_UNUSED:
+        if (c->p == NULL && c->watch_uid == 0)
+            break;
+        *why = c->p && r->type == TV_MSG_JOIN ? "This connection has already joined." : r->refusal;
+        return TV_ERR_CONFLICT;
+    case TV_HUB_JOINED:
+    case TV_HUB_ADMITTED:
+    case TV_HUB_CLINICIAN:
+        if (c->p == NULL) {
+            *why = "Join a visit first.";
+            return TV_ERR_NOT_ADMITTED;
+        }
+        if (r->pre != TV_HUB_JOINED && !c->p->admitted) {
+            *why = "Wait until the clinician lets you in.";
+            return TV_ERR_NOT_ADMITTED;
+        }
+        if (r->pre == TV_HUB_CLINICIAN && c->p->role != CLINICIAN) {
+            *why = r->refusal;
+            return TV_ERR_FORBIDDEN;
+        }
+        break;
+    }
+    if (r->fn == NULL) {
+        *why = r->refusal;
+        return TV_ERR_FORBIDDEN;
+    }
+    return 0;
+}
+
+int tv_hub_route_pre(tv_msg_type t, int watching, tv_hub_pre *pre)
+{
+    const hub_route *r = route_of(t, watching);
+    if (r == NULL)
+        return TV_ERR_NOT_FOUND;
+    if (pre)
+        *pre = r->pre;
+    return 0;
 }
 
 /* ---- entry points ---- */
@@ -889,6 +1017,7 @@ void tv_hub_message(tv_hub *h, tv_hub_conn *c, const char *text, size_t len, int
 {
     if (c->closing)
         return;
+    /* every message counts against the rate, whatever its type: it is taken before the parse */
     if (!tv_bucket_take(&c->rate, TV_HUB_RATE_BURST_S * h->cfg->msg_per_second, h->cfg->msg_per_second / 1000.0, now, NULL)) {
         send_error(h, c, TV_ERR_RATE_LIMITED, "Too many messages: this one was dropped.", NULL);
         return;
@@ -904,42 +1033,13 @@ void tv_hub_message(tv_hub *h, tv_hub_conn *c, const char *text, size_t len, int
     if (id)
         snprintf(ref, sizeof ref, "%s", id);
     const char *r = ref[0] ? ref : NULL;
-    if (m.type == TV_MSG_PING) {
-        tv_msg p;
-        int64_t ts;
-        tv_msg_init(&p, TV_MSG_PONG, TV_MSG_FROM_SERVER);
-        if (tv_msg_get_int(&m, "ts", &ts) == 0)
-            tv_msg_set_int(&p, "ts", ts);
-        send_msg(h, c, &p);
-    } else if (m.type == TV_MSG_JOIN && c->watch_uid) {
-        send_error(h, c, TV_ERR_CONFLICT, "This connection is already in use: open another one to join.", r);
-    } else if (m.type == TV_MSG_JOIN) {
-        on_join(h, c, &m, r, now);
-    } else if (m.type == TV_MSG_WATCH) {
-        on_watch(h, c, r, now);
-    } else if (c->watch_uid) {
-        on_watcher(h, c, &m, r, now);
-    } else if (c->p == NULL) {
-        send_error(h, c, TV_ERR_NOT_ADMITTED, "Join a visit first.", r);
-    } else if (m.type == TV_MSG_LEAVE) {
-        on_leave(h, c, now);
-    } else if (!c->p->admitted) {
-        send_error(h, c, TV_ERR_NOT_ADMITTED, "Wait until the clinician lets you in.", r);
-    } else if (m.type == TV_MSG_ADMIT) {
-        on_admit(h, c, &m, r, now);
-    } else if (m.type == TV_MSG_DENY) {
-        on_deny(h, c, &m, r, now);
-    } else if (m.type == TV_MSG_END) {
-        on_end(h, c, r, now);
-    } else if (m.type == TV_MSG_SAS_RESULT) {
-        on_sas(h, c, &m, now);
-    } else if (m.type == TV_MSG_ICE_PATH) {
-        on_ice_path(h, c, &m, now);
-    } else if (tv_msg_relayed(m.type)) {
-        on_relay(h, c, &m, r, now);
-    } else {
-        send_error(h, c, TV_ERR_MSG_DIRECTION, "The server does not take this message.", r);
-    }
+    const hub_route *rt = route_of(m.type, c->watch_uid != 0);
+    const char *why = "The server does not take this message.";
+    int code = rt ? unmet(c, rt, &why) : TV_ERR_MSG_DIRECTION;
+    if (code != 0)
+        send_error(h, c, code, why, r);
+    else
+        rt->fn(h, c, &m, r, now);
     tv_msg_free(&m);
 }
 

@@ -63,6 +63,22 @@ typedef struct tv_hub {
     char out[TV_MSG_MAX_BYTES + 1];
 } tv_hub;
 
+/* What a connection must be for the hub to take a message of a type: a row's precondition in the
+ * dispatch table of tv_hub.c (docs/architecture.md). Refused: `conflict` (TV_HUB_UNUSED),
+ * `not_admitted` (joined, admitted), `forbidden` (the clinician's). */
+typedef enum tv_hub_pre {
+    TV_HUB_ANY,         /* any connection */
+    TV_HUB_UNUSED,      /* one that has neither joined nor watches */
+    TV_HUB_WATCHING,    /* a clinician's dashboard that sent `watch` (the row is for such connections) */
+    TV_HUB_JOINED,      /* joined to a visit, waiting or admitted */
+    TV_HUB_ADMITTED,    /* admitted to the call */
+    TV_HUB_CLINICIAN    /* admitted, as the visit's clinician */
+} tv_hub_pre;
+
+/* The precondition of the row that takes type t from a connection (watching or not): 0, or
+ * TV_ERR_NOT_FOUND when the hub takes no such message. */
+int tv_hub_route_pre(tv_msg_type t, int watching, tv_hub_pre *pre);
+
 int tv_hub_init(tv_hub *h, const tv_config *cfg, tv_api *api, tv_store *st, tv_hub_io io);
 void tv_hub_free(tv_hub *h);
 

@@ -985,6 +985,137 @@ static void require_2fa_refuses_signaling_until_enrolled(void **state)
         drop_conn(all[i]);
 }
 
+/* The next error: its code, its text and its ref (NULL: none). */
+static void expect_refusal(conn *k, const char *code, const char *message, const char *ref)
+{
+    cJSON *e = take(k, "error");
+    assert_string_equal(str(e, "code"), code);
+    assert_string_equal(str(e, "message"), message);
+    assert_string_equal(str(e, "ref"), ref ? ref : "");
+    cJSON_Delete(e);
+}
+
+/* Each precondition of the hub's dispatch table, unmet, refuses with its own code and text and
+ * changes nothing; met, the message goes through. */
+static void each_precondition_refuses_with_its_error(void **state)
+{
+    (void)state;
+    conn f, c, p, w;
+    /* any connection pings; one that has not joined does nothing else of a visit's */
+    open_conn(&f, NULL);
+    sendf(&f, "{\"type\":\"ping\",\"ts\":5}");
+    cJSON_Delete(take(&f, "pong"));
+    sendf(&f, "{\"type\":\"leave\",\"id\":\"l1\"}");
+    expect_refusal(&f, "not_admitted", "Join a visit first.", "l1");
+    sendf(&f, "{\"type\":\"chat\",\"cid\":\"c\",\"text\":\"hi\"}");
+    expect_refusal(&f, "not_admitted", "Join a visit first.", NULL);
+    sendf(&f, "{\"type\":\"end\"}");
+    expect_refusal(&f, "not_admitted", "Join a visit first.", NULL);
+    assert_false(f.closed);
+
+    /* joined but waiting: it may leave, not take part */
+    open_conn(&c, sess_a);
+    join_clinician(&c, visit_a);
+    open_conn(&p, NULL);
+    joined pj = join_patient(&p, invite_a, "Alice Martin", NULL);
+    sendf(&p, "{\"type\":\"chat\",\"cid\":\"c\",\"text\":\"hi\",\"id\":\"c1\"}");
+    expect_refusal(&p, "not_admitted", "Wait until the clinician lets you in.", "c1");
+    sendf(&p, "{\"type\":\"admit\",\"participant\":\"%s\"}", pj.you);
+    expect_refusal(&p, "not_admitted", "Wait until the clinician lets you in.", NULL);
+    /* a connection is used once */
+    sendf(&p, "{\"type\":\"join\",\"role\":\"patient\",\"invite\":\"%s\",\"name\":\"Eve\",\"id\":\"j1\"}", invite_a);
+    expect_refusal(&p, "conflict", "This connection has already joined.", "j1");
+    sendf(&p, "{\"type\":\"watch\"}");
+    expect_refusal(&p, "conflict", "This connection is already in use: open another one to watch.", NULL);
+
+    /* admitted, but the clinician's acts are not a patient's */
+    forget(&c);
+    sendf(&c, "{\"type\":\"admit\",\"participant\":\"%s\"}", pj.you);
+    cJSON_Delete(take(&p, "admitted"));
+    forget(&p);
+    sendf(&p, "{\"type\":\"end\",\"id\":\"e1\"}");
+    expect_refusal(&p, "forbidden", "Only the clinician can end the visit.", "e1");
+    sendf(&p, "{\"type\":\"deny\",\"participant\":\"%s\"}", pj.you);
+    expect_refusal(&p, "forbidden", "Only the clinician can do this.", NULL);
+    sendf(&p, "{\"type\":\"media_state\",\"audio\":true,\"video\":true,\"screen\":false}");
+    cJSON_Delete(take(&c, "media_state"));
+    assert_int_equal(count(&p, "error"), 0);
+
+    /* a dashboard: its own rows, and none of a visit's */
+    open_conn(&w, sess_a);
+    sendf(&w, "{\"type\":\"watch\"}");
+    cJSON_Delete(take(&w, "lobby"));
+    sendf(&w, "{\"type\":\"watch\",\"id\":\"w1\"}");
+    expect_refusal(&w, "conflict", "This connection is already in use: open another one to watch.", "w1");
+    sendf(&w, "{\"type\":\"join\",\"role\":\"clinician\",\"visit\":\"%s\"}", visit_a);
+    expect_refusal(&w, "conflict", "This connection is already in use: open another one to join.", NULL);
+    sendf(&w, "{\"type\":\"admit\",\"participant\":\"%s\"}", pj.you);
+    expect_refusal(&w, "forbidden", "Open the visit to admit a patient: admitting starts the call.", NULL);
+    sendf(&w, "{\"type\":\"sas_result\",\"match\":false}");
+    expect_refusal(&w, "not_admitted", "Join a visit first.", NULL);
+    sendf(&w, "{\"type\":\"ping\"}");
+    cJSON_Delete(take(&w, "pong"));
+    assert_int_equal(w.n, 0);
+
+    /* nothing refused changed anything */
+    assert_false(f.closed || c.closed || p.closed || w.closed);
+    assert_int_equal(count(&c, "ended") + count(&p, "ended"), 0);
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM visits WHERE state = 'open'"), 2);
+    assert_int_equal(tv_test_int64(st.db, "SELECT count(*) FROM chat"), 0);
+    conn *all[] = { &f, &c, &p, &w };
+    for (int i = 0; i < 4; i++)
+        drop_conn(all[i]);
+}
+
+/* Every message docs/protocol.md lists as browser to server (C→S) has a row in the hub's table, and
+ * no other does: the table and the page cannot drift apart. */
+static void every_client_message_has_a_row(void **state)
+{
+    (void)state;
+    FILE *f = fopen(TV_SOURCE_DIR "/docs/protocol.md", "r");
+    assert_non_null(f);
+    int listed[TV_MSG_TYPE_COUNT] = { 0 }, n = 0;
+    char line[2048];
+    while (fgets(line, sizeof line, f)) {
+        char *end = strstr(line, "| C\xe2\x86\x92S |");   /* the table's direction column */
+        if (strncmp(line, "| `", 3) != 0 || end == NULL)
+            continue;
+        *end = '\0';
+        for (char *q = strchr(line, '`'); q; q = strchr(q, '`')) {   /* "| `offer`, `answer` " */
+            char *close = strchr(q + 1, '`');
+            assert_non_null(close);
+            tv_msg_type t;
+            if (tv_msg_type_from_name(q + 1, (size_t)(close - q - 1), &t) != 0)
+                fail_msg("protocol.md lists an unknown message %.*s", (int)(close - q - 1), q + 1);
+            listed[t] = 1;
+            n++;
+            q = close + 1;
+        }
+    }
+    fclose(f);
+    assert_int_equal(n, 16);   /* the page's C→S rows, as read here */
+    for (int t = 0; t < TV_MSG_TYPE_COUNT; t++) {
+        tv_hub_pre pre;
+        int has = tv_hub_route_pre((tv_msg_type)t, 0, &pre) == 0;
+        if (has != listed[t])
+            fail_msg("%s: %s", tv_msg_type_name((tv_msg_type)t), has ? "a row, but not listed as C→S" : "no row");
+        if (tv_msg_relayed((tv_msg_type)t))
+            assert_int_equal(pre, TV_HUB_ADMITTED);   /* the relay is for the call's members only */
+    }
+    /* the roles: only the clinician's acts need the clinician */
+    tv_hub_pre pre;
+    const tv_msg_type clinician[] = { TV_MSG_ADMIT, TV_MSG_DENY, TV_MSG_END };
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(tv_hub_route_pre(clinician[i], 0, &pre), 0);
+        assert_int_equal(pre, TV_HUB_CLINICIAN);
+    }
+    assert_int_equal(tv_hub_route_pre(TV_MSG_DENY, 1, &pre), 0);
+    assert_int_equal(pre, TV_HUB_WATCHING);
+    assert_int_equal(tv_hub_route_pre(TV_MSG_CHAT, 1, &pre), 0);   /* a visit's row: a dashboard never meets it */
+    assert_int_equal(pre, TV_HUB_ADMITTED);
+    assert_int_equal(tv_hub_route_pre(TV_MSG_JOINED, 0, &pre), TV_ERR_NOT_FOUND);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -999,6 +1130,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(chat_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(require_2fa_refuses_signaling_until_enrolled, setup, teardown),
         cmocka_unit_test_setup_teardown(only_a_connected_call_keeps_a_session, setup, teardown),
+        cmocka_unit_test_setup_teardown(each_precondition_refuses_with_its_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(every_client_message_has_a_row, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
