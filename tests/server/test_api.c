@@ -72,31 +72,17 @@ static int mail_key(const char *to, char key[TV_TOKEN_STRBYTES])
 }
 
 /* 1 when a mail to `to` says `text`; every mail to `to` is removed. */
+typedef struct says { const char *text; int found; } says;
+static void says_of(const char *mail, void *arg) { ((says *)arg)->found |= strstr(mail, ((says *)arg)->text) != NULL; }
+
+/* 1 when a mail to `to` holds text; the mails to `to` are removed. */
 static int mail_says(const char *to, const char *text)
 {
-    char dir[128], path[512], buf[8192], want[300];
+    char dir[128];
     snprintf(dir, sizeof dir, "%s/mail", tv_test_dir);
-    snprintf(want, sizeof want, "To: <%s>", to);
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    int found = 0;
-    while (d && (e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        FILE *f = fopen(path, "r");
-        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-        if (f)
-            fclose(f);
-        buf[n] = '\0';
-        if (strstr(buf, want) == NULL)
-            continue;
-        found |= strstr(buf, text) != NULL;
-        unlink(path);
-    }
-    if (d)
-        closedir(d);
-    return found;
+    says s = { text, 0 };
+    tv_test_mail_take(dir, to, says_of, &s);
+    return s.found;
 }
 
 /* What the API told the hub (api.notify), one "event id" a line. */
@@ -652,19 +638,9 @@ static void test_password_reset_and_change(void **state)
     assert_int_equal(call("GET", "/api/me", NULL, .session = s), 200);   /* this session stays */
 }
 
-/* Audit records of one type, by requester and extra, counted. */
 static int64_t audited(const char *type, const char *requester, const char *extra)
 {
-    sqlite3_stmt *q;
-    assert_int_equal(sqlite3_prepare_v2(st.db, "SELECT count(*) FROM audit WHERE type = ? AND requester = ? AND extra = ?",
-                                        -1, &q, NULL), SQLITE_OK);
-    sqlite3_bind_text(q, 1, type, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 2, requester, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 3, extra, -1, SQLITE_STATIC);
-    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-    int64_t n = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    return n;
+    return tv_test_audit_count(st.db, type, requester, NULL, extra);
 }
 
 /* password_reset at both stages (asked for, with "no_account" for an address without an active

@@ -818,20 +818,9 @@ static void malformed_frames_cost_an_error(void **state)
     drop_conn(&q);
 }
 
-/* Audit records of one type by one requester, with this extra ("" for none), in a visit. */
 static int64_t audited(const char *type, const char *requester, const char *room, const char *extra)
 {
-    sqlite3_stmt *q;
-    assert_int_equal(sqlite3_prepare_v2(st.db, "SELECT count(*) FROM audit WHERE type = ? AND requester = ? AND room = ?"
-                                               " AND extra = ?", -1, &q, NULL), SQLITE_OK);
-    sqlite3_bind_text(q, 1, type, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 2, requester, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 3, room, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 4, extra, -1, SQLITE_STATIC);
-    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-    int64_t n = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    return n;
+    return tv_test_audit_count(st.db, type, requester, room, extra);
 }
 
 /* session_aborted: a patient who goes before being admitted, by leaving the waiting room or by a

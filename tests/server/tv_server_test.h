@@ -47,4 +47,23 @@ static inline int64_t tv_test_int64(sqlite3 *db, const char *sql)
     return v;
 }
 
+/* Audit records of one type, counted; each of requester, room and extra ("" for none) must match
+ * when it is not NULL. */
+static inline int64_t tv_test_audit_count(sqlite3 *db, const char *type, const char *requester, const char *room,
+                                          const char *extra)
+{
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM audit WHERE type = ?1 AND (?2 IS NULL OR requester = ?2)"
+                                            " AND (?3 IS NULL OR room = ?3) AND (?4 IS NULL OR extra = ?4)", -1, &q, NULL),
+                     SQLITE_OK);
+    const char *v[] = { type, requester, room, extra };
+    for (int i = 0; i < 4; i++)
+        if (v[i])
+            sqlite3_bind_text(q, i + 1, v[i], -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return n;
+}
+
 #endif
