@@ -4,6 +4,7 @@
 import { test, expect } from '@playwright/test';
 import { fileURLToPath } from 'node:url';
 import { startTurn } from './turn.mjs';
+import { audioPeak, AUDIBLE } from './visit-helpers.mjs';
 
 const VISIT = 'v_e2e_test';
 
@@ -92,7 +93,8 @@ async function expectCallDecodes(a, b) {
   expectDecodingBothWays(sa, sb);
   await expectPicture(a);
   await expectPicture(b);
-  for (const s of [a, b]) await expect.poll(() => s.page.evaluate(() => window.__televisitTest.remoteAudioPeak()), { timeout: 10_000 }).toBeGreaterThan(0.02);
+  // sound too, after decryption: one-way audio is the peers' most common complaint
+  for (const s of [a, b]) await expect.poll(() => audioPeak(s.page, 1200, 'fixture'), { timeout: 10_000 }).toBeGreaterThan(AUDIBLE);
   return { sas: sasA, sa, sb };
 }
 

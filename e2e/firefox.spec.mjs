@@ -3,9 +3,9 @@
 // on both ways: the same code on both screens, frames decrypted and decoded, none failing
 // authentication, the picture the other side's camera, chat both ways, the encrypted cache.
 import { test, expect } from '@playwright/test';
-import { startStack, contextOptions, PASSWORD } from './stack.mjs';
+import { startStack, contextOptions } from './stack.mjs';
 import { launchFirefox, firefoxContextOptions } from './browsers.mjs';
-import { signIn, patientToWaitingRoom, shot, waitCall, expectDecoding, audioPeak, AUDIBLE, SILENT } from './visit-helpers.mjs';
+import { patientToWaitingRoom, shot, waitCall, expectDecoding, audioPeak, AUDIBLE, SILENT, clinicianWithVisit, indexedDbRows } from './visit-helpers.mjs';
 
 let stack;
 let ff;
@@ -19,18 +19,6 @@ test.afterAll(async () => {
 });
 
 const optionsFor = (browser) => (browser === ff ? firefoxContextOptions : contextOptions);
-
-async function clinicianWithVisit(browser, email) {
-  stack.addUser(email);
-  const context = await browser.newContext(optionsFor(browser));
-  const page = await context.newPage();
-  await signIn(page, stack, email, PASSWORD);
-  await page.locator('#create-visit').click();
-  const link = await page.locator('#visit-link').inputValue();
-  await page.getByRole('link', { name: /^Open$/ }).first().click();
-  await expect(page.locator('#wr-title')).toBeVisible();
-  return { context, page, link };
-}
 
 // Playwright's screenshots add a <style> of their own to the page (even with caret: 'initial'), which
 // the strict CSP blocks and Firefox reports as a page error: that one style, named by its hash, is the
@@ -47,7 +35,7 @@ async function patient(browser, link) {
 }
 
 async function call(clinicianBrowser, patientBrowser, testInfo, email, name) {
-  const doc = await clinicianWithVisit(clinicianBrowser, email);
+  const doc = await clinicianWithVisit(clinicianBrowser, stack, email, { options: optionsFor(clinicianBrowser) });
   const pat = await patient(patientBrowser, doc.link);
   await patientToWaitingRoom(pat.page, testInfo, name);
   await doc.page.locator('#waiting-list li', { hasText: name }).locator('button.admit').click();
@@ -91,24 +79,9 @@ test('two Firefox browsers: E2EE both ways, the same code, sound that stops on m
   await pat.page.locator('#chat-input').press('Enter');
   await expect(doc.page.locator('#chat-log')).toContainText(secret);
   await expect(pat.page.locator('#chat-log li.pending')).toHaveCount(0);
-  const dump = (page) => page.evaluate(async () => {
-    const out = [];
-    for (const { name } of await indexedDB.databases()) {
-      const db = await new Promise((res, rej) => { const r = indexedDB.open(name); r.onsuccess = () => res(r.result); r.onerror = rej; });
-      for (const store of db.objectStoreNames) {
-        const rows = await new Promise((res) => { const r = db.transaction(store).objectStore(store).getAll(); r.onsuccess = () => res(r.result); });
-        const text = (v) => (v instanceof ArrayBuffer || ArrayBuffer.isView(v)
-          ? `${new TextDecoder('utf-8').decode(v)}|${new TextDecoder('latin1').decode(v)}`
-          : typeof v === 'object' && v !== null ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, text(x)])) : v);
-        for (const row of rows) out.push(JSON.stringify({ store, row: text(row) }));
-      }
-      db.close();
-    }
-    return out;
-  });
-  await expect.poll(async () => (await dump(doc.page)).filter((r) => r.includes('/chat/')).length).toBeGreaterThan(0);
+  await expect.poll(async () => (await indexedDbRows(doc.page)).filter((r) => r.includes('/chat/')).length).toBeGreaterThan(0);
   for (const page of [doc.page, pat.page]) {
-    const rows = (await dump(page)).join('\n');
+    const rows = (await indexedDbRows(page)).join('\n');
     expect(rows).not.toContain('pénicilline');
     expect(rows).not.toContain('4412');
   }

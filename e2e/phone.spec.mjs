@@ -4,8 +4,8 @@
 // and every touch target is at least 44 by 44 CSS pixels (WCAG 2.5.5; inline links in a sentence
 // excepted, as WCAG does). Screenshots of each go to the report.
 import { test, expect, devices } from '@playwright/test';
-import { startStack, contextOptions, PASSWORD } from './stack.mjs';
-import { signIn, patientToWaitingRoom, shot, waitCall, expectDecoding } from './visit-helpers.mjs';
+import { startStack, contextOptions } from './stack.mjs';
+import { clinicianWithVisit, shot, waitCall, expectDecoding } from './visit-helpers.mjs';
 
 let stack;
 test.beforeAll(async () => {
@@ -60,13 +60,7 @@ for (const [phone, device] of Object.entries(phones)) {
   test(`a patient on a ${phone}: every screen fits, every control reachable and at least 44 px, portrait and landscape`, async ({ browser }, testInfo) => {
     test.setTimeout(120_000);
     const email = `phone-${phone.replace(/\W/g, '').toLowerCase()}@example.org`;
-    stack.addUser(email);
-    const docCtx = await browser.newContext(contextOptions);
-    const doc = await docCtx.newPage();
-    await signIn(doc, stack, email, PASSWORD);
-    await doc.locator('#create-visit').click();
-    const link = await doc.locator('#visit-link').inputValue();
-    await doc.getByRole('link', { name: /^Open$/ }).first().click();
+    const { context: docCtx, page: doc, link } = await clinicianWithVisit(browser, stack, email);
 
     const { defaultBrowserType, ...emulation } = device;   // Chromium plays the phone's browser
     const patCtx = await browser.newContext({ ...contextOptions, ...emulation, deviceScaleFactor: 2 });

@@ -5,8 +5,8 @@
 // order). The call must still decode with E2EE, in VP8; and a browser with neither transform API gets
 // a page that says plainly what is missing, naming the Safari version that has it.
 import { test, expect } from '@playwright/test';
-import { startStack, contextOptions, PASSWORD } from './stack.mjs';
-import { signIn, patientToWaitingRoom, shot, waitCall, expectDecoding } from './visit-helpers.mjs';
+import { startStack, contextOptions } from './stack.mjs';
+import { clinicianWithVisit, patientToWaitingRoom, shot, waitCall, expectDecoding } from './visit-helpers.mjs';
 
 let stack;
 test.beforeAll(async () => {
@@ -43,13 +43,7 @@ async function withoutSimd(context) {
 
 test('a Safari-like patient (no createEncodedStreams, no wasm SIMD, H.264 first): E2EE both ways in VP8', async ({ browser }, testInfo) => {
   test.setTimeout(90_000);
-  stack.addUser('safari@example.org');
-  const docCtx = await browser.newContext(contextOptions);
-  const doc = await docCtx.newPage();
-  await signIn(doc, stack, 'safari@example.org', PASSWORD);
-  await doc.locator('#create-visit').click();
-  const link = await doc.locator('#visit-link').inputValue();
-  await doc.getByRole('link', { name: /^Open$/ }).first().click();
+  const { context: docCtx, page: doc, link } = await clinicianWithVisit(browser, stack, 'safari@example.org');
 
   const patCtx = await browser.newContext(contextOptions);
   await patCtx.addInitScript(likeSafari);
@@ -86,12 +80,7 @@ test('a Safari-like patient (no createEncodedStreams, no wasm SIMD, H.264 first)
 });
 
 test('a browser with neither transform API gets a page that says so and names the versions that work', async ({ browser }, testInfo) => {
-  stack.addUser('old@example.org');
-  const docCtx = await browser.newContext(contextOptions);
-  const doc = await docCtx.newPage();
-  await signIn(doc, stack, 'old@example.org', PASSWORD);
-  await doc.locator('#create-visit').click();
-  const link = await doc.locator('#visit-link').inputValue();
+  const { context: docCtx, link } = await clinicianWithVisit(browser, stack, 'old@example.org');
   const patCtx = await browser.newContext(contextOptions);
   await patCtx.addInitScript(() => {
     delete window.RTCRtpScriptTransform;

@@ -2,7 +2,7 @@
 // sign-in screens), the patient's way to the waiting room, waiting for a call state, and the checks
 // that media really decodes with E2EE.
 import { expect } from '@playwright/test';
-import { contextOptions } from './stack.mjs';
+import { contextOptions, PASSWORD } from './stack.mjs';
 
 export async function shot(page, testInfo, name) {
   await testInfo.attach(name, { body: await page.screenshot({ fullPage: true, caret: 'initial' }), contentType: 'image/png' });
@@ -21,6 +21,42 @@ export async function signIn(page, stack, email, password) {
   await page.goto(`${stack.origin}/#/`);
   await page.reload();   // the console asks /api/me when it loads
   await expect(page.locator('#create-visit')).toBeVisible();
+}
+
+// A clinician of the stack signed in, with a new visit, its waiting room open: { context, page, link }.
+// contextOptions for a browser other than Playwright's Chromium (Firefox's permissions are prefs).
+export async function clinicianWithVisit(browser, stack, email, { testInfo, options = contextOptions } = {}) {
+  stack.addUser(email);
+  const context = await browser.newContext(options);
+  const page = await context.newPage();
+  await signIn(page, stack, email, PASSWORD);
+  await page.locator('#create-visit').click();
+  const link = await page.locator('#visit-link').inputValue();
+  expect(link).toMatch(new RegExp(`^${stack.origin}/v/[A-Za-z0-9_-]{43}$`));
+  if (testInfo) await shot(page, testInfo, 'clinician-dashboard');
+  await page.getByRole('link', { name: /^Open$/ }).first().click();
+  await expect(page.locator('#wr-title')).toBeVisible();
+  return { context, page, link };
+}
+
+// Every row of every IndexedDB database of the page's origin, serialised with its bytes as text
+// (both as UTF-8 and byte for byte), so a clear text kept as bytes or as a string shows either way.
+export function indexedDbRows(page) {
+  return page.evaluate(async () => {
+    const out = [];
+    for (const { name } of await indexedDB.databases()) {
+      const db = await new Promise((res, rej) => { const r = indexedDB.open(name); r.onsuccess = () => res(r.result); r.onerror = rej; });
+      for (const store of db.objectStoreNames) {
+        const rows = await new Promise((res) => { const r = db.transaction(store).objectStore(store).getAll(); r.onsuccess = () => res(r.result); });
+        const text = (v) => (v instanceof ArrayBuffer || ArrayBuffer.isView(v)
+          ? `${new TextDecoder('utf-8').decode(v)}|${new TextDecoder('latin1').decode(v)}`
+          : typeof v === 'object' && v !== null ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, text(x)])) : v);
+        for (const row of rows) out.push(JSON.stringify({ store, row: text(row) }));
+      }
+      db.close();
+    }
+    return out;
+  });
 }
 
 export async function openPatient(browser, link, { lang = 'en-US', query = '' } = {}) {
@@ -93,9 +129,11 @@ export async function expectDecoding(page) {
 // on the remote track, as decoded after E2EE. 0 for silence, -1 without a remote audio track.
 export const AUDIBLE = 0.02;
 export const SILENT = 0.002;
-export function audioPeak(page, ms = 1200) {
-  return page.evaluate(async (ms) => {
-    const track = window.__televisit.call.remote.getAudioTracks()[0];
+// stream: where the page keeps the remote stream (the product's call, or the E2EE fixture's).
+export function audioPeak(page, ms = 1200, stream = 'call') {
+  return page.evaluate(async ([ms, stream]) => {
+    const remote = stream === 'fixture' ? window.__televisitTest.remote : window.__televisit.call.remote;
+    const track = remote.getAudioTracks()[0];
     if (!track) return -1;
     const ac = new AudioContext();
     await ac.resume();
@@ -111,5 +149,5 @@ export function audioPeak(page, ms = 1200) {
     }
     await ac.close();
     return peak;
-  }, ms);
+  }, [ms, stream]);
 }

@@ -3,7 +3,8 @@
 // check by hand: what each side sees, that media decodes with E2EE on, what the audit log says.
 import { test, expect } from '@playwright/test';
 import { startStack, contextOptions, PASSWORD } from './stack.mjs';
-import { signIn, openPatient, patientToWaitingRoom, shot, waitCall, expectDecoding, audioPeak, AUDIBLE, SILENT } from './visit-helpers.mjs';
+import { signIn, openPatient, patientToWaitingRoom, shot, waitCall, expectDecoding, audioPeak, AUDIBLE, SILENT, clinicianWithVisit,
+  indexedDbRows } from './visit-helpers.mjs';
 
 let stack;
 test.beforeAll(async () => {
@@ -13,23 +14,9 @@ test.afterAll(async () => {
   await stack?.stop();
 });
 
-async function clinicianWithVisit(browser, testInfo, email) {
-  stack.addUser(email);
-  const context = await browser.newContext(contextOptions);
-  const page = await context.newPage();
-  await signIn(page, stack, email, PASSWORD);
-  await page.locator('#create-visit').click();
-  const link = await page.locator('#visit-link').inputValue();
-  expect(link).toMatch(new RegExp(`^${stack.origin}/v/[A-Za-z0-9_-]{43}$`));
-  await shot(page, testInfo, 'clinician-dashboard');
-  await page.getByRole('link', { name: /^Open$/ }).first().click();
-  await expect(page.locator('#wr-title')).toBeVisible();
-  return { context, page, link };
-}
-
 test('a visit: waiting room, admit, E2EE media both ways, same code, chat, end, audit', async ({ browser }, testInfo) => {
   test.setTimeout(90_000);
-  const doc = await clinicianWithVisit(browser, testInfo, 'call@example.org');
+  const doc = await clinicianWithVisit(browser, stack, 'call@example.org', { testInfo });
   const pat = await openPatient(browser, doc.link);
   await patientToWaitingRoom(pat.page, testInfo, 'Alice Martin');
 
@@ -97,7 +84,7 @@ test('a visit: waiting room, admit, E2EE media both ways, same code, chat, end, 
 
 // Clinician with a visit, patient admitted, both connected: the common start of the next scenarios.
 async function connectedCall(browser, testInfo, email, { patientQuery = '', lang } = {}) {
-  const doc = await clinicianWithVisit(browser, testInfo, email);
+  const doc = await clinicianWithVisit(browser, stack, email, { testInfo });
   const pat = await openPatient(browser, doc.link, { query: patientQuery, ...(lang ? { lang } : {}) });
   await patientToWaitingRoom(pat.page, null, 'Bob Durand');
   await doc.page.locator('#waiting-list li', { hasText: 'Bob Durand' }).locator('button.admit').click();
@@ -182,7 +169,7 @@ test('the dashboard shows who waits in any visit, live: Admit opens that visit w
 
 test('deny, a withdrawn link, an expired link, a malformed link, a resume token from another visit', async ({ browser }, testInfo) => {
   test.setTimeout(90_000);
-  const doc = await clinicianWithVisit(browser, testInfo, 'deny@example.org');
+  const doc = await clinicianWithVisit(browser, stack, 'deny@example.org', { testInfo });
 
   // Denied: the patient is told, the clinician's list empties, the audit log has it.
   const p1 = await openPatient(browser, doc.link);
@@ -280,28 +267,10 @@ test('IndexedDB holds no clear text of the chat, on either side', async ({ brows
   await pat.page.locator('#chat-input').press('Enter');
   await expect(doc.page.locator('#chat-log')).toContainText(secret);
   await expect(pat.page.locator('#chat-log li.pending')).toHaveCount(0);
-  // Everything in every database of the origin, serialised with its bytes as text.
-  const dump = (page) => page.evaluate(async () => {
-    const out = [];
-    for (const { name } of await indexedDB.databases()) {
-      const db = await new Promise((res, rej) => { const r = indexedDB.open(name); r.onsuccess = () => res(r.result); r.onerror = rej; });
-      for (const store of db.objectStoreNames) {
-        const rows = await new Promise((res) => { const r = db.transaction(store).objectStore(store).getAll(); r.onsuccess = () => res(r.result); });
-        // every field of every row; byte fields both as UTF-8 and byte for byte, so a clear text
-        // kept as bytes or as a string would be found either way
-        const text = (v) => (v instanceof ArrayBuffer || ArrayBuffer.isView(v)
-          ? `${new TextDecoder('utf-8').decode(v)}|${new TextDecoder('latin1').decode(v)}`
-          : typeof v === 'object' && v !== null ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, text(x)])) : v);
-        for (const row of rows) out.push(JSON.stringify({ store, row: text(row) }));
-      }
-      db.close();
-    }
-    return out;
-  });
-  await expect.poll(async () => (await dump(doc.page)).filter((r) => r.includes('/chat/')).length).toBeGreaterThan(0);
-  await expect.poll(async () => (await dump(pat.page)).filter((r) => r.includes('/chat/')).length).toBeGreaterThan(0);
+  await expect.poll(async () => (await indexedDbRows(doc.page)).filter((r) => r.includes('/chat/')).length).toBeGreaterThan(0);
+  await expect.poll(async () => (await indexedDbRows(pat.page)).filter((r) => r.includes('/chat/')).length).toBeGreaterThan(0);
   for (const page of [doc.page, pat.page]) {
-    const rows = await dump(page);
+    const rows = await indexedDbRows(page);
     expect(rows.join('\n')).not.toContain('pénicilline');
     expect(rows.join('\n')).not.toContain('7731');
   }
@@ -314,7 +283,7 @@ test('IndexedDB holds no clear text of the chat, on either side', async ({ brows
 
 test('in French from end to end: the patient by browser language, the clinician by the picker', async ({ browser }, testInfo) => {
   test.setTimeout(60_000);
-  const doc = await clinicianWithVisit(browser, testInfo, 'fr@example.org');
+  const doc = await clinicianWithVisit(browser, stack, 'fr@example.org', { testInfo });
   await doc.page.locator('#lang').selectOption('fr');
   await expect(doc.page.getByRole('heading', { name: 'Salle d’attente' })).toBeVisible();
   expect(await doc.page.getAttribute('html', 'lang')).toBe('fr');
