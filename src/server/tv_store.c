@@ -156,7 +156,10 @@ static const char *const migrations[] = {
     "  PRIMARY KEY (subject, source)"
     ") WITHOUT ROWID;"
     "CREATE INDEX auth_throttle_last ON auth_throttle (last_ms);"
-    "UPDATE users SET failures = 0, lockouts = 0, locked_until_ms = 0;",
+    /* the account-wide lock this replaces: nothing reads it any more */
+    "ALTER TABLE users DROP COLUMN failures;"
+    "ALTER TABLE users DROP COLUMN lockouts;"
+    "ALTER TABLE users DROP COLUMN locked_until_ms;",
 };
 
 static int fail(char *err, size_t n, const char *what, const char *detail)
