@@ -128,13 +128,15 @@ int64_t tv_api_throttle_fail(tv_store *st, const tv_api_req *rq, const throttle 
     return until;
 }
 
-/* A full session was granted from this source: its count and escalation start over. */
-void tv_api_throttle_clear(tv_store *st, const throttle *t)
+/* A full session was granted to the account from this source: its count and escalation start over. */
+void tv_api_throttle_clear(tv_store *st, const char *email, const char *ip)
 {
+    throttle t;
+    tv_api_throttle_of(st, email, ip, &t);
     sqlite3_stmt *q = prep(st, "DELETE FROM auth_throttle WHERE subject = ? AND source = ?");
     if (q) {
-        sqlite3_bind_blob(q, 1, t->subject, sizeof t->subject, SQLITE_TRANSIENT);
-        sqlite3_bind_text(q, 2, t->source, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_blob(q, 1, t.subject, sizeof t.subject, SQLITE_TRANSIENT);
+        sqlite3_bind_text(q, 2, t.source, -1, SQLITE_TRANSIENT);
     }
     run(q);
 }
@@ -591,9 +593,7 @@ cJSON *tv_api_me_json(tv_api *api, tv_store *st, const user *u)
  * full case: a password or provider sign-in still waiting for its code resets nothing). */
 int tv_api_login_done(tv_api *api, tv_store *st, const tv_api_req *rq, user *u, const char *method, tv_api_resp *rs)
 {
-    throttle t;
-    tv_api_throttle_of(st, u->email, rq->ip, &t);
-    tv_api_throttle_clear(st, &t);
+    tv_api_throttle_clear(st, u->email, rq->ip);
     if (tv_api_session_create(api, st, rq, u->id, "full", u->session_sso_ms, rs) != 0)   /* a code after a provider: still its */
         return tv_api_reply_error(rs, 500, TV_ERR_STORAGE, "The server could not sign you in. Try again.");
     char extra[64];

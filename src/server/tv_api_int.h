@@ -145,7 +145,7 @@ void tv_api_notify_sessions_changed(tv_api *api, int64_t uid);
 void tv_api_throttle_of(tv_store *st, const char *email, const char *ip, throttle *t);
 int64_t tv_api_throttle_until(tv_store *st, const throttle *t, int64_t now);
 int64_t tv_api_throttle_fail(tv_store *st, const tv_api_req *rq, const throttle *t, int64_t uid, const char *what);
-void tv_api_throttle_clear(tv_store *st, const throttle *t);
+void tv_api_throttle_clear(tv_store *st, const char *email, const char *ip);
 int tv_api_reply_locked(tv_api_resp *rs, int64_t until, int64_t now);
 int tv_api_reply_auth_failure(tv_store *st, const tv_api_req *rq, user *u, const char *what,
                               const char *message, tv_api_resp *rs);

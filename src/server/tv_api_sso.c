@@ -222,11 +222,8 @@ static int sso_session(tv_api *api, tv_store *st, const tv_api_req *rq, const us
     const char *stage = u->totp_enabled ? "totp" : "full";
     /* Only a full session starts the count over: reset at the provider's half, a provider session
      * could go on guessing codes without ever being blocked. */
-    if (!u->totp_enabled) {
-        throttle t;
-        tv_api_throttle_of(st, u->email, rq->ip, &t);
-        tv_api_throttle_clear(st, &t);
-    }
+    if (!u->totp_enabled)
+        tv_api_throttle_clear(st, u->email, rq->ip);
     if (tv_api_session_create(api, st, rq, u->id, stage, rq->now_ms, rs) != 0)
         return TV_ERR_STORAGE;
     char extra[200];
